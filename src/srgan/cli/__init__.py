@@ -1,0 +1,44 @@
+"""The ``srgan`` command line. Each sub-command lives in its own module and imports its
+heavy dependencies only when it runs, so ``srgan --help`` stays instant."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from srgan import __version__
+
+# sub-command -> module in srgan.cli defining ``add_arguments(parser)`` and ``run(args) -> int``
+COMMANDS = {
+    "info": ("info", "show the networks' structure and parameter counts"),
+}
+
+
+class CommandError(Exception):
+    """A user-facing failure: printed as one sentence, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="srgan", description="SRGAN super-resolution.")
+    parser.add_argument("--version", action="version", version=f"srgan {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        importlib.import_module(f"srgan.cli.{module}").add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    module = importlib.import_module(f"srgan.cli.{args._module}")
+    try:
+        return int(module.run(args) or 0)
+    except CommandError as exc:
+        print(f"srgan {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"srgan {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,97 @@
+"""SRGAN's loss terms (Ledig et al., 2017, Sec. 2.2).
+
+All images are RGB in [0, 1] (the package's value-range contract). The discriminator
+returns logits, so both adversarial losses are BCE-with-logits: the paper's
+-log D(G(z)) for the generator, and the usual real = 1 / fake = 0 loss for D.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from srgan.models.perceptual import FrozenFeatures
+
+# The paper rescales VGG feature maps by 1/12.75 so the VGG loss is of the MSE loss's order.
+PAPER_FEATURE_SCALE = 1.0 / 12.75
+PAPER_ADVERSARIAL_WEIGHT = 1e-3
+
+
+def pixel_loss(sr: torch.Tensor, hr: torch.Tensor, kind: str = "mse") -> torch.Tensor:
+    """Pixel-wise MSE (the paper's SRResNet loss) or L1."""
+    if kind == "mse":
+        return F.mse_loss(sr, hr)
+    if kind == "l1":
+        return F.l1_loss(sr, hr)
+    raise ValueError(f"pixel loss must be 'mse' or 'l1', got {kind!r}")
+
+
+class PerceptualLoss(nn.Module):
+    """MSE between feature maps of a frozen network, optionally rescaled (paper: 1/12.75).
+
+    The HR features carry no gradient; the SR features do, all the way back to the generator.
+    """
+
+    def __init__(self, network: FrozenFeatures, feature_scale: float = PAPER_FEATURE_SCALE) -> None:
+        super().__init__()
+        self.network = network
+        self.feature_scale = feature_scale
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        sr_features = self.network(sr)
+        with torch.no_grad():
+            hr_features = self.network(hr)
+        # MSE in float32 even under autocast: squared bf16 differences lose the small terms.
+        return F.mse_loss(sr_features.float() * self.feature_scale, hr_features.float() * self.feature_scale)
+
+
+def generator_adversarial_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """-log D(G(z)), the paper's non-saturating form: BCE of D's logits on fakes against 1."""
+    return F.binary_cross_entropy_with_logits(
+        fake_logits.float(), torch.ones_like(fake_logits, dtype=torch.float32)
+    )
+
+
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """BCE with real HR labelled 1 and G(LR) labelled 0 (pass G's output detached)."""
+    real = F.binary_cross_entropy_with_logits(
+        real_logits.float(), torch.ones_like(real_logits, dtype=torch.float32)
+    )
+    fake = F.binary_cross_entropy_with_logits(
+        fake_logits.float(), torch.zeros_like(fake_logits, dtype=torch.float32)
+    )
+    return real + fake
+
+
+@dataclass
+class GeneratorLossTerms:
+    """The generator's loss and its parts, kept apart for logging."""
+
+    total: torch.Tensor
+    content: torch.Tensor
+    adversarial: torch.Tensor
+
+
+class SRGANGeneratorLoss(nn.Module):
+    """total = content + adversarial_weight x adversarial (paper: VGG54 content, weight 1e-3).
+
+    ``content`` is a ``PerceptualLoss``, or ``None`` for the paper's SRGAN-MSE variant, whose
+    content term is the pixel MSE.
+    """
+
+    def __init__(
+        self, content: PerceptualLoss | None, adversarial_weight: float = PAPER_ADVERSARIAL_WEIGHT
+    ) -> None:
+        super().__init__()
+        self.content = content
+        self.adversarial_weight = adversarial_weight
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor, fake_logits: torch.Tensor) -> GeneratorLossTerms:
+        content = (
+            self.content(sr, hr) if self.content is not None else pixel_loss(sr.float(), hr.float(), "mse")
+        )
+        adversarial = generator_adversarial_loss(fake_logits)
+        return GeneratorLossTerms(content + self.adversarial_weight * adversarial, content, adversarial)

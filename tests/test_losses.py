@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from srgan.losses import (
+    PerceptualLoss,
+    SRGANGeneratorLoss,
+    discriminator_loss,
+    generator_adversarial_loss,
+    pixel_loss,
+)
+from srgan.models import Discriminator, Generator
+from srgan.models.squeezenet import SqueezeNetFeatures
+from srgan.models.vgg import VGG19Features
+
+
+def small_gan() -> tuple[Generator, Discriminator, torch.Tensor, torch.Tensor]:
+    g = Generator(scale=2, num_blocks=2, channels=8).train()
+    d = Discriminator(base_channels=8).train()
+    lr = torch.rand(2, 3, 16, 16)
+    hr = torch.rand(2, 3, 32, 32)
+    return g, d, lr, hr
+
+
+def assert_every_param_has_gradient(module: torch.nn.Module) -> None:
+    for name, p in module.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, f"no gradient reached {name}"
+
+
+@pytest.mark.parametrize("kind", ["mse", "l1"])
+def test_pixel_loss_reaches_every_generator_parameter(kind: str) -> None:
+    g, _, lr, hr = small_gan()
+    pixel_loss(g(lr), hr, kind).backward()
+    assert_every_param_has_gradient(g)
+
+
+@pytest.mark.parametrize(
+    "make_net",
+    [lambda: VGG19Features("VGG54", weights=None), lambda: SqueezeNetFeatures("fire5", weights=None)],
+)
+def test_perceptual_loss_reaches_generator_but_not_the_feature_network(make_net) -> None:  # type: ignore[no-untyped-def]
+    g, _, lr, hr = small_gan()
+    net = make_net()
+    loss = PerceptualLoss(net)(g(lr), hr)
+    assert loss.requires_grad, "the perceptual loss was detached from the generator"
+    loss.backward()
+    assert_every_param_has_gradient(g)
+    assert all(p.grad is None for p in net.parameters())
+
+
+def test_adversarial_loss_reaches_generator_through_discriminator() -> None:
+    g, d, lr, _ = small_gan()
+    generator_adversarial_loss(d(g(lr))).backward()
+    assert_every_param_has_gradient(g)
+
+
+def test_total_generator_loss_combines_terms_with_paper_weight() -> None:
+    g, d, lr, hr = small_gan()
+    criterion = SRGANGeneratorLoss(PerceptualLoss(VGG19Features("VGG22", weights=None)))
+    sr = g(lr)
+    terms = criterion(sr, hr, d(sr))
+    torch.testing.assert_close(terms.total, terms.content + 1e-3 * terms.adversarial)
+    terms.total.backward()
+    assert_every_param_has_gradient(g)
+
+
+def test_srgan_mse_variant_uses_pixel_mse() -> None:
+    g, d, lr, hr = small_gan()
+    sr = g(lr)
+    terms = SRGANGeneratorLoss(None)(sr, hr, d(sr))
+    torch.testing.assert_close(terms.content, torch.nn.functional.mse_loss(sr, hr))
+
+
+def test_discriminator_loss_with_detached_fake_trains_only_d() -> None:
+    g, d, lr, hr = small_gan()
+    discriminator_loss(d(hr), d(g(lr).detach())).backward()
+    assert all(p.grad is None for p in g.parameters())
+    assert_every_param_has_gradient(d)
+
+
+def test_adversarial_losses_have_the_right_direction() -> None:
+    confident_real = torch.full((4,), 10.0)
+    confident_fake = torch.full((4,), -10.0)
+    assert discriminator_loss(confident_real, confident_fake) < 1e-3
+    assert discriminator_loss(confident_fake, confident_real) > 10
+    assert generator_adversarial_loss(confident_real) < 1e-3  # G wins when D calls its output real
+    assert generator_adversarial_loss(confident_fake) > 5
+
+
+def test_feature_rescaling_scales_loss_quadratically() -> None:
+    net = VGG19Features("VGG22", weights=None)
+    a, b = torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16)
+    torch.testing.assert_close(PerceptualLoss(net, 1.0)(a, b) / 12.75**2, PerceptualLoss(net)(a, b))
