@@ -1,0 +1,34 @@
+"""Atomic file writes: write to a temp file beside the target, then rename over it.
+
+A reader (or a crash) never sees a half-written file: the target is either the old file or
+the complete new one, because rename within a directory is atomic on POSIX and Windows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str], overwrite: bool = True) -> Iterator[Path]:
+    """Yield a temp path to write; on success it replaces ``path``, on error it is removed.
+
+    With ``overwrite=False`` an existing target raises FileExistsError before anything is written.
+    """
+    target = Path(path)
+    if not overwrite and target.exists():
+        raise FileExistsError(f"{target} already exists")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        if not overwrite and target.exists():
+            raise FileExistsError(f"{target} already exists")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,198 @@
+"""The training dataset: random HR patches from image folders, LR made on the fly.
+
+Determinism: every sample is drawn from a torch.Generator seeded by (seed, position in the
+sample stream), never from a worker's global RNG. So the batches depend only on the seed and
+the iteration, not on the number of DataLoader workers or processes, and resuming at iteration
+N reproduces exactly what an uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from PIL import Image
+from torch.utils.data import Dataset, Sampler
+
+from srgan.data.images import ImageReadError, find_images, load_image, quantize, to_float, to_rgb
+from srgan.data.imresize import imresize
+
+log = logging.getLogger(__name__)
+
+# Samples are keyed by a 63-bit seed; this mixes (seed, position) into one (splitmix64).
+_MASK = (1 << 64) - 1
+
+
+def mix_seed(seed: int, position: int) -> int:
+    z = (seed * 0x9E3779B97F4A7C15 + position + 1) & _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return (z ^ (z >> 31)) >> 1
+
+
+@dataclass(frozen=True)
+class SampleKey:
+    """What the sampler hands the dataset: which image, and the seed of its crop and flips."""
+
+    index: int
+    seed: int
+
+
+class SRTrainDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
+    """(LR, HR) float pairs in [0, 1]: LR (3, p/s, p/s), HR (3, p, p).
+
+    ``lr_dirs``: optional folders of pre-made LR images, matched to HR files by relative path
+    (any extension); otherwise LR = MATLAB-bicubic(HR patch), rounded to 8 bits as a saved LR
+    image would be. Images smaller than the patch are left out and reported once, by name.
+    """
+
+    def __init__(
+        self,
+        hr_dirs: Sequence[str | os.PathLike[str]],
+        scale: int,
+        patch_size: int,
+        augment: bool = True,
+        lr_dirs: Sequence[str | os.PathLike[str]] | None = None,
+        cache: bool = False,
+    ) -> None:
+        if patch_size % scale:
+            raise ValueError(f"patch_size {patch_size} is not a multiple of the scale {scale}")
+        self.scale, self.patch_size, self.augment = scale, patch_size, augment
+        files = find_images(hr_dirs)
+        self.lr_files = _match_lr_files(files, hr_dirs, lr_dirs) if lr_dirs else None
+        sizes = {}
+        self.skipped_broken: list[str] = []
+        for i, path in enumerate(files):
+            try:
+                sizes[i] = _size_of(path)
+            except ImageReadError as exc:
+                self.skipped_broken.append(str(exc))
+        if self.skipped_broken:
+            log.error("leaving out %d unreadable file(s): %s", len(self.skipped_broken), "; ".join(self.skipped_broken))
+        keep = [i for i, (w, h) in sizes.items() if min(w, h) >= patch_size]
+        small = [f"{files[i]} ({w}x{h})" for i, (w, h) in sizes.items() if min(w, h) < patch_size]
+        if small:
+            log.warning("leaving out %d image(s) smaller than the %dpx patch: %s", len(small), patch_size, ", ".join(small))
+        if not keep:
+            raise ValueError(f"no training image is at least {patch_size}x{patch_size} pixels")
+        self.files = [files[i] for i in keep]
+        if self.lr_files is not None:
+            self.lr_files = [self.lr_files[i] for i in keep]
+        self.skipped_small = small
+        self._cache: dict[int, tuple[torch.Tensor, torch.Tensor | None]] | None = None
+        if cache:
+            self._cache = {i: self._decode(i) for i in range(len(self.files))}
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def _decode(self, index: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        hr = load_image(self.files[index])
+        lr = load_image(self.lr_files[index]) if self.lr_files is not None else None
+        if lr is not None and (lr.shape[-2] * self.scale > hr.shape[-2] or lr.shape[-1] * self.scale > hr.shape[-1]):
+            raise ImageReadError(f"{self.lr_files[index]}: LR is larger than HR / {self.scale}")
+        return hr, lr
+
+    def _load(self, index: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Decoded (HR, LR or None); a file that fails to decode is reported by path and the
+        next image stands in, so one bad file cannot stop a long run."""
+        if self._cache is not None:
+            return self._cache[index]
+        for attempt in range(len(self.files)):
+            candidate = (index + attempt) % len(self.files)
+            try:
+                return self._decode(candidate)
+            except ImageReadError as exc:
+                log.error("skipping %s", exc)
+        raise ImageReadError("no training image could be decoded")
+
+    def __getitem__(self, key: SampleKey | int) -> tuple[torch.Tensor, torch.Tensor]:
+        if isinstance(key, int):
+            key = SampleKey(key, mix_seed(0, key))
+        hr, lr = self._load(key.index)
+        g = torch.Generator().manual_seed(key.seed)
+        s, p = self.scale, self.patch_size
+        lp = p // s
+        h, w = hr.shape[-2:]
+        if lr is None:
+            y = int(torch.randint(0, h - p + 1, (1,), generator=g))
+            x = int(torch.randint(0, w - p + 1, (1,), generator=g))
+        else:  # on the LR grid, so the paired LR and HR windows stay aligned
+            y = int(torch.randint(0, h // s - lp + 1, (1,), generator=g)) * s
+            x = int(torch.randint(0, w // s - lp + 1, (1,), generator=g)) * s
+        hr_patch = to_rgb(to_float(hr[:, y : y + p, x : x + p]))
+        lr_patch = None if lr is None else to_rgb(to_float(lr[:, y // s : y // s + lp, x // s : x // s + lp]))
+        if self.augment:
+            flips = torch.rand(3, generator=g) < 0.5
+            hr_patch = augment(hr_patch, flips)
+            lr_patch = None if lr_patch is None else augment(lr_patch, flips)
+        if lr_patch is None:
+            lr_patch = quantize(imresize(hr_patch, 1.0 / s))
+        return lr_patch.contiguous(), hr_patch.contiguous()
+
+
+def augment(image: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
+    """Horizontal flip, vertical flip, transpose (with the flips: all 8 dihedral transforms)."""
+    if flips[0]:
+        image = image.flip(-1)
+    if flips[1]:
+        image = image.flip(-2)
+    if flips[2]:
+        image = image.transpose(-1, -2)
+    return image
+
+
+class InfiniteSampler(Sampler[SampleKey]):
+    """An endless stream of SampleKeys: a fresh permutation of the images every epoch.
+
+    Position ``start`` on is yielded (resume); with ``world_size`` > 1 each rank takes every
+    world_size-th key of the same global stream, as DistributedSampler does, so ranks see
+    disjoint samples and the union is the single-process stream.
+    """
+
+    def __init__(self, num_items: int, seed: int = 0, start: int = 0, rank: int = 0, world_size: int = 1) -> None:
+        self.n, self.seed, self.start = num_items, seed, start
+        self.rank, self.world = rank, world_size
+
+    def __iter__(self) -> Iterator[SampleKey]:
+        position = self.start * self.world + self.rank
+        epoch, offset = divmod(position, self.n)
+        while True:
+            order = torch.randperm(self.n, generator=torch.Generator().manual_seed(mix_seed(self.seed, -1 - epoch)))
+            while offset < self.n:
+                yield SampleKey(int(order[offset]), mix_seed(self.seed, position))
+                position += self.world
+                offset += self.world
+            epoch, offset = epoch + 1, offset - self.n
+
+
+def _size_of(path: Path) -> tuple[int, int]:
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            # EXIF orientations 5-8 swap width and height.
+            return (h, w) if im.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (w, h)
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(f"{path}: not a readable image ({exc})") from exc
+
+
+def _match_lr_files(
+    hr_files: list[Path], hr_dirs: Sequence[str | os.PathLike[str]], lr_dirs: Sequence[str | os.PathLike[str]]
+) -> list[Path]:
+    if len(lr_dirs) != len(hr_dirs):
+        raise ValueError("give one LR folder per HR folder")
+    lr_by_stem: dict[str, Path] = {}
+    for hr_dir, lr_dir in zip(hr_dirs, lr_dirs, strict=True):
+        for lr in find_images([lr_dir]):
+            lr_by_stem[str(Path(hr_dir) / lr.relative_to(lr_dir).with_suffix(""))] = lr
+    matched = []
+    for hr in hr_files:
+        lr = lr_by_stem.get(str(hr.with_suffix("")))
+        if lr is None:
+            raise FileNotFoundError(f"no LR image matches {hr} in the LR folders")
+        matched.append(lr)
+    return matched

@@ -1,0 +1,132 @@
+"""The evaluation protocol of the SR literature, in one place.
+
+Per HR image: mod-crop to a multiple of the scale; LR = MATLAB bicubic downscale of the RGB HR,
+rounded to 8 bits (as a saved LR file would be); SR = model(LR), rounded to 8 bits; PSNR and SSIM
+on the BT.601 Y channel (MATLAB rgb2ycbcr, rounded) with ``scale`` border pixels cropped; NIQE on
+the SR's Y with the same crop. ``pipeline="y"`` instead reproduces the older Y-only pipeline behind
+most published bicubic rows (the HR's Y resized down and up, never converted back to RGB); it
+applies to bicubic only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from srgan.data.images import find_images, load_image, quantize, to_float, to_rgb, to_uint8
+from srgan.data.imresize import imresize
+from srgan.metrics import niqe, psnr_rgb, psnr_y, rgb_to_y, ssim_y
+from srgan.metrics.full_reference import crop_border, psnr, ssim
+
+# LR (1, 3, h, w) float in [0, 1] -> SR (1, 3, s*h, s*w) float
+SRFunction = Callable[[torch.Tensor], torch.Tensor]
+
+
+def protocol_line(scale: int, pipeline: str = "rgb", with_niqe: bool = True) -> str:
+    if pipeline == "y":
+        return (f"Protocol: legacy Y-only pipeline: HR Y (uint8), MATLAB-bicubic down/up x{scale} on Y, "
+                f"PSNR/SSIM on Y, {scale}-px border cropped.")  # fmt: skip
+    niqe_part = f"; NIQE on SR Y, {scale}-px crop" if with_niqe else ""
+    return (
+        f"Protocol: HR mod-cropped to x{scale}; LR = MATLAB bicubic (antialiased) of RGB HR, rounded to uint8; "
+        f"SR rounded to uint8; PSNR/SSIM (11x11 Gaussian, sigma 1.5) on BT.601 Y (MATLAB rgb2ycbcr), "
+        f"{scale}-px border cropped; gray HR measured on its gray values{niqe_part}."
+    )
+
+
+@dataclass
+class ImageScore:
+    name: str
+    psnr_y: float
+    ssim_y: float
+    psnr_rgb: float
+    niqe: float | None
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class Sample:
+    """One evaluation image: the (mod-cropped) HR as uint8 HWC/HW, and the LR fed to the model."""
+
+    name: str
+    hr: np.ndarray
+    lr: torch.Tensor  # (1, 3, h, w) float64 in [0, 1], on the 8-bit grid
+
+
+def mod_crop(image: torch.Tensor, scale: int) -> torch.Tensor:
+    h, w = image.shape[-2:]
+    return image[..., : h - h % scale, : w - w % scale]
+
+
+def make_sample(path: Path, scale: int, root: Path) -> Sample:
+    hr = mod_crop(load_image(path), scale)
+    if hr.dtype != torch.uint8:
+        hr = to_uint8(hr)  # 16-bit HR: measured on its 8-bit rounding, like every published number
+    lr = quantize(imresize(to_rgb(to_float(hr)).double()[None], 1.0 / scale))
+    hr_np = hr[0].numpy() if hr.shape[0] == 1 else hr.permute(1, 2, 0).numpy()
+    return Sample(str(path.relative_to(root)), hr_np, lr)
+
+
+def iter_samples(folder: Path, scale: int) -> Iterator[Sample]:
+    for path in find_images([folder]):
+        yield make_sample(path, scale, folder)
+
+
+def score(sr: torch.Tensor, sample: Sample, scale: int, with_niqe: bool = True) -> tuple[ImageScore, np.ndarray]:
+    """Score an SR output (1, 3, H, W) float against the sample's HR; returns the uint8 SR too."""
+    sr_u8 = to_uint8(sr[0].float().cpu()).permute(1, 2, 0).numpy()
+    if sr_u8.shape[:2] != sample.hr.shape[:2]:
+        raise ValueError(f"{sample.name}: SR is {sr_u8.shape[1]}x{sr_u8.shape[0]}, HR is {sample.hr.shape[1]}x{sample.hr.shape[0]}")
+    niqe_value = None
+    if with_niqe:
+        plane = crop_border(rgb_to_y(sr_u8), scale)
+        niqe_value = niqe(plane) if min(plane.shape) >= 96 else None
+    result = ImageScore(
+        name=sample.name,
+        psnr_y=psnr_y(sr_u8, sample.hr, scale),
+        ssim_y=ssim_y(sr_u8, sample.hr, scale),
+        psnr_rgb=psnr_rgb(sr_u8, sample.hr, scale),
+        niqe=niqe_value,
+    )
+    return result, sr_u8
+
+
+def score_legacy_y_bicubic(sample: Sample, scale: int) -> ImageScore:
+    """The older Y-only bicubic pipeline (see module docstring); SR rounded to integers."""
+    hr = torch.from_numpy(sample.hr.copy())
+    hr_y = rgb_to_y(sample.hr) if hr.dim() == 3 else hr.double()
+    sr_y = (imresize(imresize(hr_y / 255.0, 1.0 / scale), float(scale)) * 255.0).round().clamp(0, 255)
+    a, b = crop_border(sr_y, scale), crop_border(hr_y, scale)
+    return ImageScore(sample.name, psnr(a, b), ssim(a, b), float("nan"), None)
+
+
+def bicubic(scale: int) -> SRFunction:
+    return lambda lr: imresize(lr, float(scale))
+
+
+@dataclass
+class DatasetReport:
+    name: str
+    folder: str
+    scale: int
+    images: list[ImageScore]
+
+    def mean(self, field: str) -> float | None:
+        values = [getattr(s, field) for s in self.images if getattr(s, field) is not None]
+        return float(np.mean(values)) if values else None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "dataset": self.name,
+            "folder": self.folder,
+            "scale": self.scale,
+            "num_images": len(self.images),
+            "mean": {k: self.mean(k) for k in ("psnr_y", "ssim_y", "psnr_rgb", "niqe")},
+            "images": [s.to_dict() for s in self.images],
+        }

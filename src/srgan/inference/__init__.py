@@ -1,0 +1,1 @@
+"""Inference: loading generators, tiled upscaling, image-mode handling. Never imports training code."""
