@@ -74,7 +74,9 @@ def test_same_key_same_sample_and_cache_changes_nothing(tmp_path: Path) -> None:
 
 
 def batches(ds: SRTrainDataset, workers: int, start: int = 0, n: int = 4) -> list[torch.Tensor]:
-    loader = DataLoader(ds, batch_size=3, sampler=InfiniteSampler(len(ds), seed=7, start=start), num_workers=workers)
+    loader = DataLoader(
+        ds, batch_size=3, sampler=InfiniteSampler(len(ds), seed=7, start=start), num_workers=workers
+    )
     return [hr for _, hr in itertools.islice(loader, n)]
 
 
@@ -100,7 +102,9 @@ def test_sampler_resume_and_sharding_reproduce_the_single_stream() -> None:
     assert r1_resumed == stream[9::2][:16]
 
 
-def test_small_images_are_reported_by_name_not_dropped_silently(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_small_images_are_reported_by_name_not_dropped_silently(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     write_images(tmp_path / "hr", [(64, 64), (20, 64)])
     with caplog.at_level(logging.WARNING):
         ds = SRTrainDataset([tmp_path / "hr"], 4, 32)
@@ -141,21 +145,21 @@ def test_every_pillow_mode_becomes_rgb_float(tmp_path: Path) -> None:
     ds = SRTrainDataset([folder], 2, 32, augment=False)
     assert len(ds) == 6  # recursive
     for i in range(len(ds)):
-        lr, hr = ds[SampleKey(i, 0)]
+        _lr, hr = ds[SampleKey(i, 0)]
         assert hr.shape == (3, 32, 32) and hr.dtype == torch.float32
-        assert 0 <= hr.min() and hr.max() <= 1
+        assert hr.min() >= 0 and hr.max() <= 1
     deep = ds.files.index(folder / "deep.png")
     _, hr = ds[SampleKey(deep, 0)]
     assert len(torch.unique(hr)) > 256  # 16-bit precision kept
 
 
 def test_paired_lr_folder(tmp_path: Path) -> None:
-    (hr_path,) = write_images(tmp_path / "hr", [(48, 48)])
+    (_hr_path,) = write_images(tmp_path / "hr", [(48, 48)])
     lr_img = np.random.default_rng(1).integers(0, 256, (12, 12, 3), dtype=np.uint8)
     (tmp_path / "lr").mkdir()
     Image.fromarray(lr_img).save(tmp_path / "lr" / "img00.bmp")
     ds = SRTrainDataset([tmp_path / "hr"], 4, 48, augment=False, lr_dirs=[tmp_path / "lr"])
-    lr, hr = ds[SampleKey(0, 3)]
+    lr, _hr = ds[SampleKey(0, 3)]
     torch.testing.assert_close(lr, torch.from_numpy(lr_img).permute(2, 0, 1).float() / 255)
     with pytest.raises(FileNotFoundError, match="no LR image matches"):
         write_images(tmp_path / "hr2", [(48, 48)])
@@ -164,7 +168,9 @@ def test_paired_lr_folder(tmp_path: Path) -> None:
         SRTrainDataset([tmp_path / "hr2"], 4, 48, lr_dirs=[tmp_path / "lr2"])
 
 
-def test_broken_images_are_reported_by_path_and_skipped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_broken_images_are_reported_by_path_and_skipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     write_images(tmp_path / "hr", [(40, 40), (40, 40)])
     (tmp_path / "hr" / "junk.png").write_bytes(b"not a png at all")
     with caplog.at_level(logging.WARNING):
@@ -172,6 +178,6 @@ def test_broken_images_are_reported_by_path_and_skipped(tmp_path: Path, caplog: 
         assert "junk.png" in caplog.text and len(ds) == 2
         good = tmp_path / "hr" / "img01.png"
         good.write_bytes(good.read_bytes()[:200])  # breaks during the run: truncated data
-        lr, hr = ds[SampleKey(ds.files.index(good), 1)]  # falls over to the next readable image
+        _lr, hr = ds[SampleKey(ds.files.index(good), 1)]  # falls over to the next readable image
     assert hr.shape == (3, 16, 16)
     assert "img01.png" in caplog.text

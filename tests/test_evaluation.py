@@ -68,7 +68,23 @@ def test_eval_cli_loads_a_generator_state_dict(tmp_path: Path, capsys: pytest.Ca
     g = Generator(scale=2, num_blocks=1, channels=8).eval()
     torch.save(g.state_dict(), tmp_path / "g.pth")
     out = tmp_path / "r.json"
-    assert main(["eval", "--model", str(tmp_path / "g.pth"), "--scale", "2", "--data", str(data), "--json", str(out), "--no-niqe"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                str(tmp_path / "g.pth"),
+                "--scale",
+                "2",
+                "--data",
+                str(data),
+                "--json",
+                str(out),
+                "--no-niqe",
+            ]
+        )
+        == 0
+    )
     # the CLI's number is the protocol applied to this generator's output
     (sample,) = iter_samples(data, 2)
     with torch.no_grad():

@@ -44,11 +44,15 @@ def test_cubic_kernel_known_values() -> None:
 def test_x2_upscale_interior_weights_are_the_known_bicubic_taps() -> None:
     m = resize_matrix(10, 20, 2.0)
     # output pixel 10 (1-based) sits at input coordinate 5.25: taps 4, 5, 6, 7 at distances 1.25, 0.25, 0.75, 1.75
-    torch.testing.assert_close(m[9, 3:7], torch.tensor([-0.0703125, 0.8671875, 0.2265625, -0.0234375], dtype=torch.float64))
+    torch.testing.assert_close(
+        m[9, 3:7], torch.tensor([-0.0703125, 0.8671875, 0.2265625, -0.0234375], dtype=torch.float64)
+    )
     assert m[9].abs().sum() == pytest.approx(1.0 + 2 * (0.0703125 + 0.0234375))
 
 
-@pytest.mark.parametrize(("in_len", "scale"), [(17, 0.25), (12, 1 / 3), (9, 0.5), (7, 2.0), (5, 4.0), (31, 0.25)])
+@pytest.mark.parametrize(
+    ("in_len", "scale"), [(17, 0.25), (12, 1 / 3), (9, 0.5), (7, 2.0), (5, 4.0), (31, 0.25)]
+)
 def test_matrix_matches_a_literal_transcription_of_matlab(in_len: int, scale: float) -> None:
     out_len = math.ceil(in_len * scale - 1e-9)
     m = resize_matrix(in_len, out_len, scale)

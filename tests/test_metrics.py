@@ -19,7 +19,9 @@ def rng_image(seed: int, shape: tuple[int, ...] = (48, 40, 3)) -> np.ndarray:
 def test_rgb_to_y_matches_matlab_formula() -> None:
     px = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255], [0, 0, 0]]], dtype=np.uint8)
     y = rgb_to_y(px, round_y=False)[0]
-    torch.testing.assert_close(y, torch.tensor([16 + 65.481, 16 + 128.553, 16 + 24.966, 235.0, 16.0], dtype=torch.float64))
+    torch.testing.assert_close(
+        y, torch.tensor([16 + 65.481, 16 + 128.553, 16 + 24.966, 235.0, 16.0], dtype=torch.float64)
+    )
     assert torch.equal(rgb_to_y(px)[0], y.round())
 
 
@@ -83,7 +85,9 @@ def test_niqe_of_baboon_matches_matlab() -> None:
 
 def test_niqe_prefers_natural_over_blurred() -> None:
     image = np.asarray(Image.open(shared_path("data", "benchmark", "Set14", "baboon.png")).convert("RGB"))
-    blurred = np.asarray(Image.fromarray(image).resize((125, 120), Image.BICUBIC).resize((500, 480), Image.BICUBIC))
+    blurred = np.asarray(
+        Image.fromarray(image).resize((125, 120), Image.BICUBIC).resize((500, 480), Image.BICUBIC)
+    )
     assert niqe(rgb_to_y(blurred)) > niqe(rgb_to_y(image)) + 1.0
 
 

@@ -27,6 +27,10 @@ def atomic_path(path: str | os.PathLike[str], overwrite: bool = True) -> Iterato
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        # Some writers create private (0600) files; give the result the usual umask-based mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         if not overwrite and target.exists():
             raise FileExistsError(f"{target} already exists")
         os.replace(tmp, target)

@@ -12,6 +12,7 @@ from srgan import __version__
 
 # sub-command -> module in srgan.cli defining ``add_arguments(parser)`` and ``run(args) -> int``
 COMMANDS = {
+    "train": ("train", "train SRResNet (stage 1) or SRGAN (stage 2)"),
     "eval": ("evaluate", "evaluate a model with the standard SR protocol (PSNR-Y, SSIM-Y, NIQE)"),
     "info": ("info", "show the networks' structure and parameter counts"),
 }

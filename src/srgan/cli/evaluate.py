@@ -9,11 +9,15 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="bicubic", help="'bicubic', a bundled model name, or a model/checkpoint file")
+    parser.add_argument(
+        "--model", default="bicubic", help="'bicubic', a bundled model name, or a model/checkpoint file"
+    )
     parser.add_argument("--scale", type=int, default=4, choices=(2, 3, 4, 8))
     parser.add_argument("--data", nargs="+", required=True, metavar="DIR", help="folders of HR images")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
-    parser.add_argument("--save-images", metavar="DIR", help="write each SR result and a bicubic|model|HR crop")
+    parser.add_argument(
+        "--save-images", metavar="DIR", help="write each SR result and a bicubic|model|HR crop"
+    )
     parser.add_argument("--per-image", action="store_true", help="print a row per image")
     parser.add_argument("--no-niqe", action="store_true", help="skip NIQE (faster)")
     parser.add_argument("--pipeline", choices=("rgb", "y"), default="rgb",
@@ -34,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         score,
         score_legacy_y_bicubic,
     )
-    from srgan.evaluation.report import comparison_strip, format_table, save_png
+    from srgan.evaluation.report import format_table
     from srgan.inference.device import select_device
     from srgan.inference.loading import ModelLoadError, load_generator
 
@@ -63,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
     for folder in folders:
         samples = list(iter_samples(folder, args.scale))
         report = DatasetReport(folder.name, str(folder), args.scale, [])
-        for sample in tqdm(samples, desc=f"{folder.name} x{args.scale}", unit="img", file=sys.stderr, leave=False):
+        for sample in tqdm(
+            samples, desc=f"{folder.name} x{args.scale}", unit="img", file=sys.stderr, leave=False
+        ):
             if args.pipeline == "y":
                 report.images.append(score_legacy_y_bicubic(sample, args.scale))
                 continue

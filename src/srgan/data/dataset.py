@@ -72,11 +72,20 @@ class SRTrainDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             except ImageReadError as exc:
                 self.skipped_broken.append(str(exc))
         if self.skipped_broken:
-            log.error("leaving out %d unreadable file(s): %s", len(self.skipped_broken), "; ".join(self.skipped_broken))
+            log.error(
+                "leaving out %d unreadable file(s): %s",
+                len(self.skipped_broken),
+                "; ".join(self.skipped_broken),
+            )
         keep = [i for i, (w, h) in sizes.items() if min(w, h) >= patch_size]
         small = [f"{files[i]} ({w}x{h})" for i, (w, h) in sizes.items() if min(w, h) < patch_size]
         if small:
-            log.warning("leaving out %d image(s) smaller than the %dpx patch: %s", len(small), patch_size, ", ".join(small))
+            log.warning(
+                "leaving out %d image(s) smaller than the %dpx patch: %s",
+                len(small),
+                patch_size,
+                ", ".join(small),
+            )
         if not keep:
             raise ValueError(f"no training image is at least {patch_size}x{patch_size} pixels")
         self.files = [files[i] for i in keep]
@@ -93,7 +102,9 @@ class SRTrainDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     def _decode(self, index: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         hr = load_image(self.files[index])
         lr = load_image(self.lr_files[index]) if self.lr_files is not None else None
-        if lr is not None and (lr.shape[-2] * self.scale > hr.shape[-2] or lr.shape[-1] * self.scale > hr.shape[-1]):
+        if lr is not None and (
+            lr.shape[-2] * self.scale > hr.shape[-2] or lr.shape[-1] * self.scale > hr.shape[-1]
+        ):
             raise ImageReadError(f"{self.lr_files[index]}: LR is larger than HR / {self.scale}")
         return hr, lr
 
@@ -154,7 +165,9 @@ class InfiniteSampler(Sampler[SampleKey]):
     disjoint samples and the union is the single-process stream.
     """
 
-    def __init__(self, num_items: int, seed: int = 0, start: int = 0, rank: int = 0, world_size: int = 1) -> None:
+    def __init__(
+        self, num_items: int, seed: int = 0, start: int = 0, rank: int = 0, world_size: int = 1
+    ) -> None:
         self.n, self.seed, self.start = num_items, seed, start
         self.rank, self.world = rank, world_size
 
@@ -162,7 +175,9 @@ class InfiniteSampler(Sampler[SampleKey]):
         position = self.start * self.world + self.rank
         epoch, offset = divmod(position, self.n)
         while True:
-            order = torch.randperm(self.n, generator=torch.Generator().manual_seed(mix_seed(self.seed, -1 - epoch)))
+            order = torch.randperm(
+                self.n, generator=torch.Generator().manual_seed(mix_seed(self.seed, -1 - epoch))
+            )
             while offset < self.n:
                 yield SampleKey(int(order[offset]), mix_seed(self.seed, position))
                 position += self.world

@@ -78,11 +78,15 @@ def iter_samples(folder: Path, scale: int) -> Iterator[Sample]:
         yield make_sample(path, scale, folder)
 
 
-def score(sr: torch.Tensor, sample: Sample, scale: int, with_niqe: bool = True) -> tuple[ImageScore, np.ndarray]:
+def score(
+    sr: torch.Tensor, sample: Sample, scale: int, with_niqe: bool = True
+) -> tuple[ImageScore, np.ndarray]:
     """Score an SR output (1, 3, H, W) float against the sample's HR; returns the uint8 SR too."""
     sr_u8 = to_uint8(sr[0].float().cpu()).permute(1, 2, 0).numpy()
     if sr_u8.shape[:2] != sample.hr.shape[:2]:
-        raise ValueError(f"{sample.name}: SR is {sr_u8.shape[1]}x{sr_u8.shape[0]}, HR is {sample.hr.shape[1]}x{sample.hr.shape[0]}")
+        raise ValueError(
+            f"{sample.name}: SR is {sr_u8.shape[1]}x{sr_u8.shape[0]}, HR is {sample.hr.shape[1]}x{sample.hr.shape[0]}"
+        )
     niqe_value = None
     if with_niqe:
         plane = crop_border(rgb_to_y(sr_u8), scale)

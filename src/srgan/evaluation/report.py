@@ -25,7 +25,9 @@ def format_table(reports: list[DatasetReport], model: str, per_image: bool = Fal
                      f"{_fmt(r.mean('niqe'), 3):>7}")  # fmt: skip
         if per_image:
             for s in r.images:
-                lines.append(f"  {s.name:<22} {'':>6} {_fmt(s.psnr_y, 2):>8} {_fmt(s.ssim_y, 4):>8} {_fmt(s.niqe, 3):>7}")
+                lines.append(
+                    f"  {s.name:<22} {'':>6} {_fmt(s.psnr_y, 2):>8} {_fmt(s.ssim_y, 4):>8} {_fmt(s.niqe, 3):>7}"
+                )
     return "\n".join(lines)
 
 

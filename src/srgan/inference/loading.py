@@ -27,26 +27,32 @@ def infer_config(state: dict[str, torch.Tensor]) -> GeneratorConfig:
         raise ModelLoadError(f"not an srgan generator state_dict (no {exc.args[0]!r})") from exc
     if not blocks or not ups:
         raise ModelLoadError("not an srgan generator state_dict (no residual or upsampling blocks)")
-    return GeneratorConfig(scale=2 ** len(ups), num_blocks=len(blocks), channels=head.shape[0], in_channels=head.shape[1])
+    return GeneratorConfig(
+        scale=2 ** len(ups), num_blocks=len(blocks), channels=head.shape[0], in_channels=head.shape[1]
+    )
 
 
 def _state_from_file(path: Path) -> tuple[dict[str, torch.Tensor], GeneratorConfig | None]:
     if path.suffix == ".safetensors":
-        from safetensors import SafetensorsError
+        from safetensors import SafetensorError
         from safetensors.torch import load_file, safe_open
 
         try:
             with safe_open(str(path), framework="pt") as f:
                 meta = f.metadata() or {}
             state = load_file(str(path))
-        except (SafetensorsError, OSError, ValueError) as exc:
+        except (SafetensorError, OSError, ValueError) as exc:
             raise ModelLoadError(f"{path} is not a readable safetensors file ({exc})") from exc
-        config = GeneratorConfig(**json.loads(meta["generator_config"])) if "generator_config" in meta else None
+        config = (
+            GeneratorConfig(**json.loads(meta["generator_config"])) if "generator_config" in meta else None
+        )
         return state, config
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ModelLoadError(f"{path} is not a PyTorch or safetensors model file ({type(exc).__name__})") from exc
+        raise ModelLoadError(
+            f"{path} is not a PyTorch or safetensors model file ({type(exc).__name__})"
+        ) from exc
     if isinstance(obj, dict) and "generator" in obj and isinstance(obj["generator"], dict):
         # A training checkpoint: prefer the EMA weights when it kept them.
         state = obj.get("generator_ema") or obj["generator"]
@@ -69,7 +75,9 @@ def resolve_model_path(name_or_path: str | os.PathLike[str]) -> Path:
         from srgan.inference.bundled import bundled_names
 
         names = ", ".join(bundled_names()) or "none"
-        raise ModelLoadError(f"model {name_or_path!s} is neither a file nor a bundled model (bundled: {names})")
+        raise ModelLoadError(
+            f"model {name_or_path!s} is neither a file nor a bundled model (bundled: {names})"
+        )
     return path
 
 

@@ -1,0 +1,63 @@
+"""``srgan train``: stage 1 (SRResNet) or stage 2 (SRGAN) training; resumable; torchrun-ready."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="config overrides, e.g. train.batch_size=8 data.hr_dirs=[photos/]")  # fmt: skip
+    parser.add_argument("--config", metavar="FILE", help="YAML config (see configs/)")
+    parser.add_argument(
+        "--preset", choices=("paper", "cpu"), help="built-in settings to start from (default: paper)"
+    )
+    parser.add_argument(
+        "--stage", choices=("srresnet", "srgan"), help="srresnet: pixel loss; srgan: adversarial"
+    )
+    parser.add_argument("--hr-dir", action="append", metavar="DIR", help="training HR folder (repeatable)")
+    parser.add_argument("--val-dir", action="append", metavar="DIR", help="validation HR folder (repeatable)")
+    parser.add_argument("--scale", type=int, choices=(2, 4, 8))
+    parser.add_argument(
+        "--run-dir", metavar="DIR", help="where checkpoints and logs go; an existing run resumes"
+    )
+    parser.add_argument(
+        "--init-from", metavar="FILE", help="stage srgan: the stage-1 checkpoint or export to start from"
+    )
+    parser.add_argument(
+        "--resume", metavar="CKPT", help="resume from this checkpoint (default: the run's latest)"
+    )
+    parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+
+
+def run(args: argparse.Namespace) -> int:
+    from srgan.cli import CommandError
+    from srgan.training.config import ConfigError, build_config, to_yaml
+
+    overrides = list(args.overrides)
+    for flag, key in ((args.hr_dir, "data.hr_dirs"), (args.val_dir, "data.val_dirs")):
+        if flag:
+            overrides.append(f"{key}=[{', '.join(repr(d) for d in flag)}]")
+    for value, key in (
+        (args.scale, "model.scale"),
+        (args.run_dir, "run.run_dir"),
+        (args.init_from, "train.init_from"),
+    ):
+        if value is not None:
+            overrides.append(f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}")
+    try:
+        cfg = build_config(args.preset, args.stage, args.config, overrides)
+        if args.print_config:
+            print(to_yaml(cfg), end="")
+            return 0
+        cfg.validate()
+        from srgan.training.trainer import Trainer, TrainingError
+
+        trainer = Trainer(cfg, resume=args.resume)
+    except (ConfigError, FileNotFoundError, ValueError) as exc:
+        raise CommandError(str(exc)) from exc
+    try:
+        result = trainer.train()
+    except TrainingError as exc:
+        raise CommandError(str(exc)) from exc
+    return 0 if result.status == "finished" else 130

@@ -1,0 +1,1 @@
+"""Exporting generators for deployment: safetensors (with config) and ONNX."""

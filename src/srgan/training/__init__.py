@@ -1,0 +1,1 @@
+"""Training: typed configuration, the two-stage trainer, checkpoints, distributed set-up."""

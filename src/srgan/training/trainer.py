@@ -1,0 +1,547 @@
+"""The two-stage SRGAN trainer (Ledig et al., 2017, Sec. 3.2).
+
+Stage ``srresnet``: the generator alone with a pixel loss. Stage ``srgan``: every iteration
+first updates D (real HR = 1, G(LR) detached = 0), then G with content + 1e-3 x adversarial.
+Runs on one CPU, one GPU, or many processes under torchrun (DistributedDataParallel).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+
+from srgan.data.dataset import InfiniteSampler, SRTrainDataset
+from srgan.inference.device import cpu_supports_bf16
+from srgan.losses import (
+    PerceptualLoss,
+    SRGANGeneratorLoss,
+    discriminator_loss,
+    pixel_loss,
+)
+from srgan.models import Discriminator, Generator
+from srgan.training import checkpoint as ckpt
+from srgan.training.config import Config, ConfigError, to_yaml
+from srgan.training.distributed import all_true, average_buffers, barrier, cleanup, init_distributed
+from srgan.training.ema import EMA
+from srgan.training.logger import RunLogger
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on; the message says why, and the last good checkpoint is intact."""
+
+
+@dataclass
+class TrainResult:
+    iteration: int
+    status: str  # finished | interrupted
+    checkpoint: Path | None
+    export: Path | None
+    best_metric: float | None
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype (None = fp32). auto: bf16 on CPUs with native bf16, fp16 on CUDA
+    (bf16 where the GPU supports it), fp32 elsewhere. fp16 is refused on the CPU."""
+    if precision == "fp32":
+        return None
+    if precision == "fp16":
+        if device.type != "cuda":
+            raise ConfigError("fp16 training needs a CUDA GPU; use bf16 or fp32 on the CPU")
+        return torch.float16
+    if precision == "bf16":
+        return torch.bfloat16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and cpu_supports_bf16():
+        return torch.bfloat16
+    return None
+
+
+def lr_factor(cfg: Config, iteration: int) -> float:
+    """The learning-rate multiplier at ``iteration`` (a pure function, so resuming is exact)."""
+    o = cfg.optim
+    warm = min(1.0, (iteration + 1) / o.warmup) if o.warmup > 0 else 1.0
+    if o.schedule == "multistep":
+        return warm * o.gamma ** sum(iteration >= m for m in o.milestones)
+    if o.schedule == "cosine":
+        t = min(iteration / max(cfg.train.iterations, 1), 1.0)
+        floor = o.min_lr / o.lr
+        return warm * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t)))
+    return warm
+
+
+class _DiscriminatorPair(nn.Module):
+    """D on real and on fake in one forward call: DistributedDataParallel syncs once per
+    backward, while BatchNorm still sees the real and the fake batch separately, as in the paper."""
+
+    def __init__(self, d: Discriminator) -> None:
+        super().__init__()
+        self.d = d
+
+    def forward(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.d(real), self.d(fake)
+
+
+def _worker_init(_worker_id: int) -> None:
+    # Ctrl-C reaches the whole process group; the main process saves a checkpoint and shuts
+    # the workers down itself, so they must not die first.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+class Trainer:
+    def __init__(self, cfg: Config, resume: str | Path | None = None) -> None:
+        self.cfg = cfg.validate()
+        self.dist, self.device = init_distributed(cfg.train.device)
+        self.autocast_dtype = resolve_precision(cfg.train.precision, self.device)
+        self.run_dir = Path(cfg.run.run_dir)
+        self.checkpoints = ckpt.CheckpointManager(self.run_dir / "checkpoints", cfg.run.keep_last)
+        if self.dist.is_main:
+            self.checkpoints.remove_stale_temp_files()
+        self.stage = cfg.train.stage
+        torch.manual_seed(cfg.train.seed)
+
+        # Everything that can fail on a bad setting or a missing file fails here, before step 1.
+        self.content_loss = self._build_content_loss() if self.stage == "srgan" else None
+        self.dataset = SRTrainDataset(
+            cfg.data.hr_dirs,
+            cfg.model.scale,
+            cfg.data.patch_size,
+            cfg.data.augment,
+            cfg.data.lr_dirs,
+            cfg.data.cache,
+        )
+        self.val_samples = self._load_validation()
+
+        self.generator = Generator(cfg.model.scale, cfg.model.num_blocks, cfg.model.channels)
+        if self.stage == "srgan" and cfg.train.init_from:
+            self._init_generator(cfg.train.init_from)
+        self.discriminator = (
+            Discriminator(base_channels=cfg.model.d_channels) if self.stage == "srgan" else None
+        )
+        self.g = self._prepare(self.generator)
+        self.d = (
+            self._prepare(_DiscriminatorPair(self.discriminator)) if self.discriminator is not None else None
+        )
+        self.ema = EMA(self.generator, cfg.train.ema_decay) if cfg.train.ema_decay > 0 else None
+        betas = tuple(cfg.optim.betas)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=cfg.optim.lr, betas=betas)
+        self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, lambda i: lr_factor(cfg, i))
+        self.opt_d = self.sched_d = None
+        if self.discriminator is not None:
+            self.opt_d = torch.optim.Adam(
+                self.discriminator.parameters(), lr=cfg.optim.d_lr or cfg.optim.lr, betas=betas
+            )
+            self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, lambda i: lr_factor(cfg, i))
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.autocast_dtype == torch.float16)
+        if self.content_loss is not None:
+            self.content_loss.to(self.device, memory_format=self._memory_format)
+        self.criterion_g = SRGANGeneratorLoss(self.content_loss, cfg.loss.adversarial_weight)
+
+        self.iteration = 0
+        self.best_metric: float | None = None
+        self.nonfinite = 0
+        self._stop_signal: str | None = None
+        self._resume(resume)
+
+    # ---- set-up -------------------------------------------------------------------------------
+
+    @property
+    def _memory_format(self) -> torch.memory_format:
+        return torch.channels_last if self.cfg.train.channels_last else torch.contiguous_format
+
+    def _build_content_loss(self) -> PerceptualLoss | None:
+        from srgan.models.weights import WeightsError
+
+        loss = self.cfg.loss
+        if loss.perceptual == "mse":
+            return None
+        try:
+            if loss.perceptual == "vgg19":
+                from srgan.models.vgg import VGG19Features
+
+                net = VGG19Features(loss.layer, weights=loss.weights)
+            else:
+                from srgan.models.squeezenet import SqueezeNetFeatures
+
+                net = SqueezeNetFeatures(loss.layer, weights=loss.weights)
+        except (WeightsError, ValueError) as exc:
+            raise ConfigError(f"perceptual network ({loss.perceptual}, {loss.layer}): {exc}") from exc
+        return PerceptualLoss(net, loss.feature_scale)
+
+    def _load_validation(self) -> list[Any]:
+        from srgan.evaluation.protocol import iter_samples
+
+        samples = []
+        for folder in self.cfg.data.val_dirs:
+            if not Path(folder).is_dir():
+                raise ConfigError(f"validation folder {folder} does not exist")
+            samples += list(
+                itertools.islice(
+                    iter_samples(Path(folder), self.cfg.model.scale), self.cfg.data.val_max_images
+                )
+            )
+        return samples
+
+    def _init_generator(self, source: str) -> None:
+        from srgan.inference.loading import ModelLoadError, load_generator
+
+        try:
+            loaded = load_generator(source, scale=self.cfg.model.scale)
+        except ModelLoadError as exc:
+            raise ConfigError(f"train.init_from: {exc}") from exc
+        if loaded.config != self.generator.config:
+            raise ConfigError(
+                f"train.init_from {source} is a {loaded.config}, but the config asks for {self.generator.config}"
+            )
+        self.generator.load_state_dict(loaded.state_dict())
+
+    def _prepare(self, module: nn.Module) -> nn.Module:
+        module = module.to(self.device, memory_format=self._memory_format)
+        if self.cfg.train.sync_bn and self.dist.enabled:
+            if self.device.type != "cuda":
+                raise ConfigError(
+                    "train.sync_bn needs CUDA (SyncBatchNorm has no CPU kernel); leave it off on CPU"
+                )
+            module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
+        if self.cfg.train.compile:
+            module = torch.compile(module)  # type: ignore[assignment]
+        if self.dist.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            module = DistributedDataParallel(module, device_ids=ids)
+        return module
+
+    def _resume(self, resume: str | Path | None) -> None:
+        path = Path(resume) if resume else self.checkpoints.latest()
+        if path is None:
+            return
+        if not path.is_file():
+            raise ConfigError(f"checkpoint {path} does not exist")
+        try:
+            state = ckpt.load(path)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+        if state["config"]["train"]["stage"] != self.stage:
+            raise ConfigError(
+                f"{path} is a {state['config']['train']['stage']} checkpoint; this run is stage {self.stage}"
+            )
+        self.generator.load_state_dict(state["generator"])
+        self.opt_g.load_state_dict(state["optimizer_g"])
+        self.sched_g.load_state_dict(state["scheduler_g"])
+        if self.ema is not None and state.get("generator_ema") is not None:
+            self.ema.load_state_dict(state["generator_ema"])
+        if self.discriminator is not None:
+            self.discriminator.load_state_dict(state["discriminator"])
+            self.opt_d.load_state_dict(state["optimizer_d"])  # type: ignore[union-attr]
+            self.sched_d.load_state_dict(state["scheduler_d"])  # type: ignore[union-attr]
+        self.scaler.load_state_dict(state["scaler"])
+        ckpt.set_rng_state(state["rng"])
+        self.iteration = int(state["iteration"])
+        self.best_metric = state.get("best_metric")
+        self.nonfinite = int(state.get("nonfinite", 0))
+        self._resumed_from = path
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "iteration": self.iteration,
+            "config": self.cfg.to_dict(),
+            "generator_config": self.generator.config.to_dict(),
+            "generator": self.generator.state_dict(),
+            "generator_ema": self.ema.state_dict() if self.ema is not None else None,
+            "discriminator": self.discriminator.state_dict() if self.discriminator is not None else None,
+            "optimizer_g": self.opt_g.state_dict(),
+            "optimizer_d": self.opt_d.state_dict() if self.opt_d is not None else None,
+            "scheduler_g": self.sched_g.state_dict(),
+            "scheduler_d": self.sched_d.state_dict() if self.sched_d is not None else None,
+            "scaler": self.scaler.state_dict(),
+            "rng": ckpt.rng_state(),
+            # The data stream is a pure function of (seed, iteration): that is the workers' RNG state.
+            "data_position": self.iteration * self.cfg.train.batch_size * self.dist.world_size,
+            "best_metric": self.best_metric,
+            "nonfinite": self.nonfinite,
+        }
+
+    def _loader(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        cfg = self.cfg
+        sampler = InfiniteSampler(
+            len(self.dataset), cfg.train.seed, start=self.iteration * cfg.train.batch_size,
+            rank=self.dist.rank, world_size=self.dist.world_size,
+        )  # fmt: skip
+        loader = DataLoader(
+            self.dataset,
+            batch_size=cfg.train.batch_size,
+            sampler=sampler,
+            num_workers=cfg.data.workers,
+            pin_memory=cfg.data.pin_memory and self.device.type == "cuda",
+            persistent_workers=cfg.data.workers > 0,
+            prefetch_factor=2 if cfg.data.workers > 0 else None,
+            drop_last=True,
+            worker_init_fn=_worker_init,
+        )
+        return iter(loader)
+
+    def _autocast(self) -> AbstractContextManager[Any]:
+        if self.autocast_dtype is None:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    # ---- one iteration ------------------------------------------------------------------------
+
+    def _optimise(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(optimizer)
+
+    def step_srresnet(self, lr: torch.Tensor, hr: torch.Tensor) -> dict[str, float] | None:
+        with self._autocast():
+            sr = self.g(lr)
+        loss = pixel_loss(sr.float(), hr, self.cfg.loss.pixel)
+        if not all_true(bool(torch.isfinite(loss)), self.device):
+            return None
+        self._optimise(loss, self.opt_g)
+        self.scaler.update()
+        return {f"loss/pixel_{self.cfg.loss.pixel}": loss.item()}
+
+    def step_srgan(self, lr: torch.Tensor, hr: torch.Tensor) -> dict[str, float] | None:
+        assert self.d is not None and self.discriminator is not None and self.opt_d is not None
+        with self._autocast():
+            sr = self.g(lr)
+            real_logits, fake_logits = self.d(hr, sr.detach())
+        loss_d = discriminator_loss(real_logits, fake_logits)
+        if not all_true(bool(torch.isfinite(loss_d)), self.device):
+            return None
+        self._optimise(loss_d, self.opt_d)
+
+        # G step against the updated D; D's weights are frozen so no gradient (or DDP sync) reaches them.
+        self.discriminator.requires_grad_(False)
+        try:
+            with self._autocast():
+                fake_for_g = self.discriminator(sr)
+                terms = self.criterion_g(sr, hr, fake_for_g)
+            if not all_true(bool(torch.isfinite(terms.total)), self.device):
+                return None
+            self._optimise(terms.total, self.opt_g)
+        finally:
+            self.discriminator.requires_grad_(True)
+        self.scaler.update()
+        return {
+            "loss/d": loss_d.item(),
+            "loss/g_total": terms.total.item(),
+            "loss/g_content": terms.content.item(),
+            "loss/g_adversarial": terms.adversarial.item(),
+            "d/real_prob": torch.sigmoid(real_logits.float()).mean().item(),
+            "d/fake_prob": torch.sigmoid(fake_logits.float()).mean().item(),
+        }
+
+    def _buffer_list(self) -> list[torch.Tensor]:
+        modules = [self.generator] + ([self.discriminator] if self.discriminator is not None else [])
+        return [b for m in modules for b in m.buffers()]
+
+    def _snapshot_buffers(self) -> list[torch.Tensor]:
+        return [b.detach().clone() for b in self._buffer_list()]
+
+    @torch.no_grad()
+    def _restore_buffers(self, saved: list[torch.Tensor]) -> None:
+        for b, s in zip(self._buffer_list(), saved, strict=True):
+            b.copy_(s)
+
+    # ---- validation ---------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def validate(self) -> dict[str, float]:
+        from srgan.evaluation.protocol import bicubic, score
+
+        model = self.ema.model if self.ema is not None else self.generator
+        was_training = model.training
+        model.eval()
+        with_niqe = self.stage == "srgan" or self.cfg.run.best_metric == "niqe"
+        results, sample_grid = [], None
+        for i, sample in enumerate(self.val_samples):
+            sr = model(sample.lr.float().to(self.device)).float().cpu()
+            result, sr_u8 = score(sr, sample, self.cfg.model.scale, with_niqe)
+            results.append(result)
+            if i == 0:
+                from srgan.data.images import to_uint8
+                from srgan.evaluation.report import comparison_strip
+
+                bic = to_uint8(bicubic(self.cfg.model.scale)(sample.lr)[0].float()).permute(1, 2, 0).numpy()
+                sample_grid = comparison_strip([("bicubic", bic), ("SR", sr_u8), ("HR", sample.hr)], crop=192)
+        model.train(was_training)
+        metrics = {
+            f"val/{k}": float(sum(getattr(r, k) for r in results) / len(results))
+            for k in ("psnr_y", "ssim_y")
+        }
+        niqes = [r.niqe for r in results if r.niqe is not None]
+        if niqes:
+            metrics["val/niqe"] = float(sum(niqes) / len(niqes))
+        if sample_grid is not None:
+            import numpy as np
+
+            self.logger.image(self.iteration, "val/bicubic_sr_hr", np.asarray(sample_grid))
+        return metrics
+
+    def _is_better(self, metrics: dict[str, float]) -> bool:
+        key = f"val/{self.cfg.run.best_metric}"
+        if key not in metrics:
+            return False
+        value = metrics[key]
+        better = self.best_metric is None or (
+            value < self.best_metric if self.cfg.run.best_metric == "niqe" else value > self.best_metric
+        )
+        if better:
+            self.best_metric = value
+        return better
+
+    # ---- the loop -----------------------------------------------------------------------------
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self._stop_signal = signal.Signals(signum).name
+        signal.signal(signum, signal.SIG_DFL)  # a second signal stops at once
+
+    def save(self, is_best: bool = False) -> Path | None:
+        for module in (self.generator, self.discriminator):
+            if module is not None:
+                average_buffers(module)
+        path = None
+        if self.dist.is_main:
+            path = self.checkpoints.save(self.iteration, self.state_dict(), is_best)
+        barrier()
+        return path
+
+    def export(self) -> Path | None:
+        if not self.dist.is_main:
+            return None
+        from srgan.export.safetensors_export import save_generator
+
+        model = self.ema.model if self.ema is not None else self.generator
+        path = self.run_dir / "generator.safetensors"
+        save_generator(path, model.state_dict(), self.generator.config,
+                       {"stage": self.stage, "iterations": str(self.iteration)})  # fmt: skip
+        return path
+
+    def train(self) -> TrainResult:
+        cfg, run = self.cfg, self.cfg.run
+        self.logger = RunLogger(
+            self.run_dir, self.dist.is_main, run.tensorboard, self.iteration, cfg.train.iterations
+        )
+        if self.dist.is_main:
+            (self.run_dir / "config.yaml").write_text(to_yaml(cfg))
+        handlers = {}
+        if threading.current_thread() is threading.main_thread():
+            handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            return self._loop()
+        finally:
+            for s, h in handlers.items():
+                signal.signal(s, h)
+            self.logger.close()
+            cleanup()
+
+    def _describe(self) -> str:
+        cfg = self.cfg
+        precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.autocast_dtype]
+        total = cfg.train.batch_size * self.dist.world_size
+        content = "" if self.stage == "srresnet" else f", content {cfg.loss.perceptual}/{cfg.loss.layer}"
+        return (f"stage {self.stage} x{cfg.model.scale}: {len(self.dataset)} training images, batch "
+                f"{cfg.train.batch_size} per process x {self.dist.world_size} = {total}, patch {cfg.data.patch_size}, "
+                f"{self.device} {precision}{' channels_last' if cfg.train.channels_last else ''}{content}")  # fmt: skip
+
+    def _loop(self) -> TrainResult:
+        cfg, run = self.cfg, self.cfg.run
+        self.logger.line(self._describe())
+        if getattr(self, "_resumed_from", None):
+            self.logger.line(f"resumed from {self._resumed_from} at iteration {self.iteration}")
+        if self.stage == "srgan" and not cfg.train.init_from and self.iteration == 0:
+            self.logger.line(
+                "note: train.init_from is not set; the paper initialises SRGAN from a trained SRResNet"
+            )
+        step = self.step_srresnet if self.stage == "srresnet" else self.step_srgan
+        self.g.train()
+        if self.d is not None:
+            self.d.train()
+        data = self._loader()
+        last_path: Path | None = None
+        window: dict[str, list[float]] = {}
+        t_window = time.perf_counter()
+        n_window = 0
+        while self.iteration < cfg.train.iterations:
+            lr, hr = next(data)
+            lr = lr.to(self.device, non_blocking=True).contiguous(memory_format=self._memory_format)
+            hr = hr.to(self.device, non_blocking=True).contiguous(memory_format=self._memory_format)
+            buffers = self._snapshot_buffers()
+            stats = step(lr, hr)
+            if stats is None:  # the forward pass already moved BN running stats towards NaN
+                self._restore_buffers(buffers)
+            # A skipped step still counts as an iteration, so the data stream stays a function of it.
+            self.iteration += 1
+            self.sched_g.step()
+            if self.sched_d is not None:
+                self.sched_d.step()
+            if stats is None:
+                self.nonfinite += 1
+                self.logger.line(
+                    f"iteration {self.iteration}: non-finite loss, step skipped ({self.nonfinite} in a row)"
+                )
+                if self.nonfinite >= cfg.train.max_nonfinite:
+                    latest = self.checkpoints.latest()
+                    raise TrainingError(
+                        f"{self.nonfinite} consecutive non-finite losses at iteration {self.iteration}; stopped. "
+                        f"Last good checkpoint: {latest or 'none yet'}. Try a lower optim.lr or train.precision=fp32."
+                    )
+                continue
+            self.nonfinite = 0
+            if self.ema is not None:
+                self.ema.update(self.generator)
+            for k, v in stats.items():
+                window.setdefault(k, []).append(v)
+            n_window += 1
+            self.logger.advance(1, " ".join(f"{k.split('/')[-1]}={v:.4g}" for k, v in stats.items()))
+
+            done = self.iteration >= cfg.train.iterations
+            if self.iteration % run.log_every == 0 or done:
+                elapsed = time.perf_counter() - t_window
+                means = {k: sum(v) / len(v) for k, v in window.items()}
+                means["lr/g"] = self.opt_g.param_groups[0]["lr"]
+                if self.opt_d is not None:
+                    means["lr/d"] = self.opt_d.param_groups[0]["lr"]
+                means["speed/it_per_s"] = n_window / elapsed
+                self.logger.scalars(self.iteration, means)
+                eta = (cfg.train.iterations - self.iteration) * elapsed / n_window
+                body = " ".join(f"{k}={v:.4g}" for k, v in means.items() if not k.startswith("speed"))
+                self.logger.line(f"it {self.iteration}/{cfg.train.iterations} {body} | "
+                                 f"{n_window / elapsed:.2f} it/s, eta {eta / 60:.1f} min")  # fmt: skip
+                window, n_window, t_window = {}, 0, time.perf_counter()
+
+            is_best = False
+            validate_now = self.val_samples and (self.iteration % run.val_every == 0 or done)
+            if validate_now:
+                metrics = self.validate() if self.dist.is_main else {}
+                if self.dist.is_main:
+                    is_best = self._is_better(metrics)
+                    self.logger.scalars(self.iteration, metrics)
+                    self.logger.line("validation " + " ".join(f"{k}={v:.4f}" for k, v in metrics.items())
+                                     + (" (best)" if is_best else ""))  # fmt: skip
+                barrier()
+            if self.iteration % run.save_every == 0 or done or is_best or self._stop_signal:
+                last_path = self.save(is_best)
+            if self._stop_signal:
+                self.logger.line(f"{self._stop_signal}: saved {last_path} at iteration {self.iteration}; "
+                                 f"run the same command again to resume")  # fmt: skip
+                return TrainResult(self.iteration, "interrupted", last_path, None, self.best_metric)
+        export = self.export()
+        if export is not None:
+            self.logger.line(f"finished: generator exported to {export}")
+        return TrainResult(self.iteration, "finished", last_path, export, self.best_metric)

@@ -1,0 +1,296 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from srgan.cli import main
+from srgan.training import checkpoint as ckpt
+from srgan.training.config import Config, ConfigError, apply_overrides, build_config, preset
+from srgan.training.trainer import Trainer, TrainingError, lr_factor
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("hr")
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        small = rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((64, 64), Image.BICUBIC).save(folder / f"{i}.png")
+    return folder
+
+
+def tiny(images: Path, run_dir: Path, stage: str = "srresnet", *extra: str) -> Config:
+    overrides = [
+        f"data.hr_dirs=[{images}]", f"run.run_dir={run_dir}", "model.scale=2", "model.num_blocks=1",
+        "model.channels=8", "model.d_channels=8", "data.patch_size=32", "data.workers=0",
+        "train.batch_size=2", "run.tensorboard=false", "run.log_every=2", "train.device=cpu", *extra,
+    ]  # fmt: skip
+    return build_config("cpu", stage, None, overrides)
+
+
+def weights(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in state.items()}
+
+
+def assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+# ---- configuration --------------------------------------------------------------------------
+
+
+def test_paper_preset_has_the_paper_settings() -> None:
+    s1, s2 = preset("paper", "srresnet"), preset("paper", "srgan")
+    assert (s1.train.batch_size, s1.data.patch_size, s1.optim.lr, s1.optim.betas[0]) == (16, 96, 1e-4, 0.9)
+    assert s1.train.iterations == 1_000_000 and s1.loss.pixel == "mse"
+    assert s2.train.iterations == 200_000 and s2.optim.milestones == [100_000]
+    assert lr_factor(s2, 99_999) == 1.0 and lr_factor(s2, 100_000) == pytest.approx(0.1)
+    assert (s2.loss.perceptual, s2.loss.layer, s2.loss.adversarial_weight) == ("vgg19", "VGG54", 1e-3)
+    assert s2.loss.feature_scale == pytest.approx(1 / 12.75)
+
+
+def test_overrides_yaml_and_unknown_keys(tmp_path: Path) -> None:
+    file = tmp_path / "c.yaml"
+    file.write_text("preset: cpu\ntrain:\n  batch_size: 4\n  stage: srgan\nloss:\n  layer: VGG22\n")
+    cfg = build_config(None, None, file, ["train.batch_size=8", "data.hr_dirs=[photos/]", "optim.lr=3e-4"])
+    assert (cfg.train.batch_size, cfg.data.hr_dirs, cfg.optim.lr) == (8, ["photos/"], 3e-4)
+    assert (
+        cfg.train.stage == "srgan" and cfg.loss.layer == "VGG22" and cfg.train.iterations == 1500
+    )  # cpu srgan preset
+    with pytest.raises(
+        ConfigError, match=r"unknown config key 'train.batchsize'; valid keys here: .*train\.batch_size"
+    ):
+        apply_overrides(cfg, ["train.batchsize=3"])
+    with pytest.raises(ConfigError, match="must be an integer"):
+        apply_overrides(cfg, ["train.batch_size=big"])
+    with pytest.raises(ConfigError, match="not of the form"):
+        apply_overrides(cfg, ["train.batch_size"])
+    file.write_text("trian:\n  batch_size: 4\n")
+    with pytest.raises(ConfigError, match="unknown config key 'trian'"):
+        build_config(None, None, file)
+    with pytest.raises(ConfigError, match="stage must be one of"):
+        build_config("paper", None, None, ["train.stage=gan", "data.hr_dirs=[x]"]).validate()
+
+
+def test_cli_runs_with_no_config_file(
+    images: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", "--hr-dir", str(images), "--scale", "4", "--print-config"]) == 0
+    printed = capsys.readouterr().out
+    assert "scale: 4" in printed and str(images) in printed and "iterations: 1000000" in printed
+    code = main(["train", "--hr-dir", str(images), "--scale", "2", "--run-dir", str(tmp_path / "r"),
+                 "train.iterations=3", "model.num_blocks=1", "model.channels=8", "data.patch_size=32",
+                 "train.batch_size=2", "data.workers=0", "run.tensorboard=false"])  # fmt: skip
+    assert code == 0
+    assert (tmp_path / "r" / "config.yaml").is_file() and (tmp_path / "r" / "generator.safetensors").is_file()
+    assert main(["train", "--hr-dir", str(images), "nosuch.key=1"]) == 2
+    assert "unknown config key 'nosuch'" in capsys.readouterr().err
+
+
+# ---- the two stages -------------------------------------------------------------------------
+
+
+def fixed_batch(trainer: Trainer) -> tuple[torch.Tensor, torch.Tensor]:
+    lr, hr = next(trainer._loader())
+    return lr.contiguous(memory_format=torch.channels_last), hr.contiguous(memory_format=torch.channels_last)
+
+
+def test_srresnet_stage_decreases_its_loss_on_a_fixed_batch(images: Path, tmp_path: Path) -> None:
+    trainer = Trainer(tiny(images, tmp_path / "r", "srresnet", "optim.lr=1e-3"))
+    lr, hr = fixed_batch(trainer)
+    losses = [trainer.step_srresnet(lr, hr)["loss/pixel_l1"] for _ in range(30)]  # type: ignore[index]
+    assert losses[-1] < 0.5 * losses[0]
+
+
+@pytest.mark.parametrize("content", ["mse", "vgg19"])
+def test_srgan_stage_updates_d_then_g_and_decreases_g_loss(
+    images: Path, tmp_path: Path, content: str
+) -> None:
+    extra = ["optim.lr=1e-3", f"loss.perceptual={content}", "loss.layer=VGG22", "loss.feature_scale=1.0"]
+    if content == "vgg19":  # random VGG weights from a file in torchvision's layout
+        from srgan.models.vgg import VGG19Features
+
+        torch.save(VGG19Features("VGG22", weights=None).state_dict(), tmp_path / "vgg.pth")
+        extra.append(f"loss.weights={tmp_path / 'vgg.pth'}")
+    trainer = Trainer(tiny(images, tmp_path / "r", "srgan", *extra))
+    lr, hr = fixed_batch(trainer)
+    d_before = weights(trainer.discriminator.state_dict())  # type: ignore[union-attr]
+    first = trainer.step_srgan(lr, hr)
+    assert first is not None and set(first) >= {
+        "loss/d",
+        "loss/g_content",
+        "loss/g_adversarial",
+        "d/real_prob",
+        "d/fake_prob",
+    }
+    assert any(not torch.equal(d_before[k], v) for k, v in trainer.discriminator.state_dict().items())  # type: ignore[union-attr]
+    stats = [trainer.step_srgan(lr, hr) for _ in range(25)]
+    assert stats[-1]["loss/g_content"] < 0.5 * first["loss/g_content"]  # type: ignore[index]
+
+
+def test_missing_perceptual_weights_fail_before_training(images: Path, tmp_path: Path) -> None:
+    cfg = tiny(images, tmp_path / "r", "srgan", f"loss.weights={tmp_path / 'absent.pth'}")
+    with pytest.raises(
+        ConfigError, match=r"perceptual network \(vgg19, VGG54\): weights file .*absent.pth does not exist"
+    ):
+        Trainer(cfg)
+
+
+# ---- checkpoints and resume -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("stage", "precision"), [("srresnet", "auto"), ("srgan", "fp32")])
+def test_resume_is_bit_identical(images: Path, tmp_path: Path, stage: str, precision: str) -> None:
+    common = ["train.iterations=6", "run.save_every=3", f"train.precision={precision}", "loss.perceptual=mse",
+              "train.ema_decay=0.9", "run.keep_last=5"]  # fmt: skip
+    straight = Trainer(tiny(images, tmp_path / "a", stage, *common))
+    straight.train()
+    resumed = Trainer(
+        tiny(images, tmp_path / "b", stage, *common),
+        resume=tmp_path / "a" / "checkpoints" / "ckpt_00000003.pt",
+    )
+    assert resumed.iteration == 3
+    resumed.train()
+    assert_same(straight.generator.state_dict(), resumed.generator.state_dict())
+    assert_same(straight.ema.state_dict(), resumed.ema.state_dict())  # type: ignore[union-attr]
+    if stage == "srgan":
+        assert_same(straight.discriminator.state_dict(), resumed.discriminator.state_dict())  # type: ignore[union-attr]
+    # and the run directory resumes by itself: a finished run has nothing left to do
+    again = Trainer(tiny(images, tmp_path / "a", stage, *common))
+    assert again.iteration == 6
+
+
+def test_checkpoint_retention_and_best(images: Path, tmp_path: Path) -> None:
+    cfg = tiny(images, tmp_path / "r", "srresnet", "train.iterations=8", "run.save_every=2", "run.keep_last=2",
+               f"data.val_dirs=[{images}]", "run.val_every=4", "data.val_max_images=1")  # fmt: skip
+    result = Trainer(cfg).train()
+    names = sorted(p.name for p in (tmp_path / "r" / "checkpoints").iterdir())
+    assert names == ["best.pt", "ckpt_00000006.pt", "ckpt_00000008.pt"]
+    best = ckpt.load(tmp_path / "r" / "checkpoints" / "best.pt")
+    assert best["best_metric"] == result.best_metric and best["iteration"] in (4, 8)
+    assert (tmp_path / "r" / "metrics.csv").read_text().count("val/psnr_y") == 2
+
+
+def test_sigkill_during_save_leaves_the_previous_checkpoint_loadable(tmp_path: Path) -> None:
+    target = tmp_path / "ckpt.pt"
+    script = f"""
+import torch
+from srgan.training import checkpoint as ckpt
+ckpt.save({str(target)!r}, {{"iteration": 1, "w": torch.ones(3)}})
+print("first", flush=True)
+big = torch.randn(64_000_000)
+while True:
+    ckpt.save({str(target)!r}, {{"iteration": 2, "w": big}})
+"""
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "first"
+    deadline = time.time() + 60
+    while not any(tmp_path.glob(".*.tmp")) and time.time() < deadline:  # wait until a save is under way
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    state = ckpt.load(target)
+    assert state["iteration"] in (1, 2)
+    if state["iteration"] == 1:
+        assert torch.equal(state["w"], torch.ones(3))
+    manager = ckpt.CheckpointManager(tmp_path)
+    manager.remove_stale_temp_files()
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_sigint_saves_and_the_same_command_resumes(images: Path, tmp_path: Path) -> None:
+    run = tmp_path / "r"
+
+    def command(iterations: int) -> list[str]:
+        return [sys.executable, "-m", "srgan", "train", "--hr-dir", str(images), "--scale", "2", "--run-dir", str(run),
+                f"train.iterations={iterations}", "model.num_blocks=1", "model.channels=8", "data.patch_size=32",
+                "train.batch_size=2", "data.workers=1", "run.tensorboard=false", "run.save_every=1000", "run.log_every=1"]  # fmt: skip
+
+    proc = subprocess.Popen(command(400), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "it 5/400" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    out = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 130, out
+    assert "SIGINT: saved" in out
+    saved = ckpt.CheckpointManager(run / "checkpoints").latest()
+    assert saved is not None
+    it = ckpt.load(saved)["iteration"]
+    assert 5 <= it < 400
+    done = subprocess.run(command(it + 2), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"resumed from {saved} at iteration {it}" in done.stdout
+
+
+# ---- failure handling -----------------------------------------------------------------------
+
+
+def test_non_finite_losses_skip_steps_then_stop_with_checkpoint_intact(
+    images: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tiny(images, tmp_path / "r", "srresnet", "train.iterations=4", "run.save_every=2")
+    Trainer(cfg).train()
+    good = ckpt.load(tmp_path / "r" / "checkpoints" / "ckpt_00000004.pt")
+
+    cfg = tiny(
+        images, tmp_path / "r", "srresnet", "train.iterations=20", "run.save_every=2", "train.max_nonfinite=3"
+    )
+    trainer = Trainer(cfg)
+    assert trainer.iteration == 4
+    real_loader = trainer._loader
+
+    def poisoned():  # type: ignore[no-untyped-def]
+        for lr, hr in real_loader():
+            yield lr * float("nan"), hr
+
+    monkeypatch.setattr(trainer, "_loader", poisoned)
+    with pytest.raises(TrainingError, match=r"3 consecutive non-finite losses.*ckpt_00000004\.pt"):
+        trainer.train()
+    assert_same(trainer.generator.state_dict(), good["generator"])  # no step was taken
+    assert ckpt.CheckpointManager(tmp_path / "r" / "checkpoints").latest().name == "ckpt_00000004.pt"  # type: ignore[union-attr]
+    assert "non-finite loss, step skipped" in (tmp_path / "r" / "log.txt").read_text()
+
+
+# ---- distributed ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", ["srresnet", "srgan"])
+def test_torchrun_two_processes_gloo(images: Path, tmp_path: Path, stage: str) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(ROOT / "tests" / "ddp_worker.py"), str(tmp_path), str(images), stage]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "world 2 status finished" in done.stdout
+    r0, r1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
+    assert_same(r0, r1)
+    saved = ckpt.load(tmp_path / "run" / "checkpoints" / "ckpt_00000004.pt")
+    assert_same(saved["generator"], r0)
+    assert "batch 2 per process x 2 = 4" in (tmp_path / "run" / "log.txt").read_text()
+
+
+def test_torchrun_cli_entry_point(images: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "srgan", "train",
+           "--hr-dir", str(images), "--scale", "2", "--run-dir", str(tmp_path / "r"), "train.iterations=2",
+           "model.num_blocks=1", "model.channels=8", "data.patch_size=32", "train.batch_size=2",
+           "data.workers=0", "run.tensorboard=false"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "r" / "checkpoints" / "ckpt_00000002.pt").is_file()
+    assert (tmp_path / "r" / "generator.safetensors").is_file()
