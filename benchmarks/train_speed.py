@@ -1,0 +1,101 @@
+"""Seconds per training iteration: a naive reference loop vs srgan's own training step.
+
+The naive loop is written the way the classic SRGAN repositories write it: fp32, NCHW, batch
+16, HR patch 96, x4, the paper's G and D, VGG19 features to relu5_4 (random weights here; speed
+does not depend on the values), BCE on sigmoid outputs. srgan's step is ``Trainer.step_*`` with
+the trainer's defaults (on this CPU: bf16 autocast + channels_last). Both get the same
+in-memory batch, so data loading is not part of either number.
+
+    python benchmarks/train_speed.py [--iters 6] [--warmup 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine_line, seconds_per_call, table  # noqa: E402
+
+from srgan.models import Discriminator, Generator  # noqa: E402
+from srgan.models.vgg import VGG19Features  # noqa: E402
+from srgan.training.config import build_config  # noqa: E402
+from srgan.training.trainer import Trainer  # noqa: E402
+
+BATCH, PATCH, SCALE = 16, 96, 4
+
+
+def naive_srresnet_step(g: Generator, opt: torch.optim.Optimizer, lr: torch.Tensor, hr: torch.Tensor) -> None:
+    sr = g(lr)
+    loss = F.mse_loss(sr, hr)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+
+
+def naive_srgan_step(g, d, vgg, opt_g, opt_d, lr, hr) -> None:  # type: ignore[no-untyped-def]
+    sr = g(lr)
+    real_p, fake_p = torch.sigmoid(d(hr)), torch.sigmoid(d(sr.detach()))
+    loss_d = F.binary_cross_entropy(real_p, torch.ones_like(real_p)) + F.binary_cross_entropy(fake_p, torch.zeros_like(fake_p))
+    opt_d.zero_grad()
+    loss_d.backward()
+    opt_d.step()
+    fake_p = torch.sigmoid(d(sr))
+    content = F.mse_loss(vgg(sr), vgg(hr).detach())
+    loss_g = content + 1e-3 * F.binary_cross_entropy(fake_p, torch.ones_like(fake_p))
+    opt_g.zero_grad()
+    loss_g.backward()
+    opt_g.step()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--iters", type=int, default=6)
+    parser.add_argument("--warmup", type=int, default=2)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    lr = torch.rand(BATCH, 3, PATCH // SCALE, PATCH // SCALE)
+    hr = torch.rand(BATCH, 3, PATCH, PATCH)
+    timing = {}
+
+    g = Generator().train()
+    opt = torch.optim.Adam(g.parameters(), 1e-4, betas=(0.9, 0.999))
+    timing["naive", "srresnet"] = seconds_per_call(lambda: naive_srresnet_step(g, opt, lr, hr), args.warmup, args.iters)
+    d, vgg = Discriminator().train(), VGG19Features("VGG54", weights=None)
+    opt_d = torch.optim.Adam(d.parameters(), 1e-4, betas=(0.9, 0.999))
+    timing["naive", "srgan"] = seconds_per_call(lambda: naive_srgan_step(g, d, vgg, opt, opt_d, lr, hr), args.warmup, args.iters)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "hr"
+        folder.mkdir()
+        Image.fromarray(np.zeros((PATCH, PATCH, 3), np.uint8)).save(folder / "x.png")
+        torch.save(vgg.state_dict(), Path(tmp) / "vgg.pth")
+        for stage in ("srresnet", "srgan"):
+            cfg = build_config("paper", stage, None, [f"data.hr_dirs=[{folder}]", f"run.run_dir={tmp}/run",
+                                                      f"loss.weights={tmp}/vgg.pth", "data.workers=0"])  # fmt: skip
+            trainer = Trainer(cfg)
+            step = trainer.step_srresnet if stage == "srresnet" else trainer.step_srgan
+            fmt = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
+            lr_c, hr_c = lr.contiguous(memory_format=fmt), hr.contiguous(memory_format=fmt)
+            timing["srgan", stage] = seconds_per_call(lambda step=step, a=lr_c, b=hr_c: step(a, b), args.warmup, args.iters)
+            precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[trainer.autocast_dtype]
+            timing["mode"] = f"{precision}{' channels_last' if cfg.train.channels_last else ''}"
+
+    rows = []
+    for stage in ("srresnet", "srgan"):
+        naive, ours = timing["naive", stage], timing["srgan", stage]
+        rows.append([stage, f"{naive:.3f}", f"{ours:.3f}", f"{naive / ours:.2f}x"])
+    print(f"batch {BATCH}, HR patch {PATCH}, x{SCALE}, paper G/D, VGG19 relu5_4; {machine_line()}")
+    print(f"srgan step mode: {timing['mode']}; median of {args.iters} iterations after {args.warmup} warm-up")
+    print(table(["stage", "naive fp32 NCHW (s/it)", "srgan train step (s/it)", "speed-up"], rows))
+
+
+if __name__ == "__main__":
+    main()
