@@ -22,12 +22,11 @@ import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_line, seconds_per_call, table  # noqa: E402
-
-from srgan.models import Discriminator, Generator  # noqa: E402
-from srgan.models.vgg import VGG19Features  # noqa: E402
-from srgan.training.config import build_config  # noqa: E402
-from srgan.training.trainer import Trainer  # noqa: E402
+from _common import machine_line, seconds_per_call, table
+from srgan.models import Discriminator, Generator
+from srgan.models.vgg import VGG19Features
+from srgan.training.config import build_config
+from srgan.training.trainer import Trainer
 
 BATCH, PATCH, SCALE = 16, 96, 4
 
@@ -43,7 +42,9 @@ def naive_srresnet_step(g: Generator, opt: torch.optim.Optimizer, lr: torch.Tens
 def naive_srgan_step(g, d, vgg, opt_g, opt_d, lr, hr) -> None:  # type: ignore[no-untyped-def]
     sr = g(lr)
     real_p, fake_p = torch.sigmoid(d(hr)), torch.sigmoid(d(sr.detach()))
-    loss_d = F.binary_cross_entropy(real_p, torch.ones_like(real_p)) + F.binary_cross_entropy(fake_p, torch.zeros_like(fake_p))
+    loss_d = F.binary_cross_entropy(real_p, torch.ones_like(real_p)) + F.binary_cross_entropy(
+        fake_p, torch.zeros_like(fake_p)
+    )
     opt_d.zero_grad()
     loss_d.backward()
     opt_d.step()
@@ -67,10 +68,14 @@ def main() -> None:
 
     g = Generator().train()
     opt = torch.optim.Adam(g.parameters(), 1e-4, betas=(0.9, 0.999))
-    timing["naive", "srresnet"] = seconds_per_call(lambda: naive_srresnet_step(g, opt, lr, hr), args.warmup, args.iters)
+    timing["naive", "srresnet"] = seconds_per_call(
+        lambda: naive_srresnet_step(g, opt, lr, hr), args.warmup, args.iters
+    )
     d, vgg = Discriminator().train(), VGG19Features("VGG54", weights=None)
     opt_d = torch.optim.Adam(d.parameters(), 1e-4, betas=(0.9, 0.999))
-    timing["naive", "srgan"] = seconds_per_call(lambda: naive_srgan_step(g, d, vgg, opt, opt_d, lr, hr), args.warmup, args.iters)
+    timing["naive", "srgan"] = seconds_per_call(
+        lambda: naive_srgan_step(g, d, vgg, opt, opt_d, lr, hr), args.warmup, args.iters
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "hr"
@@ -84,7 +89,9 @@ def main() -> None:
             step = trainer.step_srresnet if stage == "srresnet" else trainer.step_srgan
             fmt = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
             lr_c, hr_c = lr.contiguous(memory_format=fmt), hr.contiguous(memory_format=fmt)
-            timing["srgan", stage] = seconds_per_call(lambda step=step, a=lr_c, b=hr_c: step(a, b), args.warmup, args.iters)
+            timing["srgan", stage] = seconds_per_call(
+                lambda step=step, a=lr_c, b=hr_c: step(a, b), args.warmup, args.iters
+            )
             precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[trainer.autocast_dtype]
             timing["mode"] = f"{precision}{' channels_last' if cfg.train.channels_last else ''}"
 

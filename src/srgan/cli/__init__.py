@@ -12,8 +12,11 @@ from srgan import __version__
 
 # sub-command -> module in srgan.cli defining ``add_arguments(parser)`` and ``run(args) -> int``
 COMMANDS = {
+    "upscale": ("upscale", "upscale images (files, folders, globs)"),
     "train": ("train", "train SRResNet (stage 1) or SRGAN (stage 2)"),
     "eval": ("evaluate", "evaluate a model with the standard SR protocol (PSNR-Y, SSIM-Y, NIQE)"),
+    "export": ("export", "export a generator to ONNX or safetensors"),
+    "models": ("models", "list the bundled models and their metrics"),
     "info": ("info", "show the networks' structure and parameter counts"),
 }
 

@@ -1,0 +1,36 @@
+"""``srgan models``: the bundled models and their measured quality."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from srgan.inference.bundled import model_cards
+
+    cards = model_cards()
+    if args.json:
+        print(json.dumps(cards, indent=2))
+        return 0
+    if not cards:
+        print("no bundled models in this installation")
+        return 0
+    print(
+        f"{'name':<14} {'scale':>5}  {'Set5 PSNR-Y':>11} {'Set14 PSNR-Y':>12} {'BSD100 PSNR-Y':>13} {'BSD100 NIQE':>11}  file"
+    )
+    for card in cards:
+        m = card.get("metrics", {})
+
+        def cell(ds: str, key: str, digits: int = 2, metrics=m) -> str:  # type: ignore[no-untyped-def]
+            v = metrics.get(ds, {}).get(key)
+            return "-" if v is None else f"{v:.{digits}f}"
+
+        print(f"{card['name']:<14} {'x' + str(card['scale']):>5}  {cell('Set5', 'psnr_y'):>11} {cell('Set14', 'psnr_y'):>12} "
+              f"{cell('BSD100', 'psnr_y'):>13} {cell('BSD100', 'niqe', 3):>11}  {card['file']}")  # fmt: skip
+    return 0

@@ -1,0 +1,208 @@
+"""``srgan upscale``: upscale files, folders and globs; never overwrite an input; atomic outputs."""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+PIL_DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own decompression-bomb limit
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
+    parser.add_argument("-o", "--output", metavar="OUT", help="output folder (or file, for a single input)")
+    parser.add_argument(
+        "--model",
+        help="bundled model name (see `srgan models`) or a model file (.safetensors, checkpoint, .onnx)",
+    )
+    parser.add_argument("--scale", type=int, choices=(2, 4, 8), help="refuse a model of another scale")
+    parser.add_argument(
+        "-r", "--recursive", action="store_true", help="descend into sub-folders of folder inputs"
+    )
+    parser.add_argument(
+        "--tile", type=int, metavar="N", help="tile size in input pixels (default: from free memory)"
+    )
+    parser.add_argument(
+        "--tile-overlap",
+        type=int,
+        metavar="N",
+        help="context pixels around each tile (default: the receptive radius)",
+    )
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    parser.add_argument("--threads", type=int, metavar="N", help="CPU threads")
+    parser.add_argument(
+        "--format", choices=("png", "jpg", "webp"), help="output format (default: png, or the -o file's)"
+    )
+    parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality")
+    parser.add_argument("--suffix", help="added to output names (default: _x<scale>)")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace existing output files (never inputs)"
+    )
+    parser.add_argument("--max-pixels", type=int, default=PIL_DEFAULT_MAX_PIXELS,
+                        help=f"refuse larger inputs (decompression bombs); default {PIL_DEFAULT_MAX_PIXELS:,}")  # fmt: skip
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+@dataclass
+class Job:
+    source: Path
+    target: Path
+
+
+def expand_inputs(inputs: list[str], recursive: bool) -> tuple[list[tuple[Path, Path | None]], list[str]]:
+    """(file, the folder it was found in or None) for every input; and the inputs that matched nothing."""
+    from srgan.data.images import image_extensions
+
+    exts = image_extensions()
+    found: list[tuple[Path, Path | None]] = []
+    missing = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            pattern = path.rglob("*") if recursive else path.glob("*")
+            files = sorted(p for p in pattern if p.is_file() and p.suffix.lower() in exts)
+            if not files:
+                missing.append(
+                    f"{path}: no image files in this folder"
+                    + ("" if recursive else " (use -r for sub-folders)")
+                )
+            found += [(f, path) for f in files]
+        elif path.exists():
+            found.append((path, None))
+        elif glob.has_magic(item):
+            matches = sorted(Path(p) for p in glob.glob(item, recursive=recursive) if Path(p).is_file())
+            if not matches:
+                missing.append(f"{item}: no file matches this pattern")
+            found += [(m, None) for m in matches]
+        else:
+            missing.append(f"{path}: no such file or folder")
+    return found, missing
+
+
+def plan_outputs(
+    files: list[tuple[Path, Path | None]], output: str | None, fmt: str, suffix: str
+) -> tuple[list[Job], list[str]]:
+    """Where every result goes; refuses any target that is an input or a duplicate."""
+    single_file_target = (
+        output is not None
+        and len(files) == 1
+        and Path(output).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp")
+    )
+    inputs = {f.resolve() for f, _ in files}
+    jobs, errors, taken = [], [], set()
+    for source, folder in files:
+        if single_file_target:
+            target = Path(output)  # type: ignore[arg-type]
+        else:
+            name = f"{source.stem}{suffix}.{fmt}"
+            if output is None:
+                target = source.with_name(name)
+            elif folder is not None:
+                target = Path(output) / source.relative_to(folder).with_name(name)
+            else:
+                target = Path(output) / name
+        resolved = target.resolve()
+        if resolved in inputs:
+            errors.append(
+                f"{source}: the output {target} would overwrite an input; choose another -o or --suffix"
+            )
+        elif resolved in taken:
+            errors.append(
+                f"{source}: the output {target} is already the output of another input; use -o folders or --suffix"
+            )
+        else:
+            taken.add(resolved)
+            jobs.append(Job(source, target))
+    return jobs, errors
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from srgan.cli import CommandError
+
+    fmt = args.format
+    if fmt is None and args.output and Path(args.output).suffix.lower() in (".jpg", ".jpeg", ".webp", ".png"):
+        fmt = Path(args.output).suffix.lower().lstrip(".").replace("jpeg", "jpg")
+    fmt = fmt or "png"
+    files, errors = expand_inputs(args.inputs, args.recursive)
+    if args.max_pixels <= 0:
+        raise CommandError("--max-pixels must be positive")
+
+    upscaler, description = _load_upscaler(args)
+    suffix = args.suffix if args.suffix is not None else f"_x{upscaler.scale}"
+    jobs, plan_errors = plan_outputs(files, args.output, fmt, suffix)
+    errors += plan_errors
+    for message in errors:
+        print(f"srgan upscale: error: {message}", file=sys.stderr)
+
+    bar = tqdm(total=len(jobs), unit="img", disable=args.quiet or not jobs, file=sys.stderr)
+    done = 0
+    for job in jobs:
+        bar.set_description(job.source.name[:30])
+        message = _upscale_one(upscaler, job, fmt, args)
+        if message is None:
+            done += 1
+        else:
+            errors.append(message)
+            bar.write(f"srgan upscale: error: {message}", file=sys.stderr)
+        bar.update(1)
+    bar.close()
+    print(f"upscaled {done} of {len(jobs) + len(plan_errors)} image(s) x{upscaler.scale} with {description}")
+    if errors:
+        print(f"{len(errors)} problem(s):", file=sys.stderr)
+        for message in errors:
+            print(f"  {message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _load_upscaler(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The Upscaler the arguments ask for, and a one-line description of it."""
+    from srgan.cli import CommandError
+    from srgan.inference.bundled import default_model
+    from srgan.inference.loading import ModelLoadError
+    from srgan.inference.upscaler import Upscaler
+
+    model = args.model or default_model()
+    if model is None:
+        raise CommandError("no bundled model is installed; pass --model FILE")
+    try:
+        upscaler = Upscaler.from_pretrained(model, device=args.device, precision=args.precision, tile=args.tile,
+                                            tile_overlap=args.tile_overlap, threads=args.threads)  # fmt: skip
+    except (ModelLoadError, ValueError, ImportError) as exc:
+        raise CommandError(str(exc)) from exc
+    if args.scale is not None and upscaler.scale != args.scale:
+        raise CommandError(f"model {model} is x{upscaler.scale}, but --scale {args.scale} was asked for")
+    return upscaler, f"{model} ({upscaler.precision}, {upscaler.device}, tile {upscaler.auto_tile()})"
+
+
+def _upscale_one(upscaler, job: Job, fmt: str, args: argparse.Namespace) -> str | None:  # type: ignore[no-untyped-def]
+    """None on success, else one sentence naming the file and the problem."""
+    from srgan.atomic import atomic_path
+    from srgan.data.images import ImageReadError
+    from srgan.inference.imageio import read_image, to_array, write_image
+
+    if job.target.exists() and not args.overwrite:
+        return f"{job.source}: {job.target} exists (use --overwrite to replace it)"
+    try:
+        data = read_image(job.source, args.max_pixels)
+        out = upscaler.upscale_data(data)
+        arr = to_array(out.rgb, out.alpha, out.gray, data.bits)
+        with atomic_path(job.target, overwrite=args.overwrite) as tmp:
+            write_image(tmp, arr, fmt, out.info, upscaler.scale, args.quality)
+    except ImageReadError as exc:
+        return str(exc)
+    except FileExistsError:
+        return f"{job.source}: {job.target} exists (use --overwrite to replace it)"
+    except PermissionError as exc:
+        return f"{job.source}: cannot write {job.target} ({exc.strerror})"
+    except OSError as exc:
+        return f"{job.source}: cannot write {job.target} ({exc.strerror or exc})"
+    except (ValueError, MemoryError) as exc:
+        return f"{job.source}: {exc}"
+    return None

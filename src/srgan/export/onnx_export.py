@@ -1,0 +1,87 @@
+"""ONNX export of a generator (BN folded, the fast tail) and loading it back for onnxruntime."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from srgan.atomic import atomic_path
+from srgan.models.generator import Generator, GeneratorConfig
+
+OPSET = 17
+
+
+def export_onnx(generator: Generator, path: str | os.PathLike[str], opset: int = OPSET) -> None:
+    """Write ``path`` with input ``lr`` (N, 3, H, W) and output ``sr`` (N, 3, sH, sW), all dynamic;
+    values in [0, 1]; scale, value range and generator config in the model's metadata."""
+    import onnx
+
+    from srgan.inference.fast import FastGenerator
+
+    fast = FastGenerator(generator.eval()).eval()
+    dummy = torch.rand(1, 3, 32, 32)
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        torch.onnx.export(
+            fast, (dummy,), str(tmp), dynamo=False, opset_version=opset,
+            input_names=["lr"], output_names=["sr"],
+            dynamic_axes={"lr": {0: "batch", 2: "height", 3: "width"},
+                          "sr": {0: "batch", 2: "out_height", 3: "out_width"}},
+        )  # fmt: skip
+        model = onnx.load(str(tmp))
+        meta = {
+            "srgan_format": "srgan-generator",
+            "scale": str(generator.config.scale),
+            "value_range": "[0, 1] in and out (clamp the output)",
+            "generator_config": json.dumps(generator.config.to_dict()),
+        }
+        for key, value in meta.items():
+            entry = model.metadata_props.add()
+            entry.key, entry.value = key, value
+        model.doc_string = "srgan SRResNet generator; BatchNorm folded; input lr (N,3,H,W) in [0,1]"
+        onnx.save(model, str(tmp))
+
+
+def load_onnx(path: Path, threads: int | None = None) -> tuple[Any, GeneratorConfig]:
+    """An onnxruntime session and the generator config from an srgan ONNX file."""
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise ImportError("running ONNX models needs onnxruntime: pip install 'srgan[onnx]'") from exc
+    from srgan.inference.loading import ModelLoadError
+
+    if not path.is_file():
+        raise ModelLoadError(f"model {path} does not exist")
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    try:
+        session = ort.InferenceSession(str(path), options, providers=ort.get_available_providers())
+    except Exception as exc:
+        raise ModelLoadError(f"{path} is not a loadable ONNX model ({type(exc).__name__})") from exc
+    meta = session.get_modelmeta().custom_metadata_map
+    if "generator_config" not in meta:
+        raise ModelLoadError(f"{path} is an ONNX model, but not one exported by srgan (no generator_config)")
+    return session, GeneratorConfig(**json.loads(meta["generator_config"]))
+
+
+def parity(
+    generator: Generator, path: Path, sizes: tuple[tuple[int, int], ...] = ((24, 32), (37, 29))
+) -> float:
+    """Max |onnxruntime - PyTorch| over random inputs of the given LR sizes."""
+    session, _ = load_onnx(path)
+    worst = 0.0
+    g = torch.Generator().manual_seed(0)
+    for h, w in sizes:
+        x = torch.rand(1, 3, h, w, generator=g)
+        with torch.no_grad():
+            ref = generator.eval()(x).numpy()
+        (out,) = session.run(None, {"lr": x.numpy()})
+        worst = max(worst, float(np.abs(out - ref).max()))
+    return worst

@@ -1,0 +1,279 @@
+"""``Upscaler``: the Python API for upscaling images with an srgan generator.
+
+    from srgan import Upscaler
+    up = Upscaler.from_pretrained("srgan-x4")          # or a .safetensors / checkpoint / .onnx file
+    big = up.upscale(Image.open("photo.jpg"))           # PIL in, PIL out (numpy and torch too)
+
+An Upscaler holds only read-only state after construction, so ``upscale`` may be called from
+several threads at once.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+from srgan.inference.device import cpu_supports_bf16, select_device
+from srgan.inference.imageio import ImageData, premultiply, to_luma, unpremultiply
+from srgan.inference.tiling import ProgressFunction, upscale_with_backoff
+from srgan.models.generator import GeneratorConfig, receptive_radius
+
+ImageLike = TypeVar("ImageLike")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# auto picks bf16 only if its output is this close to fp32's on a calibration image (PSNR, dB)
+BF16_MIN_PSNR = 45.0
+
+
+def _calibration_image(size: int = 64) -> torch.Tensor:
+    """A fixed natural-looking test image: smooth gradients, hard edges and fine texture."""
+    g = torch.Generator().manual_seed(1234)
+    y, x = torch.meshgrid(torch.linspace(0, 1, size), torch.linspace(0, 1, size), indexing="ij")
+    base = torch.stack([x, y, 1 - x * y])
+    base[:, size // 4 : size // 2, size // 4 : 3 * size // 4] = torch.tensor([0.9, 0.2, 0.1]).view(3, 1, 1)
+    texture = torch.nn.functional.interpolate(
+        torch.rand(1, 3, size // 4, size // 4, generator=g), size=size, mode="bilinear"
+    )[0]
+    return (0.6 * base + 0.4 * texture).clamp(0, 1)
+
+
+class Upscaler:
+    """Upscale images with a generator (PyTorch) or an exported ONNX model (onnxruntime)."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module | None,
+        config: GeneratorConfig,
+        device: str = "auto",
+        precision: str = "auto",
+        tile: int | None = None,
+        tile_overlap: int | None = None,
+        onnx_session: Any = None,
+    ) -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+        self.config = config
+        self.scale = config.scale
+        self.device = select_device(device) if onnx_session is None else torch.device("cpu")
+        if precision == "fp16" and self.device.type == "cpu":
+            raise ValueError("fp16 is for GPUs; on the CPU use bf16 or fp32")
+        self.margin = receptive_radius(config) if tile_overlap is None else tile_overlap
+        self._tile = tile
+        self._onnx = onnx_session
+        self._model = None
+        if model is not None:
+            from srgan.inference.fast import FastGenerator
+
+            fast = FastGenerator(model) if not isinstance(model, FastGenerator) else model
+            self._memory_format = (
+                torch.channels_last if self.device.type in ("cpu", "cuda") else torch.contiguous_format
+            )
+            self._model = fast.to(self.device, memory_format=self._memory_format).eval()
+        self.autocast_dtype = self._choose_precision(precision)
+        self._auto_precision = precision == "auto"
+        self._lock = threading.Lock()
+
+    # ---- construction ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | os.PathLike[str] = "srgan-x4",
+        device: str = "auto",
+        precision: str = "auto",
+        tile: int | None = None,
+        tile_overlap: int | None = None,
+        threads: int | None = None,
+    ) -> Upscaler:
+        """A bundled model name, a generator export (.safetensors), a training checkpoint, a plain
+        generator state_dict, or an ONNX file (run with onnxruntime)."""
+        if threads is not None:
+            torch.set_num_threads(threads)
+        if str(name_or_path).endswith(".onnx"):
+            from srgan.export.onnx_export import load_onnx
+
+            session, config = load_onnx(Path(name_or_path), threads)
+            return cls(
+                None, config, "cpu", "fp32" if precision == "auto" else precision, tile, tile_overlap, session
+            )
+        from srgan.inference.loading import load_generator
+
+        model = load_generator(name_or_path)
+        return cls(model, model.config, device, precision, tile, tile_overlap)
+
+    def _choose_precision(self, precision: str) -> torch.dtype | None:
+        if self._onnx is not None:
+            if precision not in ("auto", "fp32"):
+                raise ValueError("the ONNX backend runs in fp32")
+            return None
+        if precision == "fp32":
+            return None
+        if precision == "bf16":
+            return torch.bfloat16
+        if precision == "fp16":
+            return torch.float16
+        if self.device.type == "cuda":
+            return torch.float16
+        if self.device.type == "cpu" and cpu_supports_bf16() and self.bf16_psnr() >= BF16_MIN_PSNR:
+            return torch.bfloat16
+        return None
+
+    def bf16_psnr(self) -> float:
+        """PSNR (dB) between this model's bf16 and fp32 outputs on the calibration image."""
+        x = _calibration_image()[None].to(self.device)
+        ref = self._forward(x, None).clamp(0, 1)
+        low = self._forward(x, torch.bfloat16).clamp(0, 1)
+        mse = torch.mean((ref - low) ** 2).item()
+        return math.inf if mse == 0 else 10 * math.log10(1 / mse)
+
+    # ---- the forward pass -------------------------------------------------------------------------
+
+    @property
+    def precision(self) -> str:
+        return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.autocast_dtype]
+
+    def _forward(self, batch: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
+        if self._onnx is not None:
+            (out,) = self._onnx.run(None, {"lr": batch.cpu().numpy().astype(np.float32)})
+            return torch.from_numpy(out)
+        with torch.inference_mode():
+            x = batch.to(self.device, non_blocking=True).contiguous(memory_format=self._memory_format)
+            if dtype is None:
+                y = self._model(x)  # type: ignore[misc]
+            else:
+                with torch.autocast(self.device.type, dtype=dtype):
+                    y = self._model(x)  # type: ignore[misc]
+            return y.float().cpu()
+
+    def _dtype_for(self, bits: int) -> torch.dtype | None:
+        # bf16 keeps ~8 significant bits: fine for 8-bit images, not for 16-bit ones.
+        return None if bits > 8 and self._auto_precision else self.autocast_dtype
+
+    def auto_tile(self) -> int:
+        """The largest tile (LR pixels per side) whose activations fit the memory budget: a quarter
+        of free memory (at most 1 GiB) on the CPU, 60% of free GPU memory."""
+        if self._tile:
+            return self._tile
+        # Peak activation bytes per LR pixel: the last upsampler's 4x-channel output and its PReLU,
+        # at (scale/2)^2 times the LR pixel count, in fp32.
+        per_px = 4 * self.config.channels * (2 * 4 * (self.scale // 2) ** 2 + 6)
+        if self.device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(self.device)
+            budget = 0.6 * free
+        else:
+            budget = min(_available_memory() / 4, 1 << 30)
+        side = int(math.sqrt(budget / per_px)) // 8 * 8
+        return max(side, 2 * self.margin + 32)
+
+    def _batch_size(self) -> int:
+        return 4 if self.device.type == "cuda" else 1  # a CPU gains nothing from batching big tiles
+
+    # ---- public API -----------------------------------------------------------------------------
+
+    def upscale_tensor(self, rgb: torch.Tensor, progress: ProgressFunction | None = None,
+                       on_retry: Callable[[int, int], None] | None = None, bits: int = 8) -> torch.Tensor:  # fmt: skip
+        """(3, H, W) float32 in [0, 1] -> (3, s*H, s*W) float32 (not clamped). ``bits`` > 8 keeps
+        fp32 when the precision was chosen automatically."""
+        if rgb.dim() != 3 or rgb.shape[0] != 3:
+            raise ValueError(f"expected a (3, H, W) tensor, got {tuple(rgb.shape)}")
+        dtype = self._dtype_for(bits)
+        return upscale_with_backoff(rgb.float().cpu(), lambda b: self._forward(b, dtype), self.scale, self.auto_tile(),
+                                    self.margin, batch=self._batch_size(), progress=progress, on_retry=on_retry)  # fmt: skip
+
+    def upscale_data(self, data: ImageData, progress: ProgressFunction | None = None) -> ImageData:
+        """Upscale an ImageData: colour premultiplied by alpha; alpha in a separate pass of the
+        same model, so colour and alpha edges coincide when the colour is divided back."""
+        out = self.upscale_tensor(premultiply(data), progress, bits=data.bits).clamp_(0, 1)
+        alpha = None
+        if data.alpha is not None:
+            alpha = (
+                self.upscale_tensor(data.alpha.expand(3, -1, -1), bits=data.bits)
+                .mean(0, keepdim=True)
+                .clamp_(0, 1)
+            )
+            out = unpremultiply(out, alpha)
+        info = dict(data.info)
+        return ImageData(out, alpha, data.gray, data.bits, info)
+
+    def upscale(self, image: ImageLike, progress: ProgressFunction | None = None) -> ImageLike:
+        """Upscale a PIL image, a numpy array (HWC or HW; uint8, uint16 or float in [0, 1]) or a
+        torch tensor ((C, H, W) or (N, C, H, W) float in [0, 1]); returns the same kind."""
+        if isinstance(image, torch.Tensor):
+            return self._upscale_torch(image)  # type: ignore[return-value]
+        if isinstance(image, np.ndarray):
+            return self._upscale_numpy(image)  # type: ignore[return-value]
+        from PIL import Image
+
+        if isinstance(image, Image.Image):
+            return self._upscale_pil(image, progress)  # type: ignore[return-value]
+        raise TypeError(
+            f"upscale takes a PIL image, a numpy array or a torch tensor, not {type(image).__name__}"
+        )
+
+    def _upscale_torch(self, t: torch.Tensor) -> torch.Tensor:
+        if t.dim() == 4:
+            return torch.stack([self._upscale_torch(x) for x in t])
+        if t.dim() != 3 or t.shape[0] not in (1, 3, 4):
+            raise ValueError(f"expected a (C, H, W) tensor with C in 1, 3, 4; got {tuple(t.shape)}")
+        x = t.float()
+        data = ImageData(x[:1].expand(3, -1, -1) if x.shape[0] == 1 else x[:3], x[3:4] if x.shape[0] == 4 else None,
+                         x.shape[0] == 1)  # fmt: skip
+        out = self.upscale_data(data)
+        planes = [to_luma(out.rgb) if out.gray else out.rgb] + ([out.alpha] if out.alpha is not None else [])
+        return torch.cat(planes).to(t.device, t.dtype if t.is_floating_point() else torch.float32)
+
+    def _upscale_numpy(self, arr: np.ndarray) -> np.ndarray:
+        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4)):
+            raise ValueError(f"expected an (H, W) or (H, W, C) array with C in 1..4; got shape {arr.shape}")
+        if arr.dtype == np.uint8:
+            peak = 255.0
+        elif arr.dtype == np.uint16:
+            peak = 65535.0
+        elif np.issubdtype(arr.dtype, np.floating):
+            peak = 1.0
+        else:
+            raise ValueError(f"unsupported array dtype {arr.dtype}; use uint8, uint16 or float")
+        x = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32) / peak)
+        x = x[None] if x.dim() == 2 else x.permute(2, 0, 1)
+        c = x.shape[0]
+        colour = x[:1].expand(3, -1, -1) if c in (1, 2) else x[:3]
+        alpha = x[c - 1 :] if c in (2, 4) else None
+        out = self.upscale_data(ImageData(colour, alpha, c in (1, 2), 8 if arr.dtype == np.uint8 else 16))
+        planes = [to_luma(out.rgb) if out.gray else out.rgb] + ([out.alpha] if out.alpha is not None else [])
+        y = torch.cat(planes).clamp_(0, 1).permute(1, 2, 0).numpy()
+        y = y[..., 0] if arr.ndim == 2 else y
+        if peak == 1.0:
+            return y.astype(arr.dtype)
+        return np.round(y * peak).astype(arr.dtype)
+
+    def _upscale_pil(self, image: Any, progress: ProgressFunction | None) -> Any:
+        from PIL import Image
+
+        from srgan.inference.imageio import _from_pil, _metadata, to_array
+
+        data = _from_pil(image, Path("<image>"), _metadata(image))
+        out = self.upscale_data(data, progress)
+        arr = to_array(out.rgb, out.alpha, out.gray, data.bits)
+        result = Image.fromarray(arr)
+        if "icc_profile" in out.info:
+            result.info["icc_profile"] = out.info["icc_profile"]
+        if "dpi" in out.info:
+            result.info["dpi"] = tuple(v * self.scale for v in out.info["dpi"])
+        return result
+
+
+def _available_memory() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 4 << 30
