@@ -11,7 +11,11 @@
    (12 = 3 channels x 4 phases out), followed by a 3-channel PixelShuffle. The result is
    equal to the original up to float rounding, and the 64-channel full-resolution tensor
    never exists.
-3. Under bf16 autocast the tail still runs in fp32, so the output is not bf16-quantised.
+3. ``features`` (the LR-resolution trunk, 64 channels) and ``reconstruct`` (upsamplers and
+   tail, where 4x-channel tensors at up to half the output resolution live) are separate, so
+   the memory-heavy reconstruction can run in row strips: an output row depends on feature rows
+   at most ``RECONSTRUCT_HALO`` = 3 away, so strips with that halo reproduce the whole-image
+   result exactly.
 """
 
 from __future__ import annotations
@@ -77,6 +81,11 @@ class _FoldedBlock(nn.Module):
         return x + self.conv2(self.act(self.conv1(x)))
 
 
+# Reach of the reconstruction in LR rows: 3x3 convs at 1x, 2x, 4x (1, 0.5, 0.25) and the 5x5
+# phase tail at half the output resolution (at most 1): under 3 for every supported scale.
+RECONSTRUCT_HALO = 3
+
+
 class FastGenerator(nn.Module):
     """Equal to ``Generator.eval()`` (within float rounding), for inference and export only."""
 
@@ -103,10 +112,14 @@ class FastGenerator(nn.Module):
             p.requires_grad_(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.reconstruct(self.features(x))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The trunk: LR image -> 64-channel LR features (head + residual blocks + long skip)."""
         head = self.head(x)
-        features = head + self.body_tail(self.body(head))
+        return head + self.body_tail(self.body(head))
+
+    def reconstruct(self, features: torch.Tensor) -> torch.Tensor:
+        """Upsamplers and tail: features -> the SR image."""
         y = self.last_act(self.last_conv(self.upsample(features)))
-        # The tail runs in fp32 even under autocast: it is a small share of the time, and a bf16
-        # output would be quantised to ~1/256, visible as banding and fatal to 16-bit images.
-        with torch.autocast(y.device.type, enabled=False):
-            return F.pixel_shuffle(self.tail(y.float()), 2)
+        return F.pixel_shuffle(self.tail(y), 2)

@@ -55,7 +55,11 @@ def _state_from_file(path: Path) -> tuple[dict[str, torch.Tensor], GeneratorConf
         ) from exc
     if isinstance(obj, dict) and "generator" in obj and isinstance(obj["generator"], dict):
         # A training checkpoint: prefer the EMA weights when it kept them.
-        state = obj.get("generator_ema") or obj["generator"]
+        state = {
+            k: v
+            for k, v in (obj.get("generator_ema") or obj["generator"]).items()
+            if not k.startswith("_ema")
+        }
         config = GeneratorConfig(**obj["generator_config"]) if "generator_config" in obj else None
         return state, config
     if isinstance(obj, dict) and all(isinstance(v, torch.Tensor) for v in obj.values()):

@@ -40,17 +40,30 @@ class Span:
     keep_stop: int
 
 
-def plan_axis(length: int, core: int, margin: int, blend: int) -> list[Span]:
-    """Tiles of ``core`` pixels (the last one may be shifted left to fit), overlapping by ``blend``."""
-    if length <= core:
+def plan_axis(length: int, tile: int, margin: int, blend: int) -> list[Span]:
+    """Split ``length`` LR pixels into the fewest spans whose sent windows (kept part plus
+    ``margin`` context on inner sides) are at most ``tile`` long; kept parts overlap by ``blend``."""
+    if length <= tile:
         return [Span(0, length, 0, length)]
-    step = core - blend
-    starts = [*range(0, length - core, step), length - core]
+    inner = tile - 2 * margin - blend  # what an interior tile adds to the coverage
+    if inner < 1:
+        raise ValueError(
+            f"tile {tile} is too small for a {margin}-pixel margin; use a larger tile or a smaller overlap"
+        )
+    edge = tile - margin - (blend - blend // 2)  # the first and last tiles have one inner side only
+    k = max(0, math.ceil((length - 2 * edge) / inner))  # interior tiles
+    n = k + 2
+    # Boundaries between kept parts: edge parts up to `edge`, interior parts evenly up to `inner`;
+    # each kept part then extends over its neighbours by the blend.
+    e = edge if k else math.ceil(length / 2)
+    bounds = [0, e, *(e + round(i * (length - 2 * e) / k) for i in range(1, k + 1))] if k else [0, e]
+    bounds.append(length)
     spans = []
-    for i, s in enumerate(starts):
-        keep_start, keep_stop = s, s + core
-        start = max(0, keep_start - margin) if i > 0 else 0
-        stop = min(length, keep_stop + margin) if i < len(starts) - 1 else length
+    for i in range(n):
+        keep_start = max(bounds[i] - blend // 2, 0) if i > 0 else 0
+        keep_stop = min(bounds[i + 1] + (blend - blend // 2), length) if i < n - 1 else length
+        start = max(keep_start - margin, 0) if i > 0 else 0
+        stop = min(keep_stop + margin, length) if i < n - 1 else length
         spans.append(Span(start, stop, keep_start, keep_stop))
     return spans
 
@@ -84,8 +97,7 @@ def upscale_tiled(
     """Upscale ``image`` (3, H, W) float32 on the host with tiles of at most ``tile`` LR pixels
     (context margins included) per side. Returns (3, s*H, s*W) float32."""
     _, h, w = image.shape
-    core = max(tile - 2 * margin, blend + 1)
-    rows, cols = plan_axis(h, core, margin, blend), plan_axis(w, core, margin, blend)
+    rows, cols = plan_axis(h, tile, margin, blend), plan_axis(w, tile, margin, blend)
     out = torch.zeros(3, h * scale, w * scale, dtype=torch.float32)
     total = torch.zeros(1, h * scale, w * scale, dtype=torch.float32)
     jobs = [(r, c) for r in range(len(rows)) for c in range(len(cols))]

@@ -142,32 +142,55 @@ class Upscaler:
         if self._onnx is not None:
             (out,) = self._onnx.run(None, {"lr": batch.cpu().numpy().astype(np.float32)})
             return torch.from_numpy(out)
-        with torch.inference_mode():
+        from srgan.inference.fast import RECONSTRUCT_HALO
+
+        model = self._model
+        assert model is not None
+        s, halo = self.scale, RECONSTRUCT_HALO
+        with (
+            torch.inference_mode(),
+            torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None),
+        ):
             x = batch.to(self.device, non_blocking=True).contiguous(memory_format=self._memory_format)
-            if dtype is None:
-                y = self._model(x)  # type: ignore[misc]
-            else:
-                with torch.autocast(self.device.type, dtype=dtype):
-                    y = self._model(x)  # type: ignore[misc]
-            return y.float().cpu()
+            features = model.features(x)
+            n, _, h, w = features.shape
+            rows = self._strip_rows(n * w)
+            out = torch.empty(n, 3, h * s, w * s, dtype=torch.float32)
+            for top in range(0, h, rows):
+                bottom = min(top + rows, h)
+                start, stop = max(top - halo, 0), min(bottom + halo, h)
+                y = model.reconstruct(features[:, :, start:stop])
+                out[:, :, top * s : bottom * s] = (
+                    y[:, :, (top - start) * s : (bottom - start) * s].float().cpu()
+                )
+            return out
+
+    def _strip_rows(self, width: int) -> int:
+        """LR rows per reconstruction strip, so the 4x-channel tensors stay within ~256 MiB."""
+        per_row = width * self._reconstruct_bytes_per_px()
+        return max(int((256 << 20) // per_row), 8)
+
+    def _reconstruct_bytes_per_px(self) -> int:
+        # the last upsampler's 4x-channel output and its PReLU copy at (scale/2)^2 pixels per LR pixel, fp32
+        return 4 * self.config.channels * 4 * 2 * (self.scale // 2) ** 2
 
     def _dtype_for(self, bits: int) -> torch.dtype | None:
         # bf16 keeps ~8 significant bits: fine for 8-bit images, not for 16-bit ones.
         return None if bits > 8 and self._auto_precision else self.autocast_dtype
 
     def auto_tile(self) -> int:
-        """The largest tile (LR pixels per side) whose activations fit the memory budget: a quarter
-        of free memory (at most 1 GiB) on the CPU, 60% of free GPU memory."""
+        """The largest tile (LR pixels per side) whose trunk activations fit the memory budget: a
+        quarter of free memory (at most 512 MiB) on the CPU, half of free GPU memory."""
         if self._tile:
             return self._tile
-        # Peak activation bytes per LR pixel: the last upsampler's 4x-channel output and its PReLU,
-        # at (scale/2)^2 times the LR pixel count, in fp32.
-        per_px = 4 * self.config.channels * (2 * 4 * (self.scale // 2) ** 2 + 6)
+        # Peak bytes per LR pixel of a tile: the trunk keeps about six 64-channel fp32 maps alive;
+        # the reconstruction runs in strips of bounded size (see _forward).
+        per_px = 4 * self.config.channels * 6
         if self.device.type == "cuda":
             free, _ = torch.cuda.mem_get_info(self.device)
-            budget = 0.6 * free
+            budget = 0.5 * free
         else:
-            budget = min(_available_memory() / 4, 1 << 30)
+            budget = min(_available_memory() / 4, 512 << 20)
         side = int(math.sqrt(budget / per_px)) // 8 * 8
         return max(side, 2 * self.margin + 32)
 

@@ -9,23 +9,34 @@ from torch import nn
 
 
 class EMA:
-    """ema = decay * ema + (1 - decay) * weights after every step; buffers (BN statistics) copied."""
+    """ema = d * ema + (1 - d) * weights after every step, for parameters and floating-point
+    buffers (BN statistics) alike; integer buffers are copied.
+
+    d warms up as min(decay, (1 + n) / (10 + n)) over the first updates, so the average is not
+    dominated by the random initial weights for the first ~1/(1 - decay) steps.
+    """
 
     def __init__(self, model: nn.Module, decay: float) -> None:
         self.decay = decay
+        self.updates = 0
         self.model = copy.deepcopy(model).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
-        for e, p in zip(self.model.parameters(), model.parameters(), strict=True):
-            e.lerp_(p.detach(), 1.0 - self.decay)
-        for e, b in zip(self.model.buffers(), model.buffers(), strict=True):
-            e.copy_(b)
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        for e, p in zip(self.model.state_dict().values(), model.state_dict().values(), strict=True):
+            if e.is_floating_point():
+                e.lerp_(p.detach(), 1.0 - d)
+            else:
+                e.copy_(p)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        return self.model.state_dict()
+        return {**self.model.state_dict(), "_ema_updates": torch.tensor(self.updates)}
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        state = dict(state)
+        self.updates = int(state.pop("_ema_updates", torch.tensor(0)))
         self.model.load_state_dict(state)

@@ -427,7 +427,7 @@ class Trainer:
         from srgan.export.safetensors_export import save_generator
 
         model = self.ema.model if self.ema is not None else self.generator
-        path = self.run_dir / "generator.safetensors"
+        path = self.run_dir / "generator.safetensors"  # the EMA weights when EMA is on
         save_generator(path, model.state_dict(), self.generator.config,
                        {"stage": self.stage, "iterations": str(self.iteration)})  # fmt: skip
         return path

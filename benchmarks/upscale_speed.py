@@ -1,0 +1,165 @@
+"""Upscaling speed and memory: the naive paper generator vs srgan's inference paths.
+
+One run measures, for a 256x256 -> 1024x1024 x4 upscale with the same (seeded) weights:
+(a) naive: the paper generator as usually written (eval mode, fp32, NCHW, BatchNorm separate);
+(b) srgan fp32, (c) srgan bf16: ``Upscaler`` with its defaults otherwise (tiling, BN folding,
+    channels_last, the half-resolution tail);
+(d) onnxruntime running ``srgan export``'s ONNX file through ``Upscaler``;
+plus the throughput of one 3x3 64->64 conv at 256x256 (this machine's practical ceiling) and
+each path's fraction of it; and the peak RSS of a 960x540 -> 3840x2160 upscale with default
+settings (srgan, in a fresh process) against the naive whole-image pass.
+
+    python benchmarks/upscale_speed.py [--repeats 3] [--skip-rss]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine_line, seconds_per_call, table
+from srgan.export.onnx_export import export_onnx
+from srgan.export.safetensors_export import save_generator
+from srgan.inference.upscaler import Upscaler
+from srgan.models import Generator
+
+
+def paper_generator(seed: int = 0) -> Generator:
+    torch.manual_seed(seed)
+    g = Generator()
+    g.train()
+    with torch.no_grad():  # non-trivial BN statistics, as in a trained model
+        g(torch.rand(4, 3, 32, 32))
+    return g.eval()
+
+
+def conv_flops(model: torch.nn.Module, x: torch.Tensor) -> float:
+    total = 0.0
+
+    def hook(m: torch.nn.Conv2d, _inp: object, out: torch.Tensor) -> None:
+        nonlocal total
+        k = m.kernel_size[0] * m.kernel_size[1]
+        total += 2.0 * m.in_channels * k * out.numel() / (m.groups or 1)
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    with torch.inference_mode():
+        model(x)
+    for h in handles:
+        h.remove()
+    return total
+
+
+def conv_ceiling(repeats: int) -> dict[str, float]:
+    """GFLOP/s of one 3x3 64->64 conv on 1x64x256x256, fp32 and bf16, channels_last."""
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1).eval().to(memory_format=torch.channels_last)
+    x = torch.rand(1, 64, 256, 256).contiguous(memory_format=torch.channels_last)
+    flops = 2.0 * 64 * 64 * 9 * 256 * 256
+    out = {}
+    with torch.inference_mode():
+        out["fp32"] = flops / seconds_per_call(lambda: conv(x), 2, repeats * 3) / 1e9
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out["bf16"] = flops / seconds_per_call(lambda: conv(x), 2, repeats * 3) / 1e9
+    return out
+
+
+# Peak RSS is read from /proc/self/status (VmHWM): ru_maxrss would include the parent's peak,
+# which Linux folds into a child's at exec.
+RSS_SCRIPT = """
+import sys, torch
+from srgan.inference.upscaler import Upscaler
+from srgan.models import Generator
+mode, model_path = sys.argv[1], sys.argv[2]
+torch.manual_seed(1)
+image = torch.rand(3, 540, 960)
+if mode == "srgan":
+    Upscaler.from_pretrained(model_path).upscale_tensor(image)
+else:
+    from srgan.inference.loading import load_generator
+    g = load_generator(model_path)
+    with torch.inference_mode():
+        g(image[None])
+print(next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:")))
+"""
+
+
+def peak_rss(mode: str, model_path: Path) -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", RSS_SCRIPT, mode, str(model_path)], capture_output=True, text=True, check=True
+    )
+    return int(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-rss", action="store_true")
+    args = parser.parse_args()
+    g = paper_generator()
+    x = torch.rand(1, 3, 256, 256)
+    flops = conv_flops(g, x)
+    out_mp = 1024 * 1024 / 1e6
+    ceiling = conv_ceiling(args.repeats)
+    results: dict[str, float] = {}
+
+    with torch.inference_mode():
+        results["(a) naive fp32 NCHW"] = seconds_per_call(lambda: g(x), 1, args.repeats)
+    with tempfile.TemporaryDirectory() as tmp:
+        model_path = Path(tmp) / "g.safetensors"
+        save_generator(model_path, g.state_dict(), g.config)
+        fp32 = Upscaler.from_pretrained(model_path, precision="fp32")
+        bf16 = Upscaler.from_pretrained(model_path, precision="bf16")
+        results["(b) srgan fp32"] = seconds_per_call(lambda: fp32.upscale_tensor(x[0]), 1, args.repeats)
+        results["(c) srgan bf16"] = seconds_per_call(lambda: bf16.upscale_tensor(x[0]), 1, args.repeats)
+        onnx_path = Path(tmp) / "g.onnx"
+        export_onnx(g, onnx_path)
+        ort = Upscaler.from_pretrained(onnx_path, threads=torch.get_num_threads())
+        results["(d) onnxruntime fp32"] = seconds_per_call(lambda: ort.upscale_tensor(x[0]), 1, args.repeats)
+        with torch.inference_mode():
+            ref = g(x)[0].clamp(0, 1)
+            low = bf16.upscale_tensor(x[0]).clamp(0, 1)
+        bf16_psnr = 10 * torch.log10(1 / torch.mean((ref - low) ** 2)).item()
+        rss = (
+            {}
+            if args.skip_rss
+            else {"srgan": peak_rss("srgan", model_path), "naive": peak_rss("naive", model_path)}
+        )
+        auto_precision, auto_tile = (
+            Upscaler.from_pretrained(model_path).precision,
+            Upscaler.from_pretrained(model_path).auto_tile(),
+        )
+
+    naive = results["(a) naive fp32 NCHW"]
+    rows = []
+    for name, sec in results.items():
+        kind = "bf16" if "bf16" in name else "fp32"
+        achieved = flops / sec / 1e9
+        rows.append([name, f"{sec:.3f}", f"{sec / out_mp:.3f}", f"{naive / sec:.2f}x", f"{achieved:.0f}",
+                     f"{achieved / ceiling[kind]:.0%} of {kind}"])  # fmt: skip
+    print(
+        f"256x256 -> 1024x1024 x4, paper generator ({flops / 1e9:.0f} GFLOP of convolutions); {machine_line()}"
+    )
+    print(
+        f"median of {args.repeats} after 1 warm-up; srgan defaults: auto precision = {auto_precision}, auto tile = {auto_tile}"
+    )
+    print(table(["path", "s/image", "s/output MP", "vs naive", "GFLOP/s", "of ceiling"], rows))
+    print(
+        f"ceiling: one 3x3 64->64 conv at 256x256, channels_last: {ceiling['fp32']:.0f} GFLOP/s fp32, {ceiling['bf16']:.0f} GFLOP/s bf16"
+    )
+    print(f"bf16 vs fp32 output (random-weight paper G, this input): PSNR {bf16_psnr:.1f} dB")
+    if rss:
+        print(f"peak RSS, 960x540 -> 3840x2160: srgan defaults {rss['srgan'] / 2**30:.2f} GiB, "
+              f"naive whole-image fp32 {rss['naive'] / 2**30:.2f} GiB")  # fmt: skip
+    print(
+        json.dumps({"seconds": results, "ceiling_gflops": ceiling, "rss_bytes": rss, "bf16_psnr": bf16_psnr})
+    )
+
+
+if __name__ == "__main__":
+    main()
