@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 # torch is installed first and pinned, so pip never resolves a (CUDA, multi-GB) torch on its own.
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= dev,onnx,tensorboard
+EXTRAS ?= dev,onnx,tensorboard,web
 
 .PHONY: setup demo test test-slow lint format clean
 
@@ -17,6 +17,11 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
 	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
+	@# The browser test of `srgan serve` drives Debian's Chromium (Playwright's own browser download
+	@# needs the internet); without root or apt the test is skipped with the reason.
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+		echo "note: chromium is not installed; the browser test will be skipped"; }
 	touch $@
 
 demo: setup

@@ -17,6 +17,7 @@ COMMANDS = {
     "eval": ("evaluate", "evaluate a model with the standard SR protocol (PSNR-Y, SSIM-Y, NIQE)"),
     "export": ("export", "export a generator to ONNX or safetensors"),
     "models": ("models", "list the bundled models and their metrics"),
+    "serve": ("serve", "serve a web page and JSON API for upscaling"),
     "info": ("info", "show the networks' structure and parameter counts"),
 }
 

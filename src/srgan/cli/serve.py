@@ -1,0 +1,46 @@
+"""``srgan serve``: the web page and JSON API (``pip install 'srgan[web]'``)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: this computer only)")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument(
+        "--model", action="append", help="model to offer (repeatable; default: the bundled ones)"
+    )
+    parser.add_argument(
+        "--max-pixels", type=int, default=16_000_000, help="largest accepted input, in pixels"
+    )
+    parser.add_argument("--max-upload-mb", type=float, default=25.0, help="largest accepted upload, in MB")
+    parser.add_argument("--workers", type=int, default=1, help="images upscaled at the same time")
+    parser.add_argument(
+        "--queue", type=int, default=8, help="jobs waiting or running before new ones get 503"
+    )
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
+
+
+def run(args: argparse.Namespace) -> int:
+    from srgan.cli import CommandError
+    from srgan.inference.bundled import bundled_names
+
+    try:
+        import uvicorn
+
+        from srgan.web.app import ServeConfig, create_app
+    except ImportError as exc:
+        raise CommandError("srgan serve needs the web extra: pip install 'srgan[web]'") from exc
+    models = args.model or bundled_names()
+    try:
+        config = ServeConfig(
+            models, args.max_pixels, args.max_upload_mb, args.workers, args.queue, args.device, args.precision
+        )
+        app = create_app(config)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    print(f"srgan serve: http://{args.host}:{args.port}/  (models: {', '.join(models)}; Ctrl-C to stop)")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0

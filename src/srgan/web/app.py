@@ -1,0 +1,178 @@
+"""``srgan serve``: a small web page and JSON API for upscaling images (FastAPI + uvicorn).
+
+API (all JSON unless noted):
+- ``GET  /api/models``: the models on offer and the limits.
+- ``POST /api/upscale`` (multipart: ``file``, optional ``model``): 202 with ``{"id", "status_url"}``;
+  413 too large (bytes or pixels, checked before decoding), 422 not a readable image, 400 unknown
+  model, 411 no Content-Length, 503 queue full (with Retry-After).
+- ``GET  /api/jobs/{id}``: status, progress (tiles done/total), error, and when done the result URLs.
+- ``GET  /api/jobs/{id}/result``: the upscaled PNG; ``GET /api/jobs/{id}/input``: the input
+  enlarged by bicubic (for the before/after view).
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from srgan.data.images import ImageReadError
+from srgan.inference.imageio import ImageData, read_image, to_array, write_image
+from srgan.web.jobs import JobManager, QueueFull
+
+_JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class ServeConfig:
+    def __init__(self, models: list[str], max_pixels: int = 16_000_000, max_upload_mb: float = 25.0,
+                 workers: int = 1, max_queue: int = 8, device: str = "auto", precision: str = "auto",
+                 max_result_mb: float = 2048.0, result_ttl: float = 3600.0) -> None:  # fmt: skip
+        if not models:
+            raise ValueError("no model to serve: pass --model (a bundled name or a file)")
+        self.models = models
+        self.max_pixels = max_pixels
+        self.max_upload_bytes = int(max_upload_mb * 2**20)
+        self.workers, self.max_queue = workers, max_queue
+        self.device, self.precision = device, precision
+        self.max_result_bytes = int(max_result_mb * 2**20)
+        self.result_ttl = result_ttl
+
+
+def create_app(config: ServeConfig) -> FastAPI:
+    from srgan.inference.upscaler import Upscaler
+
+    upscalers: dict[str, Upscaler] = {}
+    load_lock = threading.Lock()
+
+    def upscaler_for(name: str) -> Upscaler:
+        with load_lock:
+            if name not in upscalers:
+                upscalers[name] = Upscaler.from_pretrained(
+                    name, device=config.device, precision=config.precision
+                )
+            return upscalers[name]
+
+    def upscale(data: ImageData, model: str, progress: Any, result: Path, preview: Path) -> tuple[int, int]:
+        from srgan.atomic import atomic_path
+        from srgan.data.imresize import imresize
+
+        up = upscaler_for(model)
+        out = up.upscale_data(data, progress)
+        with atomic_path(result) as tmp:
+            write_image(tmp, to_array(out.rgb, out.alpha, out.gray, data.bits), "png", out.info, up.scale)
+        enlarged_alpha = None if data.alpha is None else imresize(data.alpha, float(up.scale)).clamp(0, 1)
+        enlarged = imresize(data.rgb, float(up.scale)).clamp(0, 1)
+        with atomic_path(preview) as tmp:
+            write_image(tmp, to_array(enlarged, enlarged_alpha, data.gray, 8), "png", {}, up.scale)
+        return out.rgb.shape[-1], out.rgb.shape[-2]
+
+    jobs = JobManager(upscale, config.workers, config.max_queue, config.max_result_bytes, config.result_ttl)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        jobs.shutdown()  # stop workers, delete the results folder
+
+    app = FastAPI(title="srgan", docs_url="/api/docs", redoc_url=None, lifespan=lifespan)
+    app.state.jobs = jobs
+    static = Path(str(resources.files("srgan.web").joinpath("static")))
+    app.mount("/static", StaticFiles(directory=static), name="static")
+
+    def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        return error(exc.status_code, str(exc.detail), dict(exc.headers or {}))
+
+    @app.middleware("http")
+    async def limit_upload(request: Request, call_next: Any) -> Any:
+        if request.method == "POST":
+            length = request.headers.get("content-length")
+            if length is None:
+                return error(411, "send the upload with a Content-Length header")
+            if int(length) > config.max_upload_bytes + 64 * 1024:  # multipart framing allowance
+                return error(
+                    413,
+                    f"upload is {int(length) / 2**20:.1f} MB; the limit is {config.max_upload_bytes / 2**20:.0f} MB",
+                )
+        return await call_next(request)
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index() -> HTMLResponse:
+        return HTMLResponse((static / "index.html").read_text())
+
+    @app.get("/api/models")
+    async def models() -> dict[str, Any]:
+        return {"models": config.models, "default": config.models[0], "max_pixels": config.max_pixels,
+                "max_upload_mb": config.max_upload_bytes / 2**20}  # fmt: skip
+
+    @app.post("/api/upscale", status_code=202)
+    async def submit(
+        file: Annotated[UploadFile, File()], model: Annotated[str | None, Form()] = None
+    ) -> dict[str, str]:
+        name = model or config.models[0]
+        if name not in config.models:
+            raise HTTPException(400, f"unknown model {name!r}; choose one of {', '.join(config.models)}")
+        body = await file.read(config.max_upload_bytes + 1)
+        if len(body) > config.max_upload_bytes:
+            raise HTTPException(413, f"upload exceeds the {config.max_upload_bytes / 2**20:.0f} MB limit")
+        data = await run_in_threadpool(_decode, body, config.max_pixels, jobs.results_dir)
+        try:
+            job = jobs.submit(data, name)
+        except QueueFull:
+            raise HTTPException(503, "the server is busy; try again shortly", {"Retry-After": "5"}) from None
+        return {"id": job.id, "status_url": f"/api/jobs/{job.id}"}
+
+    def job_or_404(job_id: str) -> Any:
+        job = jobs.get(job_id) if _JOB_ID.match(job_id) else None
+        if job is None:
+            raise HTTPException(404, "no such job (it may have expired)")
+        return job
+
+    @app.get("/api/jobs/{job_id}")
+    async def status(job_id: str) -> dict[str, object]:
+        return job_or_404(job_id).to_dict()
+
+    def finished_file(job_id: str, preview: bool) -> FileResponse:
+        job = job_or_404(job_id)
+        if job.status != "done":
+            raise HTTPException(409, f"job is {job.status}")
+        path = jobs.preview_path(job) if preview else jobs.result_path(job)
+        if not path.is_file():
+            raise HTTPException(410, "the result was removed to make room; upscale again")
+        return FileResponse(
+            path, media_type="image/png", filename=None if preview else f"upscaled_{job.id[:8]}.png"
+        )
+
+    @app.get("/api/jobs/{job_id}/result")
+    async def result(job_id: str) -> FileResponse:
+        return finished_file(job_id, preview=False)
+
+    @app.get("/api/jobs/{job_id}/input")
+    async def input_preview(job_id: str) -> FileResponse:
+        return finished_file(job_id, preview=True)
+
+    return app
+
+
+def _decode(body: bytes, max_pixels: int, folder: Path) -> ImageData:
+    """Decode an upload (size checked from the header before any pixel is decoded)."""
+    with tempfile.NamedTemporaryFile(dir=folder, prefix="upload-", suffix=".bin") as tmp:
+        tmp.write(body)
+        tmp.flush()
+        try:
+            return read_image(tmp.name, max_pixels)
+        except ImageReadError as exc:
+            message = str(exc).replace(tmp.name, "the upload")
+            raise HTTPException(413 if "exceeds the limit" in message else 422, message) from None

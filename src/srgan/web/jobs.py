@@ -1,0 +1,140 @@
+"""Upscaling jobs for the web server: a bounded queue, a worker pool, results on disk with a
+size cap and expiry. No web framework here, so it can be tested on its own.
+
+CPU work runs in a ThreadPoolExecutor (torch releases the GIL), never on the event loop. Result
+files are named by the server (``<job id>.png`` in a private temporary folder), never by the client.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from srgan.inference.imageio import ImageData
+
+
+class QueueFull(Exception):
+    """Too many jobs waiting or running; the client should retry later."""
+
+
+@dataclass
+class Job:
+    id: str
+    model: str
+    status: str = "queued"  # queued | running | done | failed
+    done: int = 0
+    total: int = 0
+    error: str | None = None
+    width: int = 0
+    height: int = 0
+    created: float = field(default_factory=time.time)
+    finished: float | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        result = {"id": self.id, "model": self.model, "status": self.status,
+                  "progress": {"done": self.done, "total": self.total}, "error": self.error}  # fmt: skip
+        if self.status == "done":
+            result.update(width=self.width, height=self.height, result=f"/api/jobs/{self.id}/result",
+                          input_preview=f"/api/jobs/{self.id}/input")  # fmt: skip
+        return result
+
+
+# (image, model name, progress callback) -> (upscaled PNG bytes writer, bicubic preview writer, width, height)
+UpscaleFunction = Callable[[ImageData, str, Callable[[int, int], None], Path, Path], tuple[int, int]]
+
+
+class JobManager:
+    def __init__(self, upscale: UpscaleFunction, workers: int = 1, max_queue: int = 8,
+                 max_result_bytes: int = 2 << 30, ttl_seconds: float = 3600.0) -> None:  # fmt: skip
+        self._upscale = upscale
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="srgan-job")
+        self._lock = threading.Lock()
+        self._jobs: dict[str, Job] = {}
+        self.max_queue = max_queue
+        self.max_result_bytes = max_result_bytes
+        self.ttl_seconds = ttl_seconds
+        self.results_dir = Path(tempfile.mkdtemp(prefix="srgan-serve-"))
+
+    def pending(self) -> int:
+        with self._lock:
+            return sum(j.status in ("queued", "running") for j in self._jobs.values())
+
+    def submit(self, data: ImageData, model: str) -> Job:
+        self.cleanup()
+        with self._lock:
+            if sum(j.status in ("queued", "running") for j in self._jobs.values()) >= self.max_queue:
+                raise QueueFull
+            job = Job(uuid.uuid4().hex, model)
+            self._jobs[job.id] = job
+        self._pool.submit(self._run, job, data)
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def result_path(self, job: Job) -> Path:
+        return self.results_dir / f"{job.id}.png"
+
+    def preview_path(self, job: Job) -> Path:
+        return self.results_dir / f"{job.id}_input.png"
+
+    def _run(self, job: Job, data: ImageData) -> None:
+        job.status = "running"
+
+        def progress(done: int, total: int) -> None:
+            job.done, job.total = done, total
+
+        try:
+            job.width, job.height = self._upscale(
+                data, job.model, progress, self.result_path(job), self.preview_path(job)
+            )
+            job.status = "done"
+        except Exception as exc:  # reported to the client, never swallowed silently
+            job.error = (
+                f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError | MemoryError) else str(exc)
+            )
+            job.status = "failed"
+        finally:
+            job.finished = time.time()
+        self.cleanup()
+
+    def cleanup(self) -> None:
+        """Forget expired jobs and delete their files; then delete the oldest finished results
+        while the folder is over its size cap."""
+        now = time.time()
+        with self._lock:
+            expired = [
+                j
+                for j in self._jobs.values()
+                if j.finished is not None and now - j.finished > self.ttl_seconds
+            ]
+            for job in expired:
+                del self._jobs[job.id]
+            finished = sorted(
+                (j for j in self._jobs.values() if j.status == "done"), key=lambda j: j.finished or 0
+            )
+        for job in expired:
+            self.result_path(job).unlink(missing_ok=True)
+            self.preview_path(job).unlink(missing_ok=True)
+        total = sum(p.stat().st_size for p in self.results_dir.glob("*.png"))
+        for job in finished:
+            if total <= self.max_result_bytes:
+                break
+            for path in (self.result_path(job), self.preview_path(job)):
+                if path.exists():
+                    total -= path.stat().st_size
+                    path.unlink()
+            with self._lock:
+                self._jobs.pop(job.id, None)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        shutil.rmtree(self.results_dir, ignore_errors=True)

@@ -1,0 +1,91 @@
+// srgan serve: upload, poll the job, compare before/after. No dependencies.
+"use strict";
+const $ = (id) => document.getElementById(id);
+let chosen = null;
+
+function showError(message) {
+  $("error").textContent = message;
+  $("error").hidden = !message;
+}
+
+async function loadModels() {
+  const info = await (await fetch("/api/models")).json();
+  for (const name of info.models) {
+    const option = document.createElement("option");
+    option.value = option.textContent = name;
+    $("model").appendChild(option);
+  }
+  $("limits").textContent = `Up to ${info.max_upload_mb.toFixed(0)} MB and ${(info.max_pixels / 1e6).toFixed(1)} megapixels.`;
+}
+
+function choose(file) {
+  chosen = file;
+  showError("");
+  $("go").disabled = !file;
+  $("drop").querySelector("p").textContent = file ? `Selected: ${file.name}` : "Drop an image here";
+}
+
+async function upscale() {
+  if (!chosen) return;
+  showError("");
+  $("go").disabled = true;
+  $("result").hidden = true;
+  const form = new FormData();
+  form.append("file", chosen);
+  form.append("model", $("model").value);
+  try {
+    const response = await fetch("/api/upscale", { method: "POST", body: form });
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
+    await follow(body.id);
+  } catch (err) {
+    showError(err.message);
+  } finally {
+    $("go").disabled = !chosen;
+    $("progress").hidden = true;
+  }
+}
+
+async function follow(id) {
+  $("progress").hidden = false;
+  for (;;) {
+    const job = await (await fetch(`/api/jobs/${id}`)).json();
+    if (job.error && job.status !== "failed") throw new Error(job.error);
+    const { done, total } = job.progress;
+    $("bar").max = Math.max(total, 1);
+    $("bar").value = done;
+    $("progress-text").textContent = total ? `${job.status}: tile ${done} of ${total}` : job.status;
+    if (job.status === "failed") throw new Error(job.error);
+    if (job.status === "done") return show(job);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+function show(job) {
+  $("after").src = job.result;
+  $("before").src = job.input_preview;
+  $("download").href = job.result;
+  $("size").textContent = `${job.width} × ${job.height} px`;
+  $("result").hidden = false;
+  setSlider();
+}
+
+function setSlider() {
+  const v = Number($("slider").value);
+  $("before").style.clipPath = `inset(0 ${100 - v}% 0 0)`;
+  $("divider").style.left = `${v}%`;
+}
+
+$("file").addEventListener("change", (e) => choose(e.target.files[0] || null));
+$("go").addEventListener("click", upscale);
+$("slider").addEventListener("input", setSlider);
+$("zoom").addEventListener("change", (e) => $("viewer").classList.toggle("zoom", e.target.checked));
+const drop = $("drop");
+drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("hover"); });
+drop.addEventListener("dragleave", () => drop.classList.remove("hover"));
+drop.addEventListener("drop", (e) => {
+  e.preventDefault();
+  drop.classList.remove("hover");
+  choose(e.dataTransfer.files[0] || null);
+});
+loadModels().catch((err) => showError(`cannot reach the server: ${err.message}`));

@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+import io
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+pytest.importorskip("fastapi", reason="srgan serve needs the web extra")
+from fastapi.testclient import TestClient
+
+from srgan.export.safetensors_export import save_generator
+from srgan.models import Generator
+from srgan.web.app import ServeConfig, create_app
+from srgan.web.jobs import JobManager, QueueFull
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    g = Generator(scale=2, num_blocks=1, channels=8).eval()
+    path = tmp_path_factory.mktemp("m") / "tiny.safetensors"
+    save_generator(path, g.state_dict(), g.config)
+    return path
+
+
+@pytest.fixture()
+def client(model_file: Path) -> Iterator[TestClient]:
+    app = create_app(
+        ServeConfig([str(model_file)], max_pixels=50_000, max_upload_mb=1, max_queue=2, precision="fp32")
+    )
+    with TestClient(app) as c:
+        yield c
+
+
+def png_bytes(w: int = 24, h: int = 16, mode: str = "RGB") -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)).convert(mode).save(
+        buf, "PNG"
+    )
+    return buf.getvalue()
+
+
+def png_header_only(w: int, h: int) -> bytes:
+    """A PNG that claims w x h pixels but carries almost no data: a decompression-bomb header."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+        + chunk(b"IEND", b"")
+    )
+
+
+def wait_done(client: TestClient, job_id: str, timeout: float = 60) -> dict[str, object]:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        job = client.get(f"/api/jobs/{job_id}").json()
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError("job did not finish")
+
+
+def test_upload_poll_and_download(client: TestClient) -> None:
+    assert "srgan" in client.get("/").text
+    r = client.post("/api/upscale", files={"file": ("../../evil name.png", png_bytes(), "image/png")})
+    assert r.status_code == 202, r.text
+    job = wait_done(client, r.json()["id"])
+    assert job["status"] == "done" and (job["width"], job["height"]) == (48, 32)
+    assert job["progress"] == {"done": 1, "total": 1}
+    result = client.get(str(job["result"]))
+    assert result.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(result.content)).size == (48, 32)
+    assert Image.open(io.BytesIO(client.get(str(job["input_preview"])).content)).size == (48, 32)
+    # results live only in the server's own folder, under names it chose
+    folder = client.app.state.jobs.results_dir  # type: ignore[attr-defined]
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == [f"{job['id']}.png", f"{job['id']}_input.png"]
+    assert not (folder.parent / "evil name.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "message"),
+    [
+        (b"this is not an image", 422, "not a readable image"),
+        (png_bytes()[:80], 422, "not a readable image"),
+        (b"", 422, "empty file"),
+        (png_header_only(100_000, 100_000), 413, "exceeds the limit of 50,000"),
+        (png_header_only(300, 300), 413, "90,000 pixels exceeds"),
+    ],
+)
+def test_bad_uploads_are_refused_with_a_message(
+    client: TestClient, content: bytes, status: int, message: str
+) -> None:
+    r = client.post("/api/upscale", files={"file": ("x.png", content, "image/png")})
+    assert r.status_code == status
+    assert message in r.json()["error"]
+    assert "upload-" not in r.json()["error"]  # the temp name is not leaked
+    assert not list(client.app.state.jobs.results_dir.iterdir())  # type: ignore[attr-defined]
+
+
+def test_size_unknown_model_and_missing_length_are_refused(client: TestClient) -> None:
+    big = b"\0" * (2 * 2**20)
+    r = client.post("/api/upscale", files={"file": ("big.png", big, "image/png")})
+    assert r.status_code == 413 and "limit is 1 MB" in r.json()["error"]
+    r = client.post(
+        "/api/upscale", files={"file": ("a.png", png_bytes(), "image/png")}, data={"model": "nope"}
+    )
+    assert r.status_code == 400 and "unknown model" in r.json()["error"]
+
+    def chunked() -> Iterator[bytes]:
+        yield b"--x\r\n"
+
+    r = client.post(
+        "/api/upscale", content=chunked(), headers={"content-type": "multipart/form-data; boundary=x"}
+    )
+    assert r.status_code == 411
+
+
+def test_unknown_jobs_and_path_traversal_give_404(client: TestClient) -> None:
+    for path in ("/api/jobs/0123", "/api/jobs/..%2F..%2Fetc%2Fpasswd/result", "/api/jobs/%2e%2e/result",
+                 f"/api/jobs/{'a' * 32}/result"):  # fmt: skip
+        assert client.get(path).status_code == 404, path
+
+
+def test_full_queue_answers_503_with_retry_after(client: TestClient) -> None:
+    jobs: JobManager = client.app.state.jobs  # type: ignore[attr-defined]
+    release = threading.Event()
+    real = jobs._upscale
+
+    def slow(*args: object) -> tuple[int, int]:
+        release.wait(30)
+        return real(*args)  # type: ignore[arg-type]
+
+    jobs._upscale = slow  # type: ignore[assignment]
+    ids = [client.post("/api/upscale", files={"file": ("a.png", png_bytes(), "image/png")}) for _ in range(3)]
+    assert [r.status_code for r in ids] == [202, 202, 503]
+    assert ids[2].headers["retry-after"] == "5" and "busy" in ids[2].json()["error"]
+    assert client.get("/api/models").status_code == 200  # still responsive while workers are busy
+    release.set()
+    for r in ids[:2]:
+        assert wait_done(client, r.json()["id"])["status"] == "done"
+    assert client.post("/api/upscale", files={"file": ("a.png", png_bytes(), "image/png")}).status_code == 202
+
+
+def test_failures_are_reported_not_swallowed(tmp_path: Path) -> None:
+    def broken(*_args: object) -> tuple[int, int]:
+        raise ValueError("the model could not run")
+
+    jobs = JobManager(broken)  # type: ignore[arg-type]
+    from srgan.inference.imageio import ImageData
+
+    job = jobs.submit(ImageData(torch.zeros(3, 4, 4)), "m")
+    for _ in range(100):
+        if job.status == "failed":
+            break
+        time.sleep(0.02)
+    assert job.status == "failed" and job.error == "the model could not run"
+    jobs.shutdown()
+
+
+def test_results_expire_and_respect_the_size_cap() -> None:
+    from srgan.inference.imageio import ImageData
+
+    def fake(_data: object, _model: str, _progress: object, result: Path, preview: Path) -> tuple[int, int]:
+        result.write_bytes(b"x" * 1000)
+        preview.write_bytes(b"y" * 1000)
+        return 1, 1
+
+    jobs = JobManager(fake, max_queue=10, max_result_bytes=4500)  # type: ignore[arg-type]
+    made = []
+    for _ in range(4):
+        made.append(jobs.submit(ImageData(torch.zeros(3, 2, 2)), "m"))
+        while made[-1].status != "done":
+            time.sleep(0.01)
+    jobs.cleanup()
+    kept = sorted(p.name for p in jobs.results_dir.glob("*.png"))
+    assert len(kept) == 4  # 2 jobs x 2 files = 4000 bytes <= 4500: the 2 oldest were removed
+    assert jobs.get(made[0].id) is None and jobs.get(made[3].id) is not None
+    jobs.ttl_seconds = 0
+    time.sleep(0.01)
+    jobs.cleanup()
+    assert not list(jobs.results_dir.glob("*.png")) and jobs.get(made[3].id) is None
+    jobs.max_queue = 0
+    with pytest.raises(QueueFull):
+        jobs.submit(ImageData(torch.zeros(3, 2, 2)), "m")
+    jobs.shutdown()
+    assert not jobs.results_dir.exists()
