@@ -1,6 +1,7 @@
 """Run under torchrun by tests/test_training.py: trains a tiny model with DDP (gloo), then every
 rank saves its own generator weights so the test can compare them across ranks."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -10,14 +11,16 @@ from srgan.training.config import build_config
 from srgan.training.trainer import Trainer
 
 out, data, stage = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+iterations = sys.argv[4] if len(sys.argv) > 4 else "4"
 overrides = [
     f"data.hr_dirs=[{data}]", f"run.run_dir={out / 'run'}", "model.scale=2", "model.num_blocks=1",
     "model.channels=8", "model.d_channels=8", "data.patch_size=32", "data.workers=0", "train.batch_size=2",
-    "train.iterations=4", "run.save_every=2", "run.tensorboard=false", "loss.perceptual=mse",
+    f"train.iterations={iterations}", "run.save_every=2", "run.tensorboard=false", "loss.perceptual=mse",
     "train.precision=fp32", "train.device=cpu",
 ]  # fmt: skip
 trainer = Trainer(build_config("cpu", stage, None, overrides))
 rank = trainer.dist.rank
+print(f"rank {rank} pid {os.getpid()}", flush=True)
 generator = trainer.generator
 result = trainer.train()
 torch.save(generator.state_dict(), out / f"rank{rank}.pt")

@@ -284,6 +284,29 @@ def test_torchrun_two_processes_gloo(images: Path, tmp_path: Path, stage: str) -
     assert "batch 2 per process x 2 = 4" in (tmp_path / "run" / "log.txt").read_text()
 
 
+def test_a_signal_to_one_rank_stops_every_rank_with_a_checkpoint(images: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(ROOT / "tests" / "ddp_worker.py"), str(tmp_path), str(images), "srresnet", "100000"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    assert proc.stdout is not None
+    pids: dict[int, int] = {}
+    for line in proc.stdout:
+        if line.startswith("rank ") and " pid " in line:
+            rank, pid = int(line.split()[1]), int(line.split()[3])
+            pids[rank] = pid
+            if len(pids) == 2:
+                break
+    time.sleep(3)  # let a few iterations run
+    os.kill(pids[1], signal.SIGTERM)
+    out = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 0, out
+    assert out.count("status interrupted") == 2, out
+    saved = ckpt.CheckpointManager(tmp_path / "run" / "checkpoints").latest()
+    assert saved is not None and 0 < ckpt.load(saved)["iteration"] < 100000
+    assert_same(torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt"))
+
+
 def test_torchrun_cli_entry_point(images: Path, tmp_path: Path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "srgan", "train",

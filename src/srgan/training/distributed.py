@@ -50,6 +50,15 @@ def all_true(flag: bool, device: torch.device) -> bool:
     return bool(t.item())
 
 
+def any_true(flag: bool, device: torch.device) -> bool:
+    """True if ``flag`` holds on any process (a stop signal that reached only one rank stops all)."""
+    if not dist.is_initialized():
+        return flag
+    t = torch.tensor([1 if flag else 0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+
 def barrier() -> None:
     if dist.is_initialized():
         dist.barrier()
@@ -57,6 +66,7 @@ def barrier() -> None:
 
 def cleanup() -> None:
     if dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 

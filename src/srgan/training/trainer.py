@@ -34,7 +34,7 @@ from srgan.losses import (
 from srgan.models import Discriminator, Generator
 from srgan.training import checkpoint as ckpt
 from srgan.training.config import Config, ConfigError, to_yaml
-from srgan.training.distributed import all_true, average_buffers, barrier, cleanup, init_distributed
+from srgan.training.distributed import all_true, any_true, average_buffers, barrier, cleanup, init_distributed
 from srgan.training.ema import EMA
 from srgan.training.logger import RunLogger
 
@@ -535,13 +535,15 @@ class Trainer:
                     self.logger.line("validation " + " ".join(f"{k}={v:.4f}" for k, v in metrics.items())
                                      + (" (best)" if is_best else ""))  # fmt: skip
                 barrier()
-            if self.iteration % run.save_every == 0 or done or is_best or self._stop_signal:
+            stopping = any_true(self._stop_signal is not None, self.device)
+            if self.iteration % run.save_every == 0 or done or is_best or stopping:
                 last_path = self.save(is_best)
-            if self._stop_signal:
-                self.logger.line(f"{self._stop_signal}: saved {last_path} at iteration {self.iteration}; "
-                                 f"run the same command again to resume")  # fmt: skip
+            if stopping:
+                self.logger.line(f"{self._stop_signal or 'stop signal on another process'}: saved {last_path} at "
+                                 f"iteration {self.iteration}; run the same command again to resume")  # fmt: skip
                 return TrainResult(self.iteration, "interrupted", last_path, None, self.best_metric)
         export = self.export()
         if export is not None:
             self.logger.line(f"finished: generator exported to {export}")
+        barrier()  # every rank leaves together, so none tears the process group down under another
         return TrainResult(self.iteration, "finished", last_path, export, self.best_metric)
