@@ -41,22 +41,22 @@ def init_distributed(device_name: str) -> tuple[DistInfo, torch.device]:
     return info, device
 
 
-def all_true(flag: bool, device: torch.device) -> bool:
-    """True only if ``flag`` holds on every process (so all skip or all take a step together)."""
+def _reduce_flag(flag: bool, device: torch.device, op: dist.ReduceOp.RedOpType) -> bool:
     if not dist.is_initialized():
         return flag
     t = torch.tensor([1 if flag else 0], device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    dist.all_reduce(t, op=op)
     return bool(t.item())
+
+
+def all_true(flag: bool, device: torch.device) -> bool:
+    """True only if ``flag`` holds on every process (so all skip or all take a step together)."""
+    return _reduce_flag(flag, device, dist.ReduceOp.MIN)
 
 
 def any_true(flag: bool, device: torch.device) -> bool:
     """True if ``flag`` holds on any process (a stop signal that reached only one rank stops all)."""
-    if not dist.is_initialized():
-        return flag
-    t = torch.tensor([1 if flag else 0], device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item())
+    return _reduce_flag(flag, device, dist.ReduceOp.MAX)
 
 
 def barrier() -> None:
