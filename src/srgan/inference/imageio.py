@@ -186,12 +186,17 @@ def to_luma(rgb: torch.Tensor) -> torch.Tensor:
     return (rgb * _LUMA.view(3, 1, 1)).sum(0, keepdim=True)
 
 
-def to_array(rgb: torch.Tensor, alpha: torch.Tensor | None, gray: bool, bits: int) -> np.ndarray:
-    """(H, W) or (H, W, C) uint8/uint16 array of the output image."""
-    planes = [to_luma(rgb)] if gray else [rgb]
+def output_planes(rgb: torch.Tensor, alpha: torch.Tensor | None, gray: bool) -> torch.Tensor:
+    """(C, H, W) in the image's own layout: luma or RGB, then alpha if it has one."""
+    planes = [to_luma(rgb) if gray else rgb]
     if alpha is not None:
         planes.append(alpha)
-    t = torch.cat(planes).clamp_(0, 1)
+    return torch.cat(planes)
+
+
+def to_array(rgb: torch.Tensor, alpha: torch.Tensor | None, gray: bool, bits: int) -> np.ndarray:
+    """(H, W) or (H, W, C) uint8/uint16 array of the output image."""
+    t = output_planes(rgb, alpha, gray).clamp_(0, 1)
     peak, dtype = (65535.0, np.uint16) if bits == 16 else (255.0, np.uint8)
     arr = (t * peak).round_().permute(1, 2, 0).numpy().astype(dtype)
     return arr[..., 0] if arr.shape[-1] == 1 else arr

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from srgan.inference.device import cpu_supports_bf16, select_device
-from srgan.inference.imageio import ImageData, premultiply, to_luma, unpremultiply
+from srgan.inference.imageio import ImageData, output_planes, premultiply, unpremultiply
 from srgan.inference.tiling import ProgressFunction, upscale_with_backoff
 from srgan.models.generator import GeneratorConfig, receptive_radius
 
@@ -248,8 +248,9 @@ class Upscaler:
         data = ImageData(x[:1].expand(3, -1, -1) if x.shape[0] == 1 else x[:3], x[3:4] if x.shape[0] == 4 else None,
                          x.shape[0] == 1)  # fmt: skip
         out = self.upscale_data(data)
-        planes = [to_luma(out.rgb) if out.gray else out.rgb] + ([out.alpha] if out.alpha is not None else [])
-        return torch.cat(planes).to(t.device, t.dtype if t.is_floating_point() else torch.float32)
+        return output_planes(out.rgb, out.alpha, out.gray).to(
+            t.device, t.dtype if t.is_floating_point() else torch.float32
+        )
 
     def _upscale_numpy(self, arr: np.ndarray) -> np.ndarray:
         if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4)):
@@ -268,8 +269,7 @@ class Upscaler:
         colour = x[:1].expand(3, -1, -1) if c in (1, 2) else x[:3]
         alpha = x[c - 1 :] if c in (2, 4) else None
         out = self.upscale_data(ImageData(colour, alpha, c in (1, 2), 8 if arr.dtype == np.uint8 else 16))
-        planes = [to_luma(out.rgb) if out.gray else out.rgb] + ([out.alpha] if out.alpha is not None else [])
-        y = torch.cat(planes).clamp_(0, 1).permute(1, 2, 0).numpy()
+        y = output_planes(out.rgb, out.alpha, out.gray).clamp_(0, 1).permute(1, 2, 0).numpy()
         y = y[..., 0] if arr.ndim == 2 else y
         if peak == 1.0:
             return y.astype(arr.dtype)
