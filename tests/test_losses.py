@@ -92,3 +92,16 @@ def test_feature_rescaling_scales_loss_quadratically() -> None:
     net = VGG19Features("VGG22", weights=None)
     a, b = torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16)
     torch.testing.assert_close(PerceptualLoss(net, 1.0)(a, b) / 12.75**2, PerceptualLoss(net)(a, b))
+
+
+def test_optional_pixel_term_adds_weighted_pixel_loss_and_reaches_generator() -> None:
+    g, d, lr, hr = small_gan()
+    content = PerceptualLoss(VGG19Features("VGG22", weights=None))
+    sr = g(lr)
+    terms = SRGANGeneratorLoss(content, pixel_weight=0.5, pixel_kind="l1")(sr, hr, d(sr))
+    assert terms.pixel is not None
+    torch.testing.assert_close(terms.pixel, torch.nn.functional.l1_loss(sr, hr))
+    torch.testing.assert_close(terms.total, terms.content + 1e-3 * terms.adversarial + 0.5 * terms.pixel)
+    terms.pixel.backward()
+    assert_every_param_has_gradient(g)
+    assert SRGANGeneratorLoss(content)(sr, hr, d(sr)).pixel is None, "the paper's loss has no pixel term"

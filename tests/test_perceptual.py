@@ -161,3 +161,26 @@ def test_squeezenet_caffe_preprocessing_classifies_the_pepper() -> None:
         ).mean((2, 3))
     assert logits.argmax().item() == 945
     assert torch.softmax(logits, 1)[0, 945] > 0.5
+
+
+def test_squeezenet_input_upsample_makes_a_pixel_checkerboard_visible() -> None:
+    """The reason configs/srgan_x4.yaml uses input_upsample 2: SqueezeNet's stride-2 first
+    convolution barely sees a pixel checkerboard, so a loss on it cannot stop a generator from
+    drawing one."""
+    file = shared_path("weights", "squeezenet1_0-deepcompression.pth")
+    image = Image.open(shared_path("data", "benchmark", "Set14", "baboon.png")).convert("RGB")
+    x = torch.from_numpy(np.array(image, dtype=np.float32)[:128, :128] / 255.0).permute(2, 0, 1)[None]
+    i = torch.arange(128)
+    checker = (-1.0) ** (i[:, None] + i[None, :])
+    smooth = torch.nn.functional.interpolate(torch.randn(1, 1, 16, 16), size=(128, 128), mode="bicubic")[0, 0]
+
+    def response(net: SqueezeNetFeatures, pattern: torch.Tensor) -> float:
+        with torch.no_grad():
+            return float(((net(x + 0.03 * pattern / pattern.std()) - net(x)) ** 2).mean())
+
+    ratios = []
+    for k in (1, 2):
+        net = SqueezeNetFeatures("fire9", weights=file, input_upsample=k)
+        ratios.append(response(net, checker) / response(net, smooth))
+    assert ratios[0] < 0.01, "without upsampling the checkerboard should be nearly invisible"
+    assert ratios[1] > 30 * ratios[0]

@@ -73,25 +73,38 @@ class GeneratorLossTerms:
     total: torch.Tensor
     content: torch.Tensor
     adversarial: torch.Tensor
+    pixel: torch.Tensor | None = None
 
 
 class SRGANGeneratorLoss(nn.Module):
     """total = content + adversarial_weight x adversarial (paper: VGG54 content, weight 1e-3).
 
     ``content`` is a ``PerceptualLoss``, or ``None`` for the paper's SRGAN-MSE variant, whose
-    content term is the pixel MSE.
+    content term is the pixel MSE. ``pixel_weight`` > 0 adds ``pixel_weight x pixel loss`` (not in
+    the paper; ESRGAN does it): it anchors colours and suppresses patterns that a coarse feature
+    layer cannot see, such as the grid a SqueezeNet fire9 loss alone lets the generator draw.
     """
 
     def __init__(
-        self, content: PerceptualLoss | None, adversarial_weight: float = PAPER_ADVERSARIAL_WEIGHT
+        self,
+        content: PerceptualLoss | None,
+        adversarial_weight: float = PAPER_ADVERSARIAL_WEIGHT,
+        pixel_weight: float = 0.0,
+        pixel_kind: str = "l1",
     ) -> None:
         super().__init__()
         self.content = content
         self.adversarial_weight = adversarial_weight
+        self.pixel_weight = pixel_weight
+        self.pixel_kind = pixel_kind
 
     def forward(self, sr: torch.Tensor, hr: torch.Tensor, fake_logits: torch.Tensor) -> GeneratorLossTerms:
         content = (
             self.content(sr, hr) if self.content is not None else pixel_loss(sr.float(), hr.float(), "mse")
         )
         adversarial = generator_adversarial_loss(fake_logits)
-        return GeneratorLossTerms(content + self.adversarial_weight * adversarial, content, adversarial)
+        total = content + self.adversarial_weight * adversarial
+        if self.pixel_weight <= 0:
+            return GeneratorLossTerms(total, content, adversarial)
+        pixel = pixel_loss(sr.float(), hr.float(), self.pixel_kind)
+        return GeneratorLossTerms(total + self.pixel_weight * pixel, content, adversarial, pixel)

@@ -72,8 +72,10 @@ class SqueezeNetFeatures(FrozenFeatures):
     """
 
     def __init__(self, layer: str | int = "fire5", weights: str | os.PathLike[str] | None = "imagenet",
-                 download: bool = True, caffe_input: bool | None = None) -> None:  # fmt: skip
+                 download: bool = True, caffe_input: bool | None = None,
+                 input_upsample: int = 1) -> None:  # fmt: skip
         super().__init__()
+        self.input_upsample = input_upsample
         self.layer_index = layer_index(layer)
         self.caffe_input = weights != "imagenet" if caffe_input is None else caffe_input
         self.features = nn.Sequential(*_all_layers()[: self.layer_index + 1])

@@ -62,8 +62,9 @@ class VGG19Features(FrozenFeatures):
     """
 
     def __init__(self, layer: str | int = "VGG54", weights: str | os.PathLike[str] | None = "imagenet",
-                 download: bool = True) -> None:  # fmt: skip
+                 download: bool = True, input_upsample: int = 1) -> None:  # fmt: skip
         super().__init__()
+        self.input_upsample = input_upsample
         self.layer_index = layer_index(layer)
         self.layer_name = layer_names()[self.layer_index]
         layers: list[nn.Module] = []

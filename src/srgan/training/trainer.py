@@ -149,7 +149,9 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.autocast_dtype == torch.float16)
         if self.content_loss is not None:
             self.content_loss.to(self.device, memory_format=self._memory_format)
-        self.criterion_g = SRGANGeneratorLoss(self.content_loss, cfg.loss.adversarial_weight)
+        self.criterion_g = SRGANGeneratorLoss(
+            self.content_loss, cfg.loss.adversarial_weight, cfg.loss.pixel_weight, cfg.loss.pixel
+        )
 
         self.iteration = 0
         self.best_metric: float | None = None
@@ -173,11 +175,11 @@ class Trainer:
             if loss.perceptual == "vgg19":
                 from srgan.models.vgg import VGG19Features
 
-                net = VGG19Features(loss.layer, weights=loss.weights)
+                net = VGG19Features(loss.layer, weights=loss.weights, input_upsample=loss.input_upsample)
             else:
                 from srgan.models.squeezenet import SqueezeNetFeatures
 
-                net = SqueezeNetFeatures(loss.layer, weights=loss.weights)
+                net = SqueezeNetFeatures(loss.layer, weights=loss.weights, input_upsample=loss.input_upsample)
         except (WeightsError, ValueError) as exc:
             raise ConfigError(f"perceptual network ({loss.perceptual}, {loss.layer}): {exc}") from exc
         return PerceptualLoss(net, loss.feature_scale)
@@ -342,6 +344,7 @@ class Trainer:
             "loss/g_total": terms.total.item(),
             "loss/g_content": terms.content.item(),
             "loss/g_adversarial": terms.adversarial.item(),
+            **({} if terms.pixel is None else {f"loss/g_pixel_{self.cfg.loss.pixel}": terms.pixel.item()}),
             "d/real_prob": torch.sigmoid(real_logits.float()).mean().item(),
             "d/fake_prob": torch.sigmoid(fake_logits.float()).mean().item(),
         }
