@@ -141,6 +141,24 @@ def test_srgan_stage_updates_d_then_g_and_decreases_g_loss(
     assert stats[-1]["loss/g_content"] < 0.5 * first["loss/g_content"]  # type: ignore[index]
 
 
+@pytest.mark.parametrize("stage", ["srresnet", "srgan"])
+def test_init_from_starts_either_stage_from_an_export(images: Path, tmp_path: Path, stage: str) -> None:
+    first = Trainer(tiny(images, tmp_path / "a", "srresnet", "train.iterations=2"))
+    export = first.train().export
+    assert export is not None
+    from srgan.inference.loading import load_generator
+
+    exported = load_generator(export).state_dict()
+    extra = ("train.iterations=1", "train.ema_decay=0.9", "loss.perceptual=mse", f"train.init_from={export}")
+    second = Trainer(tiny(images, tmp_path / "b", stage, *extra))
+    assert_same(second.generator.state_dict(), exported)
+    assert second.ema is not None
+    assert_same(second.ema.model.state_dict(), exported)  # the average starts from the loaded weights too
+    assert second.iteration == 0 and second.opt_g.state_dict()["state"] == {}  # a fresh optimiser
+    with pytest.raises(ConfigError, match=r"train\.init_from .* but the config asks for"):
+        Trainer(tiny(images, tmp_path / "c", stage, *extra, "model.channels=16"))
+
+
 def test_missing_perceptual_weights_fail_before_training(images: Path, tmp_path: Path) -> None:
     cfg = tiny(images, tmp_path / "r", "srgan", f"loss.weights={tmp_path / 'absent.pth'}")
     with pytest.raises(

@@ -22,7 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--run-dir", metavar="DIR", help="where checkpoints and logs go; an existing run resumes"
     )
     parser.add_argument(
-        "--init-from", metavar="FILE", help="stage srgan: the stage-1 checkpoint or export to start from"
+        "--init-from",
+        metavar="FILE",
+        help="generator checkpoint or export to start from (stage srgan: the stage-1 result; stage srresnet: fine-tune)",
     )
     parser.add_argument(
         "--resume", metavar="CKPT", help="resume from this checkpoint (default: the run's latest)"

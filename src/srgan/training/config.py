@@ -80,7 +80,9 @@ class TrainConfig:
     channels_last: bool = True
     compile: bool = False  # torch.compile the generator and discriminator
     ema_decay: float = 0.0  # EMA of G for validation and export; 0 = off
-    init_from: str | None = None  # stage srgan: a stage-1 checkpoint or generator export
+    # Generator weights to start from (a checkpoint or export): stage srgan starts from a trained
+    # SRResNet as the paper does; stage srresnet fine-tunes (optimiser and schedule start afresh).
+    init_from: str | None = None
     sync_bn: bool = False  # SyncBatchNorm across processes (CUDA only)
     max_nonfinite: int = 10  # stop after this many consecutive non-finite losses
 

@@ -127,7 +127,7 @@ class Trainer:
         self.val_samples = self._load_validation()
 
         self.generator = Generator(cfg.model.scale, cfg.model.num_blocks, cfg.model.channels)
-        if self.stage == "srgan" and cfg.train.init_from:
+        if cfg.train.init_from:
             self._init_generator(cfg.train.init_from)
         self.discriminator = (
             Discriminator(base_channels=cfg.model.d_channels) if self.stage == "srgan" else None
@@ -467,6 +467,8 @@ class Trainer:
         self.logger.line(self._describe())
         if getattr(self, "_resumed_from", None):
             self.logger.line(f"resumed from {self._resumed_from} at iteration {self.iteration}")
+        if cfg.train.init_from and self.iteration == 0:
+            self.logger.line(f"generator initialised from {cfg.train.init_from}")
         if self.stage == "srgan" and not cfg.train.init_from and self.iteration == 0:
             self.logger.line(
                 "note: train.init_from is not set; the paper initialises SRGAN from a trained SRResNet"
