@@ -58,6 +58,8 @@ def test_eval_cli_bicubic_json_and_images(tmp_path: Path, capsys: pytest.Capture
     ds = report["datasets"][0]
     assert ds["num_images"] == 2 and ds["scale"] == 2
     assert 20 < ds["mean"]["psnr_y"] < 60 and ds["mean"]["niqe"] is not None
+    assert 0 <= ds["mean"]["grid"] < 0.3  # bicubic draws no grid
+    assert "Grid" in printed and "lattice_score" in report["protocol"]
     sr = Image.open(tmp_path / "pics" / "mine" / "im0_sr.png")
     assert sr.size == (202, 130)  # mod-cropped to x2
     assert (tmp_path / "pics" / "mine" / "im0_compare.png").is_file()

@@ -8,6 +8,7 @@ from srgan.losses import (
     SRGANGeneratorLoss,
     discriminator_loss,
     generator_adversarial_loss,
+    lattice_loss,
     pixel_loss,
 )
 from srgan.models import Discriminator, Generator
@@ -105,3 +106,40 @@ def test_optional_pixel_term_adds_weighted_pixel_loss_and_reaches_generator() ->
     terms.pixel.backward()
     assert_every_param_has_gradient(g)
     assert SRGANGeneratorLoss(content)(sr, hr, d(sr)).pixel is None, "the paper's loss has no pixel term"
+
+
+def test_lattice_loss_sees_a_grid_and_not_texture_or_colour() -> None:
+    torch.manual_seed(0)
+    flat = torch.full((8, 3, 96, 96), 0.5)
+    assert lattice_loss(flat, 4) < 1e-12 and lattice_loss(flat + 0.1, 4) < 1e-12  # colour is not a grid
+    grid = torch.zeros(1, 1, 96, 96)
+    grid[..., ::4, :] = 1 / 255  # one brighter row in every four: a period-4 stripe of one grey level
+    texture = 0.01 * torch.randn(8, 3, 96, 96)  # detail with ~25x the grid's energy, different per image
+    assert texture.pow(2).mean() > 20 * grid.pow(2).mean()
+    assert lattice_loss(flat + texture + grid, 4) > 20 * lattice_loss(flat + texture, 4)
+
+
+def test_lattice_term_is_weighted_into_the_total_and_reaches_the_generator() -> None:
+    g, d, lr, hr = small_gan()
+    sr = g(lr)
+    terms = SRGANGeneratorLoss(None, lattice_weight=100.0, lattice_period=2)(sr, hr, d(sr))
+    assert terms.lattice is not None
+    torch.testing.assert_close(terms.lattice, lattice_loss(sr, 2))
+    torch.testing.assert_close(terms.total, terms.content + 1e-3 * terms.adversarial + 100.0 * terms.lattice)
+    terms.lattice.backward()
+    assert_every_param_has_gradient(g)
+
+
+def test_pixel_term_at_lr_resolution_anchors_colour_and_leaves_detail_free() -> None:
+    hr = torch.rand(2, 3, 32, 32)
+    detail = torch.tensor([[1.0, -1.0], [-1.0, 1.0]]).repeat(16, 16) * 0.05  # zero mean in every 4x4 cell
+    criterion = SRGANGeneratorLoss(None, pixel_weight=1.0, pixel_kind="l1", pixel_downsample=4)
+    logits = torch.zeros(2, 1)
+    assert criterion(hr + detail, hr, logits).pixel < 1e-7  # type: ignore[operator]
+    shifted = criterion(hr + 0.1, hr, logits).pixel  # a colour shift is seen at full strength
+    torch.testing.assert_close(shifted, torch.tensor(0.1), atol=1e-6, rtol=0)
+    sr = torch.rand(2, 3, 32, 32)
+    expected = torch.nn.functional.l1_loss(
+        torch.nn.functional.avg_pool2d(sr, 4), torch.nn.functional.avg_pool2d(hr, 4)
+    )
+    torch.testing.assert_close(criterion(sr, hr, logits).pixel, expected)

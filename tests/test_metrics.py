@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from srgan.metrics import niqe, psnr, psnr_rgb, psnr_y, rgb_to_y, ssim, ssim_y
+from srgan.metrics import lattice_score, niqe, psnr, psnr_rgb, psnr_y, rgb_to_y, ssim, ssim_y
 
 from .conftest import shared_path
 
@@ -94,3 +95,20 @@ def test_niqe_prefers_natural_over_blurred() -> None:
 def test_niqe_needs_a_block() -> None:
     with pytest.raises(ValueError, match="96x96"):
         niqe(np.zeros((50, 200)))
+
+
+def test_lattice_score_is_low_for_a_photo_and_high_with_a_faint_grid() -> None:
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    photo = rgb_to_y(np.asarray(Image.open(examples / "baboon.png").convert("RGB")))
+    assert lattice_score(photo) < 0.3  # natural detail lands on every sub-pixel phase alike
+    grid = torch.zeros_like(photo)
+    grid[::4, :] += 1.0  # one grey level brighter on every fourth row
+    grid[:, 1::4] -= 1.0  # and one darker on every fourth column
+    assert lattice_score(photo + grid) > 0.5
+    brighter = lattice_score(photo + 10.0)
+    assert brighter == pytest.approx(lattice_score(photo), abs=1e-9)  # brightness is not a grid
+    assert lattice_score(photo + grid, period=3) < lattice_score(photo + grid, period=4)  # it is period 4
+    with pytest.raises(ValueError, match="plane"):
+        lattice_score(torch.zeros(3, 20, 20))
+    with pytest.raises(ValueError, match="too small"):
+        lattice_score(torch.zeros(8, 8))

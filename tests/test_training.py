@@ -200,6 +200,7 @@ def test_checkpoint_retention_and_best(images: Path, tmp_path: Path) -> None:
     best = ckpt.load(tmp_path / "r" / "checkpoints" / "best.pt")
     assert best["best_metric"] == result.best_metric and best["iteration"] in (4, 8)
     assert (tmp_path / "r" / "metrics.csv").read_text().count("val/psnr_y") == 2
+    assert (tmp_path / "r" / "metrics.csv").read_text().count("val/grid") == 2
 
 
 def test_sigkill_during_save_leaves_the_previous_checkpoint_loadable(tmp_path: Path) -> None:

@@ -48,6 +48,23 @@ class PerceptualLoss(nn.Module):
         return F.mse_loss(sr_features.float() * self.feature_scale, hr_features.float() * self.feature_scale)
 
 
+def lattice_loss(sr: torch.Tensor, period: int) -> torch.Tensor:
+    """Mean square of the per-phase means of SR's high-pass on its period x period sub-pixel
+    lattice, averaged over the batch.
+
+    A x``period`` generator places its PixelShuffle outputs on that lattice, so it can draw a
+    fixed period-``period`` pattern (a grid) in every image. Image detail lands on every phase
+    alike, so its phase means average out over the blocks and images of a batch; a grid is the
+    same in every image and does not. This term therefore sees the grid and not the texture.
+    """
+    x = sr.float()
+    b, c, h, w = x.shape
+    h, w = h - h % period, w - w % period
+    smooth = F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    high = (x - smooth)[..., :h, :w].reshape(b, c, h // period, period, w // period, period)
+    return high.mean(dim=(0, 2, 4)).pow(2).mean()
+
+
 def generator_adversarial_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """-log D(G(z)), the paper's non-saturating form: BCE of D's logits on fakes against 1."""
     return F.binary_cross_entropy_with_logits(
@@ -74,6 +91,7 @@ class GeneratorLossTerms:
     content: torch.Tensor
     adversarial: torch.Tensor
     pixel: torch.Tensor | None = None
+    lattice: torch.Tensor | None = None
 
 
 class SRGANGeneratorLoss(nn.Module):
@@ -91,20 +109,32 @@ class SRGANGeneratorLoss(nn.Module):
         adversarial_weight: float = PAPER_ADVERSARIAL_WEIGHT,
         pixel_weight: float = 0.0,
         pixel_kind: str = "l1",
+        lattice_weight: float = 0.0,
+        lattice_period: int = 4,
+        pixel_downsample: int = 1,
     ) -> None:
         super().__init__()
         self.content = content
         self.adversarial_weight = adversarial_weight
         self.pixel_weight = pixel_weight
         self.pixel_kind = pixel_kind
+        self.lattice_weight = lattice_weight
+        self.lattice_period = lattice_period
+        self.pixel_downsample = pixel_downsample
 
     def forward(self, sr: torch.Tensor, hr: torch.Tensor, fake_logits: torch.Tensor) -> GeneratorLossTerms:
         content = (
             self.content(sr, hr) if self.content is not None else pixel_loss(sr.float(), hr.float(), "mse")
         )
         adversarial = generator_adversarial_loss(fake_logits)
-        total = content + self.adversarial_weight * adversarial
-        if self.pixel_weight <= 0:
-            return GeneratorLossTerms(total, content, adversarial)
-        pixel = pixel_loss(sr.float(), hr.float(), self.pixel_kind)
-        return GeneratorLossTerms(total + self.pixel_weight * pixel, content, adversarial, pixel)
+        terms = GeneratorLossTerms(content + self.adversarial_weight * adversarial, content, adversarial)
+        if self.pixel_weight > 0:
+            a, b = sr.float(), hr.float()
+            if self.pixel_downsample > 1:  # compare k x k box means: colour and structure, not detail
+                a, b = F.avg_pool2d(a, self.pixel_downsample), F.avg_pool2d(b, self.pixel_downsample)
+            terms.pixel = pixel_loss(a, b, self.pixel_kind)
+            terms.total = terms.total + self.pixel_weight * terms.pixel
+        if self.lattice_weight > 0:
+            terms.lattice = lattice_loss(sr, self.lattice_period)
+            terms.total = terms.total + self.lattice_weight * terms.lattice
+        return terms

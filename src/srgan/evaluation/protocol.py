@@ -19,7 +19,7 @@ import torch
 
 from srgan.data.images import find_images, load_image, quantize, to_float, to_rgb, to_uint8
 from srgan.data.imresize import imresize
-from srgan.metrics import niqe, psnr_rgb, psnr_y, rgb_to_y, ssim_y
+from srgan.metrics import lattice_score, niqe, psnr_rgb, psnr_y, rgb_to_y, ssim_y
 from srgan.metrics.full_reference import crop_border, psnr, ssim
 
 # LR (1, 3, h, w) float in [0, 1] -> SR (1, 3, s*h, s*w) float
@@ -34,7 +34,8 @@ def protocol_line(scale: int, pipeline: str = "rgb", with_niqe: bool = True) -> 
     return (
         f"Protocol: HR mod-cropped to x{scale}; LR = MATLAB bicubic (antialiased) of RGB HR, rounded to uint8; "
         f"SR rounded to uint8; PSNR/SSIM (11x11 Gaussian, sigma 1.5) on BT.601 Y (MATLAB rgb2ycbcr), "
-        f"{scale}-px border cropped; gray HR measured on its gray values{niqe_part}."
+        f"{scale}-px border cropped; gray HR measured on its gray values{niqe_part}; Grid = srgan.metrics."
+        f"lattice_score of SR Y (period {scale}; natural images ~0.15, a visible grid >= 0.5)."
     )
 
 
@@ -45,6 +46,7 @@ class ImageScore:
     ssim_y: float
     psnr_rgb: float
     niqe: float | None
+    grid: float | None = None  # srgan.metrics.lattice_score of the SR's Y, period = scale
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -87,16 +89,15 @@ def score(
         raise ValueError(
             f"{sample.name}: SR is {sr_u8.shape[1]}x{sr_u8.shape[0]}, HR is {sample.hr.shape[1]}x{sample.hr.shape[0]}"
         )
-    niqe_value = None
-    if with_niqe:
-        plane = crop_border(rgb_to_y(sr_u8), scale)
-        niqe_value = niqe(plane) if min(plane.shape) >= 96 else None
+    plane = crop_border(rgb_to_y(sr_u8), scale)  # a crop of `scale` pixels keeps the lattice phase
+    niqe_value = niqe(plane) if with_niqe and min(plane.shape) >= 96 else None
     result = ImageScore(
         name=sample.name,
         psnr_y=psnr_y(sr_u8, sample.hr, scale),
         ssim_y=ssim_y(sr_u8, sample.hr, scale),
         psnr_rgb=psnr_rgb(sr_u8, sample.hr, scale),
         niqe=niqe_value,
+        grid=lattice_score(plane, scale) if min(plane.shape) >= 3 * scale else None,
     )
     return result, sr_u8
 
@@ -131,6 +132,6 @@ class DatasetReport:
             "folder": self.folder,
             "scale": self.scale,
             "num_images": len(self.images),
-            "mean": {k: self.mean(k) for k in ("psnr_y", "ssim_y", "psnr_rgb", "niqe")},
+            "mean": {k: self.mean(k) for k in ("psnr_y", "ssim_y", "psnr_rgb", "niqe", "grid")},
             "images": [s.to_dict() for s in self.images],
         }

@@ -49,12 +49,16 @@ class DataConfig:
 class LossConfig:
     pixel: str = "mse"  # stage srresnet: mse | l1; stage srgan: the kind of the pixel_weight term
     pixel_weight: float = 0.0  # stage srgan: adds pixel_weight x pixel loss to G's loss (0 = paper)
+    # stage srgan: the pixel term compares k x k box means of SR and HR (k = scale: at LR resolution),
+    # anchoring colour and structure while leaving the detail inside each cell to the other terms
+    pixel_downsample: int = 1
     perceptual: str = "vgg19"  # stage srgan content loss: vgg19 | squeezenet | mse (the paper's SRGAN-MSE)
     layer: str = "VGG54"  # VGG22, VGG54, a torchvision layer name; for squeezenet fire2..fire9
     weights: str = "imagenet"  # "imagenet" (torch.hub cache / download) or a local file
     feature_scale: float = 1.0 / 12.75  # the paper's rescaling of VGG feature maps
     input_upsample: int = 1  # enlarge images k times before the perceptual network (2 for squeezenet)
     adversarial_weight: float = 1e-3
+    lattice_weight: float = 0.0  # stage srgan: weight of losses.lattice_loss, against grids (0 = paper)
 
 
 @dataclass

@@ -150,8 +150,9 @@ class Trainer:
         if self.content_loss is not None:
             self.content_loss.to(self.device, memory_format=self._memory_format)
         self.criterion_g = SRGANGeneratorLoss(
-            self.content_loss, cfg.loss.adversarial_weight, cfg.loss.pixel_weight, cfg.loss.pixel
-        )
+            self.content_loss, cfg.loss.adversarial_weight, cfg.loss.pixel_weight, cfg.loss.pixel,
+            cfg.loss.lattice_weight, cfg.model.scale, cfg.loss.pixel_downsample,
+        )  # fmt: skip
 
         self.iteration = 0
         self.best_metric: float | None = None
@@ -345,6 +346,7 @@ class Trainer:
             "loss/g_content": terms.content.item(),
             "loss/g_adversarial": terms.adversarial.item(),
             **({} if terms.pixel is None else {f"loss/g_pixel_{self.cfg.loss.pixel}": terms.pixel.item()}),
+            **({} if terms.lattice is None else {"loss/g_lattice": terms.lattice.item()}),
             "d/real_prob": torch.sigmoid(real_logits.float()).mean().item(),
             "d/fake_prob": torch.sigmoid(fake_logits.float()).mean().item(),
         }
@@ -387,9 +389,10 @@ class Trainer:
             f"val/{k}": float(sum(getattr(r, k) for r in results) / len(results))
             for k in ("psnr_y", "ssim_y")
         }
-        niqes = [r.niqe for r in results if r.niqe is not None]
-        if niqes:
-            metrics["val/niqe"] = float(sum(niqes) / len(niqes))
+        for key in ("niqe", "grid"):
+            values = [getattr(r, key) for r in results if getattr(r, key) is not None]
+            if values:
+                metrics[f"val/{key}"] = float(sum(values) / len(values))
         if sample_grid is not None:
             import numpy as np
 
