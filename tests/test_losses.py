@@ -6,6 +6,7 @@ import torch
 from srgan.losses import (
     PerceptualLoss,
     SRGANGeneratorLoss,
+    chroma_loss,
     discriminator_loss,
     generator_adversarial_loss,
     lattice_loss,
@@ -143,3 +144,28 @@ def test_pixel_term_at_lr_resolution_anchors_colour_and_leaves_detail_free() -> 
         torch.nn.functional.avg_pool2d(sr, 4), torch.nn.functional.avg_pool2d(hr, 4)
     )
     torch.testing.assert_close(criterion(sr, hr, logits).pixel, expected)
+
+
+def test_chroma_loss_sees_false_colour_and_not_grey_detail() -> None:
+    torch.manual_seed(0)
+    hr = torch.rand(2, 3, 32, 32)
+    grey_detail = 0.1 * torch.randn(2, 1, 32, 32)  # the same change in R, G and B: luma only
+    assert chroma_loss(hr + grey_detail, hr) < 1e-6
+    fringe = torch.zeros(2, 3, 32, 32)
+    fringe[:, 0, ::2] = 0.1  # red on every other row, green on the rest: a false-colour fringe
+    fringe[:, 1, 1::2] = 0.1
+    # Cb/Cr of +0.1 red: (-0.0169, 0.05); of +0.1 green: (-0.0331, -0.0419); mean |.| over both planes
+    expected = (0.016874 + 0.05 + 0.033126 + 0.041869) / 4
+    torch.testing.assert_close(chroma_loss(hr + fringe, hr), torch.tensor(expected), atol=1e-5, rtol=0)
+
+
+def test_chroma_term_is_weighted_into_the_total_and_reaches_the_generator() -> None:
+    g, d, lr, hr = small_gan()
+    sr = g(lr)
+    terms = SRGANGeneratorLoss(None, chroma_weight=2.0)(sr, hr, d(sr))
+    assert terms.chroma is not None
+    torch.testing.assert_close(terms.chroma, chroma_loss(sr, hr))
+    torch.testing.assert_close(terms.total, terms.content + 1e-3 * terms.adversarial + 2.0 * terms.chroma)
+    terms.chroma.backward()
+    assert_every_param_has_gradient(g)
+    assert SRGANGeneratorLoss(None)(sr, hr, d(sr)).chroma is None, "the paper's loss has no chroma term"

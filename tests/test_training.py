@@ -159,6 +159,30 @@ def test_init_from_starts_either_stage_from_an_export(images: Path, tmp_path: Pa
         Trainer(tiny(images, tmp_path / "c", stage, *extra, "model.channels=16"))
 
 
+def test_lattice_term_switches_on_at_lattice_start(images: Path, tmp_path: Path) -> None:
+    extra = ("loss.perceptual=mse", "loss.lattice_weight=5.0", "loss.lattice_start=2")
+    trainer = Trainer(tiny(images, tmp_path / "r", "srgan", *extra))
+    lr, hr = fixed_batch(trainer)
+    early = trainer.step_srgan(lr, hr)
+    assert early is not None and "loss/g_lattice" not in early
+    trainer.iteration = 2
+    late = trainer.step_srgan(lr, hr)
+    assert late is not None and late["loss/g_lattice"] > 0
+    assert late["loss/g_total"] == pytest.approx(
+        late["loss/g_content"] + 1e-3 * late["loss/g_adversarial"] + 5.0 * late["loss/g_lattice"], rel=1e-5
+    )
+
+
+def test_chroma_term_is_trained_and_logged(images: Path, tmp_path: Path) -> None:
+    trainer = Trainer(tiny(images, tmp_path / "r", "srgan", "loss.perceptual=mse", "loss.chroma_weight=2.0"))
+    logged = trainer.step_srgan(*fixed_batch(trainer))
+    assert logged is not None and logged["loss/g_chroma"] > 0
+    assert logged["loss/g_total"] == pytest.approx(
+        logged["loss/g_content"] + 1e-3 * logged["loss/g_adversarial"] + 2.0 * logged["loss/g_chroma"],
+        rel=1e-5,
+    )
+
+
 def test_missing_perceptual_weights_fail_before_training(images: Path, tmp_path: Path) -> None:
     cfg = tiny(images, tmp_path / "r", "srgan", f"loss.weights={tmp_path / 'absent.pth'}")
     with pytest.raises(

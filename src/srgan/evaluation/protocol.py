@@ -35,7 +35,7 @@ def protocol_line(scale: int, pipeline: str = "rgb", with_niqe: bool = True) -> 
         f"Protocol: HR mod-cropped to x{scale}; LR = MATLAB bicubic (antialiased) of RGB HR, rounded to uint8; "
         f"SR rounded to uint8; PSNR/SSIM (11x11 Gaussian, sigma 1.5) on BT.601 Y (MATLAB rgb2ycbcr), "
         f"{scale}-px border cropped; gray HR measured on its gray values{niqe_part}; Grid = srgan.metrics."
-        f"lattice_score of SR Y (period {scale}; natural images ~0.15, a visible grid >= 0.5)."
+        f"lattice_score of SR Y (period {scale}; natural images ~0.12, a visible grid ~0.5 and more)."
     )
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 # name -> file in srgan/weights; the card (metrics, sha256) is weights/<name>.json
-BUNDLED = {"srresnet-x4": "srresnet-x4.safetensors", "srgan-x4": "srgan-x4.safetensors"}
+BUNDLED = {"srgan-x4": "srgan-x4.safetensors", "srresnet-x4": "srresnet-x4.safetensors"}
 DEFAULT_MODEL = "srgan-x4"
 
 
@@ -27,13 +29,32 @@ def bundled_path(name: str) -> Path | None:
     return path if path.is_file() else None
 
 
+def _card(name: str) -> dict[str, Any]:
+    card_path = _weights_dir() / f"{name}.json"
+    return json.loads(card_path.read_text()) if card_path.is_file() else {}
+
+
 def model_cards() -> list[dict[str, Any]]:
-    cards = []
-    for name in bundled_names():
-        card_path = _weights_dir() / f"{name}.json"
-        card = json.loads(card_path.read_text()) if card_path.is_file() else {}
-        cards.append({"name": name, "file": BUNDLED[name], "scale": card.get("scale", 4), **card})
-    return cards
+    return [{"name": name, "file": BUNDLED[name], "scale": 4, **_card(name)} for name in bundled_names()]
+
+
+def verify_bundled(name: str) -> str | None:
+    """None if the bundled file matches its card's sha256, else a sentence saying what is wrong."""
+    path = bundled_path(name)
+    if path is None:
+        return f"{name} is not bundled in this installation"
+    expected = _card(name).get("sha256")
+    if expected is None:
+        return f"the bundled model {name} has no card with a sha256 ({path.with_suffix('.json')})"
+    actual = _sha256(path, path.stat().st_mtime_ns, path.stat().st_size)
+    if actual != expected:
+        return f"the bundled model file {path} is damaged (sha256 {actual[:12]}..., expected {expected[:12]}...); reinstall srgan"
+    return None
+
+
+@functools.lru_cache(maxsize=8)
+def _sha256(path: Path, mtime_ns: int, size: int) -> str:  # mtime/size: re-hash when the file changes
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def default_model() -> str | None:

@@ -69,10 +69,13 @@ def _state_from_file(path: Path) -> tuple[dict[str, torch.Tensor], GeneratorConf
 
 def resolve_model_path(name_or_path: str | os.PathLike[str]) -> Path:
     """A bundled model name or a file path -> an existing file."""
-    from srgan.inference.bundled import bundled_path
+    from srgan.inference.bundled import bundled_path, verify_bundled
 
     bundled = bundled_path(str(name_or_path))
     if bundled is not None:
+        problem = verify_bundled(str(name_or_path))
+        if problem:
+            raise ModelLoadError(problem)
         return bundled
     path = Path(name_or_path).expanduser()
     if not path.is_file():

@@ -5,7 +5,8 @@ so it can draw the same small pattern in every 4 x 4 cell: a grid or checkerboar
 artifact of adversarially trained upsamplers. Natural detail falls on every lattice phase alike.
 The score is the standard deviation, over the period x period phases, of the mean 3 x 3 high-pass
 residual of the image's Y channel at that phase, in 8-bit levels. Natural HR images score about
-0.15 (Set14 mean), an SRResNet about 0.1; a visible grid is 0.5 and more.
+0.12 (Set5/Set14/BSD100 means 0.135/0.116/0.115), an SRResNet 0.06, bicubic 0.01; a grid faintly
+visible at 3x zoom scores about 0.5, a plain one 1 and more.
 """
 
 from __future__ import annotations

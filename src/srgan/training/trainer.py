@@ -151,7 +151,7 @@ class Trainer:
             self.content_loss.to(self.device, memory_format=self._memory_format)
         self.criterion_g = SRGANGeneratorLoss(
             self.content_loss, cfg.loss.adversarial_weight, cfg.loss.pixel_weight, cfg.loss.pixel,
-            cfg.loss.lattice_weight, cfg.model.scale, cfg.loss.pixel_downsample,
+            cfg.loss.lattice_weight, cfg.model.scale, cfg.loss.pixel_downsample, cfg.loss.chroma_weight,
         )  # fmt: skip
 
         self.iteration = 0
@@ -328,6 +328,8 @@ class Trainer:
             return None
         self._optimise(loss_d, self.opt_d)
 
+        loss = self.cfg.loss
+        self.criterion_g.lattice_weight = loss.lattice_weight if self.iteration >= loss.lattice_start else 0.0
         # G step against the updated D; D's weights are frozen so no gradient (or DDP sync) reaches them.
         self.discriminator.requires_grad_(False)
         try:
@@ -347,6 +349,7 @@ class Trainer:
             "loss/g_adversarial": terms.adversarial.item(),
             **({} if terms.pixel is None else {f"loss/g_pixel_{self.cfg.loss.pixel}": terms.pixel.item()}),
             **({} if terms.lattice is None else {"loss/g_lattice": terms.lattice.item()}),
+            **({} if terms.chroma is None else {"loss/g_chroma": terms.chroma.item()}),
             "d/real_prob": torch.sigmoid(real_logits.float()).mean().item(),
             "d/fake_prob": torch.sigmoid(fake_logits.float()).mean().item(),
         }

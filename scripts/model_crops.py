@@ -1,0 +1,77 @@
+"""The comparison crops in docs/models.md: bicubic | srresnet-x4 | srgan-x4 | HR on benchmark images.
+
+    python scripts/model_crops.py ../shared/data/benchmark/Set14/baboon.png@300,40 ... --out docs/img
+
+Each image is a path, optionally with @X,Y: the top-left corner of the window (in HR pixels); without
+it, the window with the most detail is used. Crops are enlarged --zoom times with nearest-neighbour
+so that pixel-level artifacts (grids, halos) stay visible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from srgan.evaluation.protocol import bicubic, make_sample, score
+from srgan.evaluation.report import comparison_strip, save_png
+from srgan.inference.loading import load_generator
+
+MODELS = ("srresnet-x4", "srgan-x4")
+
+
+def parse_image(arg: str) -> tuple[Path, tuple[int, int] | None]:
+    path, _, corner = arg.partition("@")
+    if not corner:
+        return Path(path), None
+    x, y = (int(v) for v in corner.split(","))
+    return Path(path), (x, y)
+
+
+def window(image: np.ndarray, corner: tuple[int, int], size: int) -> np.ndarray:
+    x, y = corner
+    if y + size > image.shape[0] or x + size > image.shape[1]:
+        raise SystemExit(
+            f"error: the {size}px window at {x},{y} does not fit a {image.shape[1]}x{image.shape[0]} image"
+        )
+    return image[y : y + size, x : x + size]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("images", nargs="+", help="PATH or PATH@X,Y")
+    p.add_argument("--out", type=Path, default=Path("docs/img"))
+    p.add_argument("--crop", type=int, default=128, help="window side in HR pixels")
+    p.add_argument("--zoom", type=int, default=2, help="nearest-neighbour enlargement of the crops")
+    p.add_argument(
+        "--models", nargs="+", default=list(MODELS), help="bundled names or model/checkpoint files"
+    )
+    args = p.parse_args()
+    generators = {Path(model).stem: load_generator(model) for model in args.models}
+    for arg in args.images:
+        path, corner = parse_image(arg)
+        sample = make_sample(path, 4, path.parent)
+        panels = [("bicubic", score(bicubic(4)(sample.lr), sample, 4, with_niqe=False)[1])]
+        with torch.inference_mode():
+            for name, g in generators.items():
+                panels.append((name, score(g(sample.lr.float()), sample, 4, with_niqe=False)[1]))
+        panels.append(("HR", sample.hr))
+        if corner is not None:
+            panels = [(label, window(image, corner, args.crop)) for label, image in panels]
+        panels = [
+            (label, np.asarray(Image.fromarray(image).resize(
+                (image.shape[1] * args.zoom, image.shape[0] * args.zoom), Image.NEAREST)))
+            for label, image in panels
+        ]  # fmt: skip
+        target = args.out / f"compare_{path.parent.name}_{path.stem}.png"
+        save_png(comparison_strip(panels, crop=args.crop * args.zoom), target)
+        print(target)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
