@@ -19,6 +19,7 @@ from PIL import Image
 
 from srgan.evaluation.protocol import bicubic, make_sample, score
 from srgan.evaluation.report import comparison_strip, save_png
+from srgan.inference.bundled import bundled_path
 from srgan.inference.loading import load_generator
 
 MODELS = ("srresnet-x4", "srgan-x4")
@@ -30,6 +31,11 @@ def parse_image(arg: str) -> tuple[Path, tuple[int, int] | None]:
         return Path(path), None
     x, y = (int(v) for v in corner.split(","))
     return Path(path), (x, y)
+
+
+def label(model: str) -> str:
+    """A bundled name as it is; a file by its last folders, so two runs' checkpoints stay apart."""
+    return model if bundled_path(model) is not None else "/".join(Path(model).parts[-3:])
 
 
 def window(image: np.ndarray, corner: tuple[int, int], size: int) -> np.ndarray:
@@ -51,7 +57,7 @@ def main() -> int:
         "--models", nargs="+", default=list(MODELS), help="bundled names or model/checkpoint files"
     )
     args = p.parse_args()
-    generators = {Path(model).stem: load_generator(model) for model in args.models}
+    generators = {label(model): load_generator(model) for model in args.models}
     for arg in args.images:
         path, corner = parse_image(arg)
         sample = make_sample(path, 4, path.parent)

@@ -9,6 +9,7 @@ from srgan.losses import (
     chroma_loss,
     discriminator_loss,
     generator_adversarial_loss,
+    lattice_energy_loss,
     lattice_loss,
     pixel_loss,
 )
@@ -169,3 +170,33 @@ def test_chroma_term_is_weighted_into_the_total_and_reaches_the_generator() -> N
     terms.chroma.backward()
     assert_every_param_has_gradient(g)
     assert SRGANGeneratorLoss(None)(sr, hr, d(sr)).chroma is None, "the paper's loss has no chroma term"
+
+
+def test_lattice_energy_loss_sees_phase_dependent_detail_that_the_signed_term_misses() -> None:
+    torch.manual_seed(0)
+    texture = 0.05 * torch.randn(16, 3, 96, 96)  # detail of random sign, the same strength everywhere
+    rippled = texture.clone()
+    rippled[..., 1::4, :] *= (
+        0.5  # every fourth row carries half the detail: sign from content, strength from phase
+    )
+    assert lattice_energy_loss(0.5 + texture, 4) < 1e-3
+    assert lattice_energy_loss(0.5 + rippled, 4) > 30 * lattice_energy_loss(0.5 + texture, 4)
+    assert lattice_loss(0.5 + rippled, 4) < 2 * lattice_loss(0.5 + texture, 4), (
+        "the signed term cannot see it"
+    )
+    assert lattice_energy_loss(0.5 * (0.5 + rippled), 4) == pytest.approx(
+        lattice_energy_loss(0.5 + rippled, 4).item(), rel=1e-4
+    ), "relative to the mean energy: the same for faint and strong detail"
+
+
+def test_lattice_energy_term_is_weighted_into_the_total_and_reaches_the_generator() -> None:
+    g, d, lr, hr = small_gan()
+    sr = g(lr)
+    terms = SRGANGeneratorLoss(None, lattice_energy_weight=0.1, lattice_period=2)(sr, hr, d(sr))
+    assert terms.lattice_energy is not None
+    torch.testing.assert_close(terms.lattice_energy, lattice_energy_loss(sr, 2))
+    torch.testing.assert_close(
+        terms.total, terms.content + 1e-3 * terms.adversarial + 0.1 * terms.lattice_energy
+    )
+    terms.lattice_energy.backward()
+    assert_every_param_has_gradient(g)

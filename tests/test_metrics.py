@@ -8,7 +8,17 @@ import pytest
 import torch
 from PIL import Image
 
-from srgan.metrics import lattice_score, niqe, psnr, psnr_rgb, psnr_y, rgb_to_y, ssim, ssim_y
+from srgan.metrics import (
+    lattice_score,
+    niqe,
+    phase_energy_spread,
+    psnr,
+    psnr_rgb,
+    psnr_y,
+    rgb_to_y,
+    ssim,
+    ssim_y,
+)
 
 from .conftest import shared_path
 
@@ -95,6 +105,22 @@ def test_niqe_prefers_natural_over_blurred() -> None:
 def test_niqe_needs_a_block() -> None:
     with pytest.raises(ValueError, match="96x96"):
         niqe(np.zeros((50, 200)))
+
+
+def test_phase_energy_spread_sees_ripples_of_either_sign() -> None:
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    photo = rgb_to_y(np.asarray(Image.open(examples / "baboon.png").convert("RGB")))
+    assert phase_energy_spread(photo) < 1.3  # natural detail is as strong on every phase
+    blur = torch.nn.functional.avg_pool2d(photo[None, None], 3, stride=1, padding=1, count_include_pad=False)[
+        0, 0
+    ]
+    rippled = photo.clone()
+    rippled[1::4] = blur[1::4] + 0.3 * (photo - blur)[1::4]  # every fourth row keeps 30% of its detail
+    assert phase_energy_spread(rippled) > 3
+    assert lattice_score(rippled) < 0.3, "its sign follows the content, so the grid score misses it"
+    assert phase_energy_spread(photo + 10.0) == pytest.approx(phase_energy_spread(photo), rel=1e-9)
+    with pytest.raises(ValueError, match="phase_energy_spread takes a"):
+        phase_energy_spread(torch.zeros(3, 20, 20))
 
 
 def test_lattice_score_is_low_for_a_photo_and_high_with_a_faint_grid() -> None:

@@ -160,16 +160,17 @@ def test_init_from_starts_either_stage_from_an_export(images: Path, tmp_path: Pa
 
 
 def test_lattice_term_switches_on_at_lattice_start(images: Path, tmp_path: Path) -> None:
-    extra = ("loss.perceptual=mse", "loss.lattice_weight=5.0", "loss.lattice_start=2")
-    trainer = Trainer(tiny(images, tmp_path / "r", "srgan", *extra))
+    extra = ("loss.perceptual=mse", "loss.lattice_weight=5.0", "loss.lattice_energy_weight=0.5")
+    trainer = Trainer(tiny(images, tmp_path / "r", "srgan", *extra, "loss.lattice_start=2"))
     lr, hr = fixed_batch(trainer)
     early = trainer.step_srgan(lr, hr)
-    assert early is not None and "loss/g_lattice" not in early
+    assert early is not None and "loss/g_lattice" not in early and "loss/g_lattice_energy" not in early
     trainer.iteration = 2
     late = trainer.step_srgan(lr, hr)
-    assert late is not None and late["loss/g_lattice"] > 0
+    assert late is not None and late["loss/g_lattice"] > 0 and late["loss/g_lattice_energy"] > 0
+    lattice_terms = 5.0 * late["loss/g_lattice"] + 0.5 * late["loss/g_lattice_energy"]
     assert late["loss/g_total"] == pytest.approx(
-        late["loss/g_content"] + 1e-3 * late["loss/g_adversarial"] + 5.0 * late["loss/g_lattice"], rel=1e-5
+        late["loss/g_content"] + 1e-3 * late["loss/g_adversarial"] + lattice_terms, rel=1e-5
     )
 
 

@@ -57,12 +57,30 @@ def lattice_loss(sr: torch.Tensor, period: int) -> torch.Tensor:
     alike, so its phase means average out over the blocks and images of a batch; a grid is the
     same in every image and does not. This term therefore sees the grid and not the texture.
     """
+    return _lattice_high_pass(sr, period).mean(dim=(0, 2, 4)).pow(2).mean()
+
+
+def lattice_energy_loss(sr: torch.Tensor, period: int) -> torch.Tensor:
+    """Mean square deviation from 1 of the high-pass energy per sub-pixel phase, relative to its mean,
+    pooled over the batch.
+
+    ``lattice_loss`` sees a pattern of one sign; a generator can also draw detail whose sign follows
+    the content (ripples along edges) but whose strength depends on the phase: every fourth row
+    weaker, say. In natural images the energy is the same on every phase (within 1-2% over BSD100);
+    this term asks the same of SR.
+    """
+    energy = _lattice_high_pass(sr, period).pow(2).mean(dim=(0, 2, 4))  # (channels, period, period)
+    relative = energy / energy.mean(dim=(1, 2), keepdim=True).clamp_min(1e-12)
+    return (relative - 1).pow(2).mean()
+
+
+def _lattice_high_pass(sr: torch.Tensor, period: int) -> torch.Tensor:
+    """SR minus its 3x3 box blur, as (batch, channels, rows, period, columns, period) blocks."""
     x = sr.float()
     b, c, h, w = x.shape
     h, w = h - h % period, w - w % period
     smooth = F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
-    high = (x - smooth)[..., :h, :w].reshape(b, c, h // period, period, w // period, period)
-    return high.mean(dim=(0, 2, 4)).pow(2).mean()
+    return (x - smooth)[..., :h, :w].reshape(b, c, h // period, period, w // period, period)
 
 
 # BT.601 chroma rows (Cb, Cr) for RGB in [0, 1]; offsets cancel in a difference.
@@ -108,6 +126,7 @@ class GeneratorLossTerms:
     adversarial: torch.Tensor
     pixel: torch.Tensor | None = None
     lattice: torch.Tensor | None = None
+    lattice_energy: torch.Tensor | None = None
     chroma: torch.Tensor | None = None
 
 
@@ -130,6 +149,7 @@ class SRGANGeneratorLoss(nn.Module):
         lattice_period: int = 4,
         pixel_downsample: int = 1,
         chroma_weight: float = 0.0,
+        lattice_energy_weight: float = 0.0,
     ) -> None:
         super().__init__()
         self.content = content
@@ -140,6 +160,7 @@ class SRGANGeneratorLoss(nn.Module):
         self.lattice_period = lattice_period
         self.pixel_downsample = pixel_downsample
         self.chroma_weight = chroma_weight
+        self.lattice_energy_weight = lattice_energy_weight
 
     def forward(self, sr: torch.Tensor, hr: torch.Tensor, fake_logits: torch.Tensor) -> GeneratorLossTerms:
         content = (
@@ -156,6 +177,9 @@ class SRGANGeneratorLoss(nn.Module):
         if self.lattice_weight > 0:
             terms.lattice = lattice_loss(sr, self.lattice_period)
             terms.total = terms.total + self.lattice_weight * terms.lattice
+        if self.lattice_energy_weight > 0:
+            terms.lattice_energy = lattice_energy_loss(sr, self.lattice_period)
+            terms.total = terms.total + self.lattice_energy_weight * terms.lattice_energy
         if self.chroma_weight > 0:
             terms.chroma = chroma_loss(sr, hr)
             terms.total = terms.total + self.chroma_weight * terms.chroma

@@ -17,12 +17,28 @@ import torch.nn.functional as F
 
 def lattice_score(plane: torch.Tensor, period: int = 4) -> float:
     """The grid score of a (H, W) float plane of 0..255 values (e.g. ``rgb_to_y`` of an image)."""
+    phase_means = _phase_blocks(plane, period, "lattice_score").mean(dim=(0, 2))
+    return float(phase_means.std())
+
+
+def phase_energy_spread(plane: torch.Tensor, period: int = 4) -> float:
+    """Max over min, across the period x period phases, of the mean squared high-pass residual.
+
+    The grid score sees a pattern of one sign; this sees detail whose sign follows the content but
+    whose strength follows the phase (ripples with every fourth row weaker). Natural images: about
+    1.1 (BSD100 mean 1.11); 1 means every phase carries the same detail.
+    """
+    energy = _phase_blocks(plane, period, "phase_energy_spread").pow(2).mean(dim=(0, 2))
+    return float(energy.max() / energy.min().clamp_min(1e-12))
+
+
+def _phase_blocks(plane: torch.Tensor, period: int, caller: str) -> torch.Tensor:
+    """The 3 x 3 high-pass residual of the plane as (rows, period, columns, period) blocks."""
     if plane.dim() != 2:
-        raise ValueError(f"lattice_score takes a (H, W) plane, got shape {tuple(plane.shape)}")
+        raise ValueError(f"{caller} takes a (H, W) plane, got shape {tuple(plane.shape)}")
     h, w = plane.shape[0] - plane.shape[0] % period, plane.shape[1] - plane.shape[1] % period
     if h < 3 * period or w < 3 * period:
         raise ValueError(f"the plane is too small for a period-{period} grid score: {tuple(plane.shape)}")
     x = plane.to(torch.float64)[None, None]
     high = (x - F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1))[0, 0, :h, :w]
-    phase_means = high.reshape(h // period, period, w // period, period).mean(dim=(0, 2))
-    return float(phase_means.std())
+    return high.reshape(h // period, period, w // period, period)

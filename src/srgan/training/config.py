@@ -59,7 +59,8 @@ class LossConfig:
     input_upsample: int = 1  # enlarge images k times before the perceptual network (2 for squeezenet)
     adversarial_weight: float = 1e-3
     lattice_weight: float = 0.0  # stage srgan: weight of losses.lattice_loss, against grids (0 = paper)
-    lattice_start: int = 0  # iteration from which the lattice term is on (texture first, then no grid)
+    lattice_start: int = 0  # iteration from which the lattice terms are on (texture first, then no grid)
+    lattice_energy_weight: float = 0.0  # stage srgan: weight of losses.lattice_energy_loss (0 = paper)
     chroma_weight: float = 0.0  # stage srgan: weight of losses.chroma_loss, against false colour (0 = paper)
 
 

@@ -150,9 +150,16 @@ class Trainer:
         if self.content_loss is not None:
             self.content_loss.to(self.device, memory_format=self._memory_format)
         self.criterion_g = SRGANGeneratorLoss(
-            self.content_loss, cfg.loss.adversarial_weight, cfg.loss.pixel_weight, cfg.loss.pixel,
-            cfg.loss.lattice_weight, cfg.model.scale, cfg.loss.pixel_downsample, cfg.loss.chroma_weight,
-        )  # fmt: skip
+            self.content_loss,
+            adversarial_weight=cfg.loss.adversarial_weight,
+            pixel_weight=cfg.loss.pixel_weight,
+            pixel_kind=cfg.loss.pixel,
+            lattice_weight=cfg.loss.lattice_weight,
+            lattice_period=cfg.model.scale,
+            pixel_downsample=cfg.loss.pixel_downsample,
+            chroma_weight=cfg.loss.chroma_weight,
+            lattice_energy_weight=cfg.loss.lattice_energy_weight,
+        )
 
         self.iteration = 0
         self.best_metric: float | None = None
@@ -329,7 +336,9 @@ class Trainer:
         self._optimise(loss_d, self.opt_d)
 
         loss = self.cfg.loss
-        self.criterion_g.lattice_weight = loss.lattice_weight if self.iteration >= loss.lattice_start else 0.0
+        lattice_on = self.iteration >= loss.lattice_start
+        self.criterion_g.lattice_weight = loss.lattice_weight if lattice_on else 0.0
+        self.criterion_g.lattice_energy_weight = loss.lattice_energy_weight if lattice_on else 0.0
         # G step against the updated D; D's weights are frozen so no gradient (or DDP sync) reaches them.
         self.discriminator.requires_grad_(False)
         try:
@@ -349,6 +358,9 @@ class Trainer:
             "loss/g_adversarial": terms.adversarial.item(),
             **({} if terms.pixel is None else {f"loss/g_pixel_{self.cfg.loss.pixel}": terms.pixel.item()}),
             **({} if terms.lattice is None else {"loss/g_lattice": terms.lattice.item()}),
+            **(
+                {} if terms.lattice_energy is None else {"loss/g_lattice_energy": terms.lattice_energy.item()}
+            ),
             **({} if terms.chroma is None else {"loss/g_chroma": terms.chroma.item()}),
             "d/real_prob": torch.sigmoid(real_logits.float()).mean().item(),
             "d/fake_prob": torch.sigmoid(fake_logits.float()).mean().item(),
