@@ -20,7 +20,9 @@ overrides = [
 ]  # fmt: skip
 trainer = Trainer(build_config("cpu", stage, None, overrides))
 rank = trainer.dist.rank
-print(f"rank {rank} pid {os.getpid()}", flush=True)
+# one write per line: both ranks share the pipe, and print's separate newline write lets lines interleave
+sys.stdout.write(f"rank {rank} pid {os.getpid()}\n")
+sys.stdout.flush()
 generator = trainer.generator
 result = trainer.train()
 torch.save(generator.state_dict(), out / f"rank{rank}.pt")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -336,11 +337,10 @@ def test_a_signal_to_one_rank_stops_every_rank_with_a_checkpoint(images: Path, t
     assert proc.stdout is not None
     pids: dict[int, int] = {}
     for line in proc.stdout:
-        if line.startswith("rank ") and " pid " in line:
-            rank, pid = int(line.split()[1]), int(line.split()[3])
-            pids[rank] = pid
-            if len(pids) == 2:
-                break
+        for rank, pid in re.findall(r"rank (\d) pid (\d+)", line):  # findall: lines of two ranks may meet
+            pids[int(rank)] = int(pid)
+        if len(pids) == 2:
+            break
     time.sleep(3)  # let a few iterations run
     os.kill(pids[1], signal.SIGTERM)
     out = proc.communicate(timeout=120)[0]
