@@ -67,11 +67,11 @@ def main() -> int:
                 panels.append((name, score(g(sample.lr.float()), sample, 4, with_niqe=False)[1]))
         panels.append(("HR", sample.hr))
         if corner is not None:
-            panels = [(label, window(image, corner, args.crop)) for label, image in panels]
+            panels = [(title, window(image, corner, args.crop)) for title, image in panels]
         panels = [
-            (label, np.asarray(Image.fromarray(image).resize(
+            (title, np.asarray(Image.fromarray(image).resize(
                 (image.shape[1] * args.zoom, image.shape[0] * args.zoom), Image.NEAREST)))
-            for label, image in panels
+            for title, image in panels
         ]  # fmt: skip
         target = args.out / f"compare_{path.parent.name}_{path.stem}.png"
         save_png(comparison_strip(panels, crop=args.crop * args.zoom), target)

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from srgan.metrics.lattice import phase_blocks
 from srgan.models.perceptual import FrozenFeatures
 
 # The paper rescales VGG feature maps by 1/12.75 so the VGG loss is of the MSE loss's order.
@@ -57,7 +58,7 @@ def lattice_loss(sr: torch.Tensor, period: int) -> torch.Tensor:
     alike, so its phase means average out over the blocks and images of a batch; a grid is the
     same in every image and does not. This term therefore sees the grid and not the texture.
     """
-    return _lattice_high_pass(sr, period).mean(dim=(0, 2, 4)).pow(2).mean()
+    return phase_blocks(sr.float(), period).mean(dim=(0, 2, 4)).pow(2).mean()
 
 
 def lattice_energy_loss(sr: torch.Tensor, period: int) -> torch.Tensor:
@@ -69,18 +70,9 @@ def lattice_energy_loss(sr: torch.Tensor, period: int) -> torch.Tensor:
     weaker, say. In natural images the energy is the same on every phase (within 1-2% over BSD100);
     this term asks the same of SR.
     """
-    energy = _lattice_high_pass(sr, period).pow(2).mean(dim=(0, 2, 4))  # (channels, period, period)
+    energy = phase_blocks(sr.float(), period).pow(2).mean(dim=(0, 2, 4))  # (channels, period, period)
     relative = energy / energy.mean(dim=(1, 2), keepdim=True).clamp_min(1e-12)
     return (relative - 1).pow(2).mean()
-
-
-def _lattice_high_pass(sr: torch.Tensor, period: int) -> torch.Tensor:
-    """SR minus its 3x3 box blur, as (batch, channels, rows, period, columns, period) blocks."""
-    x = sr.float()
-    b, c, h, w = x.shape
-    h, w = h - h % period, w - w % period
-    smooth = F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
-    return (x - smooth)[..., :h, :w].reshape(b, c, h // period, period, w // period, period)
 
 
 # BT.601 chroma rows (Cb, Cr) for RGB in [0, 1]; offsets cancel in a difference.

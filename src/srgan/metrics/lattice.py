@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 def lattice_score(plane: torch.Tensor, period: int = 4) -> float:
     """The grid score of a (H, W) float plane of 0..255 values (e.g. ``rgb_to_y`` of an image)."""
-    phase_means = _phase_blocks(plane, period, "lattice_score").mean(dim=(0, 2))
+    phase_means = _plane_phase_blocks(plane, period, "lattice_score").mean(dim=(0, 2))
     return float(phase_means.std())
 
 
@@ -28,17 +28,24 @@ def phase_energy_spread(plane: torch.Tensor, period: int = 4) -> float:
     whose strength follows the phase (ripples with every fourth row weaker). Natural images: about
     1.1 (BSD100 mean 1.11); 1 means every phase carries the same detail.
     """
-    energy = _phase_blocks(plane, period, "phase_energy_spread").pow(2).mean(dim=(0, 2))
+    energy = _plane_phase_blocks(plane, period, "phase_energy_spread").pow(2).mean(dim=(0, 2))
     return float(energy.max() / energy.min().clamp_min(1e-12))
 
 
-def _phase_blocks(plane: torch.Tensor, period: int, caller: str) -> torch.Tensor:
-    """The 3 x 3 high-pass residual of the plane as (rows, period, columns, period) blocks."""
+def phase_blocks(x: torch.Tensor, period: int) -> torch.Tensor:
+    """The 3 x 3 high-pass residual of a (batch, channels, H, W) tensor, cut to whole periods, as
+    (batch, channels, rows, period, columns, period) blocks: axis 3 and 5 are the sub-pixel phase.
+    Shared by these metrics and the training losses against grids (``srgan.losses``)."""
+    b, c, h, w = x.shape
+    h, w = h - h % period, w - w % period
+    smooth = F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    return (x - smooth)[..., :h, :w].reshape(b, c, h // period, period, w // period, period)
+
+
+def _plane_phase_blocks(plane: torch.Tensor, period: int, caller: str) -> torch.Tensor:
+    """``phase_blocks`` of one (H, W) plane in float64, as (rows, period, columns, period)."""
     if plane.dim() != 2:
         raise ValueError(f"{caller} takes a (H, W) plane, got shape {tuple(plane.shape)}")
-    h, w = plane.shape[0] - plane.shape[0] % period, plane.shape[1] - plane.shape[1] % period
-    if h < 3 * period or w < 3 * period:
+    if min(plane.shape) < 3 * period:
         raise ValueError(f"the plane is too small for a period-{period} grid score: {tuple(plane.shape)}")
-    x = plane.to(torch.float64)[None, None]
-    high = (x - F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1))[0, 0, :h, :w]
-    return high.reshape(h // period, period, w // period, period)
+    return phase_blocks(plane.to(torch.float64)[None, None], period)[0, 0]

@@ -357,11 +357,11 @@ class Trainer:
             "loss/g_content": terms.content.item(),
             "loss/g_adversarial": terms.adversarial.item(),
             **({} if terms.pixel is None else {f"loss/g_pixel_{self.cfg.loss.pixel}": terms.pixel.item()}),
-            **({} if terms.lattice is None else {"loss/g_lattice": terms.lattice.item()}),
-            **(
-                {} if terms.lattice_energy is None else {"loss/g_lattice_energy": terms.lattice_energy.item()}
-            ),
-            **({} if terms.chroma is None else {"loss/g_chroma": terms.chroma.item()}),
+            **{
+                f"loss/g_{name}": term.item()
+                for name in ("lattice", "lattice_energy", "chroma")
+                if (term := getattr(terms, name)) is not None
+            },
             "d/real_prob": torch.sigmoid(real_logits.float()).mean().item(),
             "d/fake_prob": torch.sigmoid(fake_logits.float()).mean().item(),
         }
