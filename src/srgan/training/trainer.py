@@ -7,6 +7,7 @@ Runs on one CPU, one GPU, or many processes under torchrun (DistributedDataParal
 
 from __future__ import annotations
 
+import gc
 import itertools
 import math
 import signal
@@ -469,7 +470,17 @@ class Trainer:
             for s, h in handlers.items():
                 signal.signal(s, h)
             self.logger.close()
-            cleanup()
+            self._release_distributed()
+
+    def _release_distributed(self) -> None:
+        """Free the DDP wrappers, then the process group, while the interpreter is alive: left to
+        interpreter shutdown, gloo's threads can still hold them and the process aborts at exit."""
+        if isinstance(self.g, DistributedDataParallel):
+            self.g = self.generator
+        if isinstance(self.d, DistributedDataParallel):
+            self.d = self.d.module
+        gc.collect()
+        cleanup()
 
     def _describe(self) -> str:
         cfg = self.cfg
