@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine_line, seconds_per_call, table
 from srgan.models import Discriminator, Generator
 from srgan.models.vgg import VGG19Features
+from srgan.runtime import precision_name
 from srgan.training.config import build_config
 from srgan.training.trainer import Trainer
 
@@ -86,13 +87,13 @@ def main() -> None:
             cfg = build_config("paper", stage, None, [f"data.hr_dirs=[{folder}]", f"run.run_dir={tmp}/run",
                                                       f"loss.weights={tmp}/vgg.pth", "data.workers=0"])  # fmt: skip
             trainer = Trainer(cfg)
-            step = trainer.step_srresnet if stage == "srresnet" else trainer.step_srgan
+            step = trainer.step
             fmt = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
             lr_c, hr_c = lr.contiguous(memory_format=fmt), hr.contiguous(memory_format=fmt)
             timing["srgan", stage] = seconds_per_call(
-                lambda step=step, a=lr_c, b=hr_c: step(a, b), args.warmup, args.iters
+                lambda step=step, a=lr_c, b=hr_c: step(a, b, 0), args.warmup, args.iters
             )
-            precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[trainer.autocast_dtype]
+            precision = precision_name(trainer.autocast_dtype)
             timing["mode"] = f"{precision}{' channels_last' if cfg.train.channels_last else ''}"
 
     rows = []

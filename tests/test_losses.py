@@ -4,18 +4,28 @@ import pytest
 import torch
 
 from srgan.losses import (
+    GeneratorBatch,
+    GeneratorLoss,
     PerceptualLoss,
-    SRGANGeneratorLoss,
+    WeightedTerm,
+    artifact_loss,
+    artifact_map,
     chroma_loss,
     discriminator_loss,
+    feature_matching_loss,
     generator_adversarial_loss,
     lattice_energy_loss,
     lattice_loss,
     pixel_loss,
+    relativistic_discriminator_loss,
+    relativistic_generator_loss,
 )
 from srgan.models import Discriminator, Generator
+from srgan.models.discriminator import UNetDiscriminator
 from srgan.models.squeezenet import SqueezeNetFeatures
 from srgan.models.vgg import VGG19Features
+from srgan.training.build import generator_terms
+from srgan.training.config import Config
 
 
 def small_gan() -> tuple[Generator, Discriminator, torch.Tensor, torch.Tensor]:
@@ -58,21 +68,45 @@ def test_adversarial_loss_reaches_generator_through_discriminator() -> None:
     assert_every_param_has_gradient(g)
 
 
+def criterion(**loss_options: object) -> GeneratorLoss:
+    """The trainer's generator loss for a config with these ``loss.*`` settings (content: pixel MSE)."""
+    cfg = Config()
+    cfg.model.scale = 2
+    cfg.loss.perceptual = "mse"
+    for key, value in loss_options.items():
+        setattr(cfg.loss, key, value)
+    return GeneratorLoss(generator_terms(cfg, None))
+
+
 def test_total_generator_loss_combines_terms_with_paper_weight() -> None:
     g, d, lr, hr = small_gan()
-    criterion = SRGANGeneratorLoss(PerceptualLoss(VGG19Features("VGG22", weights=None)))
+    cfg = Config()
+    content = PerceptualLoss(VGG19Features("VGG22", weights=None))
     sr = g(lr)
-    terms = criterion(sr, hr, d(sr))
-    torch.testing.assert_close(terms.total, terms.content + 1e-3 * terms.adversarial)
-    terms.total.backward()
+    terms = GeneratorLoss(generator_terms(cfg, content))(GeneratorBatch(sr, hr, d(sr)))
+    assert set(terms) == {"total", "content", "adversarial"}, "the paper's loss has exactly two terms"
+    torch.testing.assert_close(terms["total"], terms["content"] + 1e-3 * terms["adversarial"])
+    terms["total"].backward()
     assert_every_param_has_gradient(g)
 
 
 def test_srgan_mse_variant_uses_pixel_mse() -> None:
     g, d, lr, hr = small_gan()
     sr = g(lr)
-    terms = SRGANGeneratorLoss(None)(sr, hr, d(sr))
-    torch.testing.assert_close(terms.content, torch.nn.functional.mse_loss(sr, hr))
+    terms = criterion()(GeneratorBatch(sr, hr, d(sr)))
+    torch.testing.assert_close(terms["content"], torch.nn.functional.mse_loss(sr, hr))
+
+
+def test_a_term_counts_from_its_start_iteration_and_names_are_unique() -> None:
+    sr, hr = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
+    late = WeightedTerm("late", 2.0, lambda b: (b.sr - b.hr).abs().mean(), start=5)
+    loss = GeneratorLoss([WeightedTerm("zero", 1.0, lambda b: b.sr.sum() * 0), late])
+    batch = GeneratorBatch(sr, hr, torch.zeros(2))
+    assert set(loss(batch, 4)) == {"total", "zero"}
+    after = loss(batch, 5)
+    torch.testing.assert_close(after["total"], 2.0 * (sr - hr).abs().mean())
+    with pytest.raises(ValueError, match="unique"):
+        GeneratorLoss([late, late])
 
 
 def test_discriminator_loss_with_detached_fake_trains_only_d() -> None:
@@ -97,19 +131,6 @@ def test_feature_rescaling_scales_loss_quadratically() -> None:
     torch.testing.assert_close(PerceptualLoss(net, 1.0)(a, b) / 12.75**2, PerceptualLoss(net)(a, b))
 
 
-def test_optional_pixel_term_adds_weighted_pixel_loss_and_reaches_generator() -> None:
-    g, d, lr, hr = small_gan()
-    content = PerceptualLoss(VGG19Features("VGG22", weights=None))
-    sr = g(lr)
-    terms = SRGANGeneratorLoss(content, pixel_weight=0.5, pixel_kind="l1")(sr, hr, d(sr))
-    assert terms.pixel is not None
-    torch.testing.assert_close(terms.pixel, torch.nn.functional.l1_loss(sr, hr))
-    torch.testing.assert_close(terms.total, terms.content + 1e-3 * terms.adversarial + 0.5 * terms.pixel)
-    terms.pixel.backward()
-    assert_every_param_has_gradient(g)
-    assert SRGANGeneratorLoss(content)(sr, hr, d(sr)).pixel is None, "the paper's loss has no pixel term"
-
-
 def test_lattice_loss_sees_a_grid_and_not_texture_or_colour() -> None:
     torch.manual_seed(0)
     flat = torch.full((8, 3, 96, 96), 0.5)
@@ -119,21 +140,6 @@ def test_lattice_loss_sees_a_grid_and_not_texture_or_colour() -> None:
     texture = 0.01 * torch.randn(8, 3, 96, 96)  # detail with ~25x the grid's energy, different per image
     assert texture.pow(2).mean() > 20 * grid.pow(2).mean()
     assert lattice_loss(flat + texture + grid, 4) > 20 * lattice_loss(flat + texture, 4)
-
-
-def test_pixel_term_at_lr_resolution_anchors_colour_and_leaves_detail_free() -> None:
-    hr = torch.rand(2, 3, 32, 32)
-    detail = torch.tensor([[1.0, -1.0], [-1.0, 1.0]]).repeat(16, 16) * 0.05  # zero mean in every 4x4 cell
-    criterion = SRGANGeneratorLoss(None, pixel_weight=1.0, pixel_kind="l1", pixel_downsample=4)
-    logits = torch.zeros(2, 1)
-    assert criterion(hr + detail, hr, logits).pixel < 1e-7  # type: ignore[operator]
-    shifted = criterion(hr + 0.1, hr, logits).pixel  # a colour shift is seen at full strength
-    torch.testing.assert_close(shifted, torch.tensor(0.1), atol=1e-6, rtol=0)
-    sr = torch.rand(2, 3, 32, 32)
-    expected = torch.nn.functional.l1_loss(
-        torch.nn.functional.avg_pool2d(sr, 4), torch.nn.functional.avg_pool2d(hr, 4)
-    )
-    torch.testing.assert_close(criterion(sr, hr, logits).pixel, expected)
 
 
 def test_chroma_loss_sees_false_colour_and_not_grey_detail() -> None:
@@ -167,23 +173,80 @@ def test_lattice_energy_loss_sees_phase_dependent_detail_that_the_signed_term_mi
 
 
 @pytest.mark.parametrize(
-    ("option", "field", "reference"),
+    ("option", "name", "reference"),
     [
-        ("lattice_weight", "lattice", lambda sr, hr: lattice_loss(sr, 2)),
-        ("lattice_energy_weight", "lattice_energy", lambda sr, hr: lattice_energy_loss(sr, 2)),
-        ("chroma_weight", "chroma", chroma_loss),
+        ("pixel_weight", "pixel", lambda b: torch.nn.functional.mse_loss(b.sr, b.hr)),
+        ("lattice_weight", "lattice", lambda b: lattice_loss(b.sr, 2)),
+        ("lattice_energy_weight", "lattice_energy", lambda b: lattice_energy_loss(b.sr, 2)),
+        ("chroma_weight", "chroma", lambda b: chroma_loss(b.sr, b.hr)),
+        (
+            "feature_matching_weight",
+            "feature_matching",
+            lambda b: feature_matching_loss(b.fake_features, b.real_features),
+        ),
+        ("artifact_weight", "artifact", lambda b: artifact_loss(b.sr, b.hr)),
     ],
 )
-def test_optional_term_is_weighted_into_the_total_and_reaches_the_generator(option, field, reference) -> None:  # type: ignore[no-untyped-def]
+def test_optional_term_is_weighted_into_the_total_and_reaches_the_generator(option, name, reference) -> None:  # type: ignore[no-untyped-def]
     g, d, lr, hr = small_gan()
     sr = g(lr)
-    terms = SRGANGeneratorLoss(None, lattice_period=2, **{option: 0.5})(sr, hr, d(sr))
-    term = getattr(terms, field)
-    assert term is not None
-    torch.testing.assert_close(term, reference(sr, hr))
-    torch.testing.assert_close(terms.total, terms.content + 1e-3 * terms.adversarial + 0.5 * term)
-    term.backward()
-    assert_every_param_has_gradient(g)
-    assert getattr(SRGANGeneratorLoss(None)(sr, hr, d(sr)), field) is None, (
-        "the paper's loss has no such term"
+    fake_logits, fake_features = d.forward_features(sr)
+    with torch.no_grad():
+        real_logits, real_features = d.forward_features(hr)
+    batch = GeneratorBatch(sr, hr, fake_logits, real_logits, fake_features, real_features)
+    terms = criterion(**{option: 0.5})(batch)
+    torch.testing.assert_close(terms[name], reference(batch))
+    torch.testing.assert_close(
+        terms["total"], terms["content"] + 1e-3 * terms["adversarial"] + 0.5 * terms[name]
     )
+    terms[name].backward()
+    assert_every_param_has_gradient(g)
+    assert name not in criterion()(batch), "the paper's loss has no such term"
+
+
+def test_relativistic_losses_compare_with_the_other_side_average() -> None:
+    real, fake = torch.full((4,), 3.0), torch.full((4,), -3.0)
+    # D is right when real sits above the average fake and fake below the average real
+    assert relativistic_discriminator_loss(real, fake) < 0.01 < relativistic_discriminator_loss(fake, real)
+    assert relativistic_generator_loss(real, fake) > 5 > 0.01 > relativistic_generator_loss(fake, real)
+    # shifting every logit by the same amount changes nothing: only the difference counts
+    torch.testing.assert_close(
+        relativistic_discriminator_loss(real + 7, fake + 7), relativistic_discriminator_loss(real, fake)
+    )
+    assert set(
+        criterion(adversarial="ragan")(
+            GeneratorBatch(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8), fake, real)
+        )
+    ) >= {"adversarial"}
+
+
+def test_artifact_map_flags_erratic_error_not_smooth_error() -> None:
+    torch.manual_seed(0)
+    hr = torch.full((1, 3, 32, 32), 0.5)
+    smooth = hr + torch.linspace(0, 0.1, 32).view(1, 1, 1, 32)  # SR off by a gentle ramp
+    speckled = hr.clone()
+    speckled[..., ::2, ::2] += 0.1  # the same order of error, but erratic: an artifact
+    assert artifact_map(speckled, hr).mean() > 20 * artifact_map(smooth, hr).mean()
+    # with the EMA's output even further from HR, the pixel's error is not a fresh artifact
+    assert artifact_map(speckled, hr, sr_ema=speckled + 0.2).sum() == 0
+    assert artifact_map(speckled, hr, sr_ema=hr).sum() > 0
+
+
+def test_unet_discriminator_judges_every_pixel_and_returns_features() -> None:
+    d = UNetDiscriminator(base_channels=8)
+    logits, features = d.forward_features(torch.rand(2, 3, 32, 24))
+    assert logits.shape == (2, 1, 32, 24) and len(features) == 7
+    logits.mean().backward()
+    assert_every_param_has_gradient(d)
+    with pytest.raises(ValueError, match="divisible by 8"):
+        d(torch.rand(1, 3, 20, 20))
+
+
+@pytest.mark.parametrize(("spectral", "batch_norm"), [(True, False), (True, True), (False, True)])
+def test_vgg_discriminator_options(spectral: bool, batch_norm: bool) -> None:
+    d = Discriminator(base_channels=8, spectral=spectral, batch_norm=batch_norm)
+    names = [n for n, _ in d.named_parameters()]
+    assert any(n.endswith("weight_orig") for n in names) == spectral
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in d.modules()) == batch_norm
+    logits, features = d.forward_features(torch.rand(2, 3, 32, 32))
+    assert logits.shape == (2,) and len(features) == 8

@@ -15,8 +15,9 @@ from PIL import Image
 
 from srgan.cli import main
 from srgan.training import checkpoint as ckpt
+from srgan.training.build import lr_factor
 from srgan.training.config import Config, ConfigError, apply_overrides, build_config, preset
-from srgan.training.trainer import Trainer, TrainingError, lr_factor
+from srgan.training.trainer import Trainer, TrainingError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,7 +35,7 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny(images: Path, run_dir: Path, stage: str = "srresnet", *extra: str) -> Config:
     overrides = [
         f"data.hr_dirs=[{images}]", f"run.run_dir={run_dir}", "model.scale=2", "model.num_blocks=1",
-        "model.channels=8", "model.d_channels=8", "data.patch_size=32", "data.workers=0",
+        "model.channels=8", "discriminator.channels=8", "data.patch_size=32", "data.workers=0",
         "train.batch_size=2", "run.tensorboard=false", "run.log_every=2", "train.device=cpu", *extra,
     ]  # fmt: skip
     return build_config("cpu", stage, None, overrides)
@@ -112,7 +113,7 @@ def fixed_batch(trainer: Trainer) -> tuple[torch.Tensor, torch.Tensor]:
 def test_srresnet_stage_decreases_its_loss_on_a_fixed_batch(images: Path, tmp_path: Path) -> None:
     trainer = Trainer(tiny(images, tmp_path / "r", "srresnet", "optim.lr=1e-3"))
     lr, hr = fixed_batch(trainer)
-    losses = [trainer.step_srresnet(lr, hr)["loss/pixel_l1"] for _ in range(30)]  # type: ignore[index]
+    losses = [trainer.step(lr, hr, 0)["loss/pixel_l1"] for _ in range(30)]  # type: ignore[index]
     assert losses[-1] < 0.5 * losses[0]
 
 
@@ -129,7 +130,7 @@ def test_srgan_stage_updates_d_then_g_and_decreases_g_loss(
     trainer = Trainer(tiny(images, tmp_path / "r", "srgan", *extra))
     lr, hr = fixed_batch(trainer)
     d_before = weights(trainer.discriminator.state_dict())  # type: ignore[union-attr]
-    first = trainer.step_srgan(lr, hr)
+    first = trainer.step(lr, hr, trainer.iteration)
     assert first is not None and set(first) >= {
         "loss/d",
         "loss/g_content",
@@ -138,7 +139,7 @@ def test_srgan_stage_updates_d_then_g_and_decreases_g_loss(
         "d/fake_prob",
     }
     assert any(not torch.equal(d_before[k], v) for k, v in trainer.discriminator.state_dict().items())  # type: ignore[union-attr]
-    stats = [trainer.step_srgan(lr, hr) for _ in range(25)]
+    stats = [trainer.step(lr, hr, trainer.iteration) for _ in range(25)]
     assert stats[-1]["loss/g_content"] < 0.5 * first["loss/g_content"]  # type: ignore[index]
 
 
@@ -155,7 +156,9 @@ def test_init_from_starts_either_stage_from_an_export(images: Path, tmp_path: Pa
     assert_same(second.generator.state_dict(), exported)
     assert second.ema is not None
     assert_same(second.ema.model.state_dict(), exported)  # the average starts from the loaded weights too
-    assert second.iteration == 0 and second.opt_g.state_dict()["state"] == {}  # a fresh optimiser
+    assert (
+        second.iteration == 0 and second.step.optimisers()["g"][0].state_dict()["state"] == {}
+    )  # a fresh optimiser
     with pytest.raises(ConfigError, match=r"train\.init_from .* but the config asks for"):
         Trainer(tiny(images, tmp_path / "c", stage, *extra, "model.channels=16"))
 
@@ -164,10 +167,9 @@ def test_lattice_term_switches_on_at_lattice_start(images: Path, tmp_path: Path)
     extra = ("loss.perceptual=mse", "loss.lattice_weight=5.0", "loss.lattice_energy_weight=0.5")
     trainer = Trainer(tiny(images, tmp_path / "r", "srgan", *extra, "loss.lattice_start=2"))
     lr, hr = fixed_batch(trainer)
-    early = trainer.step_srgan(lr, hr)
+    early = trainer.step(lr, hr, 1)
     assert early is not None and "loss/g_lattice" not in early and "loss/g_lattice_energy" not in early
-    trainer.iteration = 2
-    late = trainer.step_srgan(lr, hr)
+    late = trainer.step(lr, hr, 2)
     assert late is not None and late["loss/g_lattice"] > 0 and late["loss/g_lattice_energy"] > 0
     lattice_terms = 5.0 * late["loss/g_lattice"] + 0.5 * late["loss/g_lattice_energy"]
     assert late["loss/g_total"] == pytest.approx(
@@ -177,7 +179,7 @@ def test_lattice_term_switches_on_at_lattice_start(images: Path, tmp_path: Path)
 
 def test_chroma_term_is_trained_and_logged(images: Path, tmp_path: Path) -> None:
     trainer = Trainer(tiny(images, tmp_path / "r", "srgan", "loss.perceptual=mse", "loss.chroma_weight=2.0"))
-    logged = trainer.step_srgan(*fixed_batch(trainer))
+    logged = trainer.step(*fixed_batch(trainer), 0)
     assert logged is not None and logged["loss/g_chroma"] > 0
     assert logged["loss/g_total"] == pytest.approx(
         logged["loss/g_content"] + 1e-3 * logged["loss/g_adversarial"] + 2.0 * logged["loss/g_chroma"],
@@ -361,3 +363,45 @@ def test_torchrun_cli_entry_point(images: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "r" / "checkpoints" / "ckpt_00000002.pt").is_file()
     assert (tmp_path / "r" / "generator.safetensors").is_file()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ("discriminator.arch=unet", "loss.adversarial=ragan", "loss.feature_matching_weight=0.5"),
+        ("discriminator.spectral_norm=true", "discriminator.batch_norm=false", "loss.artifact_weight=1.0",
+         "train.ema_decay=0.9"),
+    ],
+)  # fmt: skip
+def test_gan_options_train_log_their_terms_and_resume_bit_identically(
+    images: Path, tmp_path: Path, options: tuple[str, ...]
+) -> None:
+    extra = ("loss.perceptual=mse", "train.precision=fp32", "optim.schedule=constant", *options)
+    full = Trainer(tiny(images, tmp_path / "full", "srgan", "train.iterations=4", *extra))
+    lr, hr = fixed_batch(full)
+    logged = full.step(lr, hr, 0)
+    assert logged is not None
+    for option in options:
+        if (option.startswith("loss.") and option.endswith("_weight=0.5")) or "artifact" in option:
+            name = option.split(".")[1].split("=")[0].removesuffix("_weight")
+            assert logged[f"loss/g_{name}"] > 0, name
+    full = Trainer(tiny(images, tmp_path / "full2", "srgan", "train.iterations=4", *extra))
+    full.train()
+    half = Trainer(tiny(images, tmp_path / "half", "srgan", "train.iterations=2", *extra))
+    half.train()
+    resumed = Trainer(tiny(images, tmp_path / "half", "srgan", "train.iterations=4", *extra))
+    assert resumed.iteration == 2
+    resumed.train()
+    assert_same(resumed.generator.state_dict(), full.generator.state_dict())
+    assert_same(resumed.discriminator.state_dict(), full.discriminator.state_dict())  # type: ignore[union-attr]
+
+
+def test_renamed_and_removed_config_keys_get_one_sentence(images: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"'model.d_channels' was renamed to 'discriminator.channels'"):
+        build_config("cpu", "srgan", None, ["model.d_channels=8"])
+    config = tmp_path / "old.yaml"
+    config.write_text("loss:\n  pixel_downsample: 4\n")
+    with pytest.raises(ConfigError, match=r"'loss.pixel_downsample' no longer exists: .*rejected experiment"):
+        build_config(None, None, config)
+    with pytest.raises(ConfigError, match=r"train\.icnr .* cannot go with train\.init_from"):
+        Trainer(tiny(images, tmp_path / "r", "srresnet", "train.icnr=true", f"train.init_from={tmp_path}/x"))

@@ -7,6 +7,7 @@ returns logits, so both adversarial losses are BCE-with-logits: the paper's
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -93,86 +94,150 @@ def chroma_loss(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
 
 def generator_adversarial_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """-log D(G(z)), the paper's non-saturating form: BCE of D's logits on fakes against 1."""
-    return F.binary_cross_entropy_with_logits(
-        fake_logits.float(), torch.ones_like(fake_logits, dtype=torch.float32)
-    )
+    return _bce(fake_logits, 1.0)
 
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """BCE with real HR labelled 1 and G(LR) labelled 0 (pass G's output detached)."""
-    real = F.binary_cross_entropy_with_logits(
-        real_logits.float(), torch.ones_like(real_logits, dtype=torch.float32)
+    return _bce(real_logits, 1.0) + _bce(fake_logits, 0.0)
+
+
+def relativistic_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Relativistic average GAN (ESRGAN, Wang et al. 2018, eq. 2): D judges whether a real image
+    is more realistic than the average fake, and a fake less realistic than the average real.
+    Works for one logit per image and for per-pixel logits (U-Net D) alike."""
+    real, fake = real_logits.float(), fake_logits.float()
+    return 0.5 * (_bce(real - fake.mean(), 1.0) + _bce(fake - real.mean(), 0.0))
+
+
+def relativistic_generator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """The generator's side of the relativistic average loss: the labels swapped, so G gains from
+    the real images' gradients too (pass ``real_logits`` detached)."""
+    real, fake = real_logits.float(), fake_logits.float()
+    return 0.5 * (_bce(real - fake.mean(), 0.0) + _bce(fake - real.mean(), 1.0))
+
+
+def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
+    logits = logits.float()
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
+
+
+def feature_matching_loss(
+    fake_features: list[torch.Tensor], real_features: list[torch.Tensor]
+) -> torch.Tensor:
+    """Mean over D's layers of the L1 distance between its features of SR and of the paired HR
+    (pix2pixHD's feature matching). Needs no external network: D's own features serve as the
+    perceptual space, and they follow what D currently finds suspicious."""
+    if len(fake_features) != len(real_features) or not fake_features:
+        raise ValueError("feature matching needs the same, non-empty list of layers for SR and HR")
+    total = sum(
+        (F.l1_loss(f.float(), r.detach().float()) for f, r in zip(fake_features, real_features, strict=True)),
+        torch.zeros((), device=fake_features[0].device),
     )
-    fake = F.binary_cross_entropy_with_logits(
-        fake_logits.float(), torch.zeros_like(fake_logits, dtype=torch.float32)
-    )
-    return real + fake
+    return total / len(fake_features)
 
 
-@dataclass
-class GeneratorLossTerms:
-    """The generator's loss and its parts, kept apart for logging."""
+def artifact_map(
+    sr: torch.Tensor, hr: torch.Tensor, sr_ema: torch.Tensor | None = None, window: int = 7
+) -> torch.Tensor:
+    """Where SR's error looks like an artifact rather than texture (LDL, Liang et al., CVPR 2022).
 
-    total: torch.Tensor
-    content: torch.Tensor
-    adversarial: torch.Tensor
-    pixel: torch.Tensor | None = None
-    lattice: torch.Tensor | None = None
-    lattice_energy: torch.Tensor | None = None
-    chroma: torch.Tensor | None = None
+    The error r = sum over RGB of |HR - SR| is locally erratic where a GAN draws false detail
+    (its local variance over ``window`` x ``window`` pixels is high) and smooth where SR is simply
+    a little off. The map is that local variance, scaled by the patch's overall error variance to
+    the power 1/5 (so clean patches get little weight). With ``sr_ema`` (the output of the weights'
+    moving average, which is more stable), pixels where the EMA is even further from HR are left
+    out: the error there is the slow-moving kind, not a fresh artifact. Returned detached.
+    """
+    with torch.no_grad():
+        residual = (hr.float() - sr.float()).abs().sum(dim=1, keepdim=True)
+        pad = window // 2
+        padded = F.pad(residual, (pad, pad, pad, pad), mode="reflect")
+        mean = F.avg_pool2d(padded, window, stride=1)
+        local_var = (F.avg_pool2d(padded.pow(2), window, stride=1) - mean.pow(2)).clamp_min(0)
+        patch_var = residual.var(dim=(1, 2, 3), keepdim=True).pow(0.2)
+        weight = patch_var * local_var
+        if sr_ema is not None:
+            residual_ema = (hr.float() - sr_ema.float()).abs().sum(dim=1, keepdim=True)
+            weight = weight * (residual_ema <= residual)
+    return weight
 
 
-class SRGANGeneratorLoss(nn.Module):
-    """total = content + adversarial_weight x adversarial (paper: VGG54 content, weight 1e-3).
+def artifact_loss(sr: torch.Tensor, hr: torch.Tensor, sr_ema: torch.Tensor | None = None) -> torch.Tensor:
+    """L1 between SR and HR weighted by ``artifact_map``: pulls SR back to HR only where its error
+    is artifact-like, leaving realistic texture free."""
+    weight = artifact_map(sr, hr, sr_ema)
+    return F.l1_loss(weight * sr.float(), weight * hr.float())
 
-    ``content`` is a ``PerceptualLoss``, or ``None`` for the paper's SRGAN-MSE variant, whose
-    content term is the pixel MSE. ``pixel_weight`` > 0 adds ``pixel_weight x pixel loss`` (not in
-    the paper; ESRGAN does it): it anchors colours and suppresses patterns that a coarse feature
-    layer cannot see, such as the grid a SqueezeNet fire9 loss alone lets the generator draw.
+
+# ---- the generator's loss as a list of weighted terms ------------------------------------------
+
+
+@dataclass(frozen=True)
+class GeneratorBatch:
+    """What a generator loss term may look at in one G step."""
+
+    sr: torch.Tensor
+    hr: torch.Tensor
+    fake_logits: torch.Tensor
+    real_logits: torch.Tensor | None = None  # D on HR, detached; for the relativistic loss
+    fake_features: list[torch.Tensor] | None = None  # D's intermediate features, for feature matching
+    real_features: list[torch.Tensor] | None = None
+    sr_ema: torch.Tensor | None = None  # the EMA generator's output, for the artifact term
+
+
+TermFunction = Callable[[GeneratorBatch], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class WeightedTerm:
+    """One named term of the generator loss, counted from iteration ``start`` on."""
+
+    name: str
+    weight: float
+    function: TermFunction
+    start: int = 0
+
+
+class GeneratorLoss(nn.Module):
+    """total = sum of weight x term over the terms active at this iteration.
+
+    Returns a mapping with ``total`` and every active term (unweighted), which logging iterates.
+    Terms that are ``nn.Module``s (the perceptual loss) are registered, so ``.to(device)`` moves
+    them. Nothing here changes between steps: when a term starts is part of the term.
     """
 
-    def __init__(
-        self,
-        content: PerceptualLoss | None,
-        adversarial_weight: float = PAPER_ADVERSARIAL_WEIGHT,
-        pixel_weight: float = 0.0,
-        pixel_kind: str = "l1",
-        lattice_weight: float = 0.0,
-        lattice_period: int = 4,
-        pixel_downsample: int = 1,
-        chroma_weight: float = 0.0,
-        lattice_energy_weight: float = 0.0,
-    ) -> None:
+    def __init__(self, terms: Sequence[WeightedTerm]) -> None:
         super().__init__()
-        self.content = content
-        self.adversarial_weight = adversarial_weight
-        self.pixel_weight = pixel_weight
-        self.pixel_kind = pixel_kind
-        self.lattice_weight = lattice_weight
-        self.lattice_period = lattice_period
-        self.pixel_downsample = pixel_downsample
-        self.chroma_weight = chroma_weight
-        self.lattice_energy_weight = lattice_energy_weight
+        names = [t.name for t in terms]
+        if len(set(names)) != len(names) or "total" in names:
+            raise ValueError(f"loss term names must be unique and not 'total': {names}")
+        self.terms = list(terms)
+        self.term_modules = nn.ModuleList([t.function for t in terms if isinstance(t.function, nn.Module)])
 
-    def forward(self, sr: torch.Tensor, hr: torch.Tensor, fake_logits: torch.Tensor) -> GeneratorLossTerms:
-        content = (
-            self.content(sr, hr) if self.content is not None else pixel_loss(sr.float(), hr.float(), "mse")
-        )
-        adversarial = generator_adversarial_loss(fake_logits)
-        terms = GeneratorLossTerms(content + self.adversarial_weight * adversarial, content, adversarial)
-        if self.pixel_weight > 0:
-            a, b = sr.float(), hr.float()
-            if self.pixel_downsample > 1:  # compare k x k box means: colour and structure, not detail
-                a, b = F.avg_pool2d(a, self.pixel_downsample), F.avg_pool2d(b, self.pixel_downsample)
-            terms.pixel = pixel_loss(a, b, self.pixel_kind)
-            terms.total = terms.total + self.pixel_weight * terms.pixel
-        if self.lattice_weight > 0:
-            terms.lattice = lattice_loss(sr, self.lattice_period)
-            terms.total = terms.total + self.lattice_weight * terms.lattice
-        if self.lattice_energy_weight > 0:
-            terms.lattice_energy = lattice_energy_loss(sr, self.lattice_period)
-            terms.total = terms.total + self.lattice_energy_weight * terms.lattice_energy
-        if self.chroma_weight > 0:
-            terms.chroma = chroma_loss(sr, hr)
-            terms.total = terms.total + self.chroma_weight * terms.chroma
-        return terms
+    def needs(self, name: str) -> bool:
+        return any(t.name == name for t in self.terms)
+
+    def active(self, iteration: int) -> list[WeightedTerm]:
+        return [t for t in self.terms if iteration >= t.start]
+
+    def forward(self, batch: GeneratorBatch, iteration: int = 0) -> dict[str, torch.Tensor]:
+        values: dict[str, torch.Tensor] = {}
+        total = torch.zeros((), device=batch.sr.device)
+        for term in self.active(iteration):
+            value = term.function(batch)
+            values[term.name] = value
+            total = total + term.weight * value
+        return {"total": total, **values}
+
+
+class PairTerm(nn.Module):
+    """Adapts a loss of (sr, hr), such as ``PerceptualLoss``, to a term of a ``GeneratorBatch``
+    (a module, so the network inside it moves with the criterion)."""
+
+    def __init__(self, loss: nn.Module) -> None:
+        super().__init__()
+        self.loss = loss
+
+    def forward(self, batch: GeneratorBatch) -> torch.Tensor:
+        return self.loss(batch.sr, batch.hr)

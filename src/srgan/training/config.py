@@ -16,6 +16,10 @@ from typing import Any
 
 import yaml
 
+from srgan.models.discriminator import D_ARCHS, DiscriminatorConfig
+from srgan.models.generator import GeneratorConfig
+from srgan.runtime import PRECISIONS, SRGAN_SCALES
+
 STAGES = ("srresnet", "srgan")
 PRESETS = ("paper", "cpu")
 
@@ -24,12 +28,15 @@ class ConfigError(ValueError):
     """A configuration the trainer cannot run; the message says which key and why."""
 
 
-@dataclass
-class ModelConfig:
-    scale: int = 4
-    num_blocks: int = 16
-    channels: int = 64
-    d_channels: int = 64  # discriminator base width (64 = paper)
+# Keys that were renamed or removed: an old file gets one sentence naming the new key.
+RENAMED_KEYS = {
+    "model.d_channels": "discriminator.channels",
+}
+REMOVED_KEYS = {
+    "loss.pixel_downsample": "the pixel term at LR resolution was a rejected experiment "
+    "(docs/results/srgan_recipe_experiments.md, runs E13/E14/F2); remove the key",
+}
+ADVERSARIAL_LOSSES = ("vanilla", "ragan")
 
 
 @dataclass
@@ -49,15 +56,16 @@ class DataConfig:
 class LossConfig:
     pixel: str = "mse"  # stage srresnet: mse | l1; stage srgan: the kind of the pixel_weight term
     pixel_weight: float = 0.0  # stage srgan: adds pixel_weight x pixel loss to G's loss (0 = paper)
-    # stage srgan: the pixel term compares k x k box means of SR and HR (k = scale: at LR resolution),
-    # anchoring colour and structure while leaving the detail inside each cell to the other terms
-    pixel_downsample: int = 1
     perceptual: str = "vgg19"  # stage srgan content loss: vgg19 | squeezenet | mse (the paper's SRGAN-MSE)
     layer: str = "VGG54"  # VGG22, VGG54, a torchvision layer name; for squeezenet fire2..fire9
     weights: str = "imagenet"  # "imagenet" (torch.hub cache / download) or a local file
     feature_scale: float = 1.0 / 12.75  # the paper's rescaling of VGG feature maps
     input_upsample: int = 1  # enlarge images k times before the perceptual network (2 for squeezenet)
+    antialias: bool = False  # blur before every subsampling inside the perceptual network
+    adversarial: str = "vanilla"  # vanilla (the paper's BCE) | ragan (relativistic average, ESRGAN)
     adversarial_weight: float = 1e-3
+    feature_matching_weight: float = 0.0  # L1 between D's features of SR and HR (0 = paper)
+    artifact_weight: float = 0.0  # LDL-style artifact term, losses.artifact_loss (0 = paper)
     lattice_weight: float = 0.0  # stage srgan: weight of losses.lattice_loss, against grids (0 = paper)
     lattice_start: int = 0  # iteration from which the lattice terms are on (texture first, then no grid)
     lattice_energy_weight: float = 0.0  # stage srgan: weight of losses.lattice_energy_loss (0 = paper)
@@ -87,6 +95,7 @@ class TrainConfig:
     channels_last: bool = True
     compile: bool = False  # torch.compile the generator and discriminator
     ema_decay: float = 0.0  # EMA of G for validation and export; 0 = off
+    icnr: bool = False  # ICNR-initialise the sub-pixel convs of a generator trained from scratch
     # Generator weights to start from (a checkpoint or export): stage srgan starts from a trained
     # SRResNet as the paper does; stage srresnet fine-tunes (optimiser and schedule start afresh).
     init_from: str | None = None
@@ -107,7 +116,8 @@ class RunConfig:
 
 @dataclass
 class Config:
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: GeneratorConfig = field(default_factory=GeneratorConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     data: DataConfig = field(default_factory=DataConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -120,7 +130,9 @@ class Config:
     def validate(self) -> Config:
         choices = {
             ("train", "stage"): STAGES,
-            ("train", "precision"): ("auto", "fp32", "bf16", "fp16"),
+            ("train", "precision"): PRECISIONS,
+            ("loss", "adversarial"): ADVERSARIAL_LOSSES,
+            ("discriminator", "arch"): D_ARCHS,
             ("loss", "pixel"): ("mse", "l1"),
             ("loss", "perceptual"): ("vgg19", "squeezenet", "mse"),
             ("optim", "schedule"): ("constant", "multistep", "cosine"),
@@ -130,8 +142,8 @@ class Config:
             value = getattr(getattr(self, section), key)
             if value not in allowed:
                 raise ConfigError(f"{section}.{key} must be one of {', '.join(allowed)}; got {value!r}")
-        if self.model.scale not in (2, 4, 8):
-            raise ConfigError(f"model.scale must be 2, 4 or 8; got {self.model.scale}")
+        if self.model.scale not in SRGAN_SCALES:
+            raise ConfigError(f"model.scale must be one of {SRGAN_SCALES}; got {self.model.scale}")
         if self.data.patch_size % self.model.scale:
             raise ConfigError(
                 f"data.patch_size {self.data.patch_size} is not a multiple of model.scale {self.model.scale}"
@@ -233,6 +245,10 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
 
 
 def _set(obj: Any, key_path: list[str], value: Any, full_key: str) -> None:
+    if full_key in RENAMED_KEYS:
+        raise ConfigError(f"config key {full_key!r} was renamed to {RENAMED_KEYS[full_key]!r}; use that name")
+    if full_key in REMOVED_KEYS:
+        raise ConfigError(f"config key {full_key!r} no longer exists: {REMOVED_KEYS[full_key]}")
     names = [f.name for f in dataclasses.fields(obj)]
     head = key_path[0]
     if head not in names:

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import gc
 import itertools
-import math
 import signal
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,20 +22,16 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
+from srgan import losses
 from srgan.data.dataset import InfiniteSampler, SRTrainDataset
-from srgan.inference.device import cpu_supports_bf16
-from srgan.losses import (
-    PerceptualLoss,
-    SRGANGeneratorLoss,
-    discriminator_loss,
-    pixel_loss,
-)
-from srgan.models import Discriminator, Generator
+from srgan.runtime import RuntimeChoiceError, autocast_dtype, precision_name
+from srgan.training import build
 from srgan.training import checkpoint as ckpt
 from srgan.training.config import Config, ConfigError, to_yaml
-from srgan.training.distributed import all_true, any_true, average_buffers, barrier, cleanup, init_distributed
+from srgan.training.distributed import any_true, average_buffers, barrier, cleanup, init_distributed
 from srgan.training.ema import EMA
 from srgan.training.logger import RunLogger
+from srgan.training.steps import AdversarialStep, DiscriminatorPair, PixelStep, Step
 
 
 class TrainingError(RuntimeError):
@@ -53,49 +47,6 @@ class TrainResult:
     best_metric: float | None
 
 
-def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype (None = fp32). auto: bf16 on CPUs with native bf16, fp16 on CUDA
-    (bf16 where the GPU supports it), fp32 elsewhere. fp16 is refused on the CPU."""
-    if precision == "fp32":
-        return None
-    if precision == "fp16":
-        if device.type != "cuda":
-            raise ConfigError("fp16 training needs a CUDA GPU; use bf16 or fp32 on the CPU")
-        return torch.float16
-    if precision == "bf16":
-        return torch.bfloat16
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.type == "cpu" and cpu_supports_bf16():
-        return torch.bfloat16
-    return None
-
-
-def lr_factor(cfg: Config, iteration: int) -> float:
-    """The learning-rate multiplier at ``iteration`` (a pure function, so resuming is exact)."""
-    o = cfg.optim
-    warm = min(1.0, (iteration + 1) / o.warmup) if o.warmup > 0 else 1.0
-    if o.schedule == "multistep":
-        return warm * o.gamma ** sum(iteration >= m for m in o.milestones)
-    if o.schedule == "cosine":
-        t = min(iteration / max(cfg.train.iterations, 1), 1.0)
-        floor = o.min_lr / o.lr
-        return warm * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t)))
-    return warm
-
-
-class _DiscriminatorPair(nn.Module):
-    """D on real and on fake in one forward call: DistributedDataParallel syncs once per
-    backward, while BatchNorm still sees the real and the fake batch separately, as in the paper."""
-
-    def __init__(self, d: Discriminator) -> None:
-        super().__init__()
-        self.d = d
-
-    def forward(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.d(real), self.d(fake)
-
-
 def _worker_init(_worker_id: int) -> None:
     # Ctrl-C reaches the whole process group; the main process saves a checkpoint and shuts
     # the workers down itself, so they must not die first.
@@ -107,7 +58,10 @@ class Trainer:
     def __init__(self, cfg: Config, resume: str | Path | None = None) -> None:
         self.cfg = cfg.validate()
         self.dist, self.device = init_distributed(cfg.train.device)
-        self.autocast_dtype = resolve_precision(cfg.train.precision, self.device)
+        try:
+            self.autocast_dtype = autocast_dtype(cfg.train.precision, self.device)
+        except RuntimeChoiceError as exc:
+            raise ConfigError(f"train.precision: {exc}") from exc
         self.run_dir = Path(cfg.run.run_dir)
         self.checkpoints = ckpt.CheckpointManager(self.run_dir / "checkpoints", cfg.run.keep_last)
         if self.dist.is_main:
@@ -116,56 +70,37 @@ class Trainer:
         torch.manual_seed(cfg.train.seed)
 
         # Everything that can fail on a bad setting or a missing file fails here, before step 1.
-        self.content_loss = self._build_content_loss() if self.stage == "srgan" else None
-        self.dataset = SRTrainDataset(
-            cfg.data.hr_dirs,
-            cfg.model.scale,
-            cfg.data.patch_size,
-            cfg.data.augment,
-            cfg.data.lr_dirs,
-            cfg.data.cache,
-        )
+        content = build.build_content_loss(cfg) if self.stage == "srgan" else None
+        d = cfg.data
+        self.dataset = SRTrainDataset(d.hr_dirs, cfg.model.scale, d.patch_size, d.augment, d.lr_dirs, d.cache)
         self.val_samples = self._load_validation()
-
-        self.generator = Generator(cfg.model.scale, cfg.model.num_blocks, cfg.model.channels)
+        self.generator = build.build_generator(cfg)
         if cfg.train.init_from:
             self._init_generator(cfg.train.init_from)
-        self.discriminator = (
-            Discriminator(base_channels=cfg.model.d_channels) if self.stage == "srgan" else None
-        )
+        self.discriminator = build.build_discriminator_for(cfg)
         self.g = self._prepare(self.generator)
-        self.d = (
-            self._prepare(_DiscriminatorPair(self.discriminator)) if self.discriminator is not None else None
-        )
         self.ema = EMA(self.generator, cfg.train.ema_decay) if cfg.train.ema_decay > 0 else None
-        betas = tuple(cfg.optim.betas)
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=cfg.optim.lr, betas=betas)
-        self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, lambda i: lr_factor(cfg, i))
-        self.opt_d = self.sched_d = None
-        if self.discriminator is not None:
-            self.opt_d = torch.optim.Adam(
-                self.discriminator.parameters(), lr=cfg.optim.d_lr or cfg.optim.lr, betas=betas
+        opt_g = build.optimiser(cfg, self.generator, cfg.optim.lr)
+        self.step: Step
+        if self.discriminator is None:
+            self.step = PixelStep(
+                self.g, self.generator, opt_g, cfg.loss.pixel, self.device, self.autocast_dtype
             )
-            self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, lambda i: lr_factor(cfg, i))
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.autocast_dtype == torch.float16)
-        if self.content_loss is not None:
-            self.content_loss.to(self.device, memory_format=self._memory_format)
-        self.criterion_g = SRGANGeneratorLoss(
-            self.content_loss,
-            adversarial_weight=cfg.loss.adversarial_weight,
-            pixel_weight=cfg.loss.pixel_weight,
-            pixel_kind=cfg.loss.pixel,
-            lattice_weight=cfg.loss.lattice_weight,
-            lattice_period=cfg.model.scale,
-            pixel_downsample=cfg.loss.pixel_downsample,
-            chroma_weight=cfg.loss.chroma_weight,
-            lattice_energy_weight=cfg.loss.lattice_energy_weight,
-        )
+        else:
+            criterion = losses.GeneratorLoss(build.generator_terms(cfg, content))
+            criterion.to(self.device, memory_format=self._memory_format)
+            self.step = AdversarialStep(
+                self.g, self.generator, self._prepare(DiscriminatorPair(self.discriminator)), self.discriminator,
+                opt_g, build.optimiser(cfg, self.discriminator, cfg.optim.d_lr or cfg.optim.lr),
+                criterion, cfg.loss.adversarial == "ragan", self.device, self.autocast_dtype,
+                self._ema_forward if self.ema is not None else None,
+            )  # fmt: skip
 
         self.iteration = 0
         self.best_metric: float | None = None
         self.nonfinite = 0
         self._stop_signal: str | None = None
+        self._resumed_from: Path | None = None
         self._resume(resume)
 
     # ---- set-up -------------------------------------------------------------------------------
@@ -174,24 +109,9 @@ class Trainer:
     def _memory_format(self) -> torch.memory_format:
         return torch.channels_last if self.cfg.train.channels_last else torch.contiguous_format
 
-    def _build_content_loss(self) -> PerceptualLoss | None:
-        from srgan.models.weights import WeightsError
-
-        loss = self.cfg.loss
-        if loss.perceptual == "mse":
-            return None
-        try:
-            if loss.perceptual == "vgg19":
-                from srgan.models.vgg import VGG19Features
-
-                net = VGG19Features(loss.layer, weights=loss.weights, input_upsample=loss.input_upsample)
-            else:
-                from srgan.models.squeezenet import SqueezeNetFeatures
-
-                net = SqueezeNetFeatures(loss.layer, weights=loss.weights, input_upsample=loss.input_upsample)
-        except (WeightsError, ValueError) as exc:
-            raise ConfigError(f"perceptual network ({loss.perceptual}, {loss.layer}): {exc}") from exc
-        return PerceptualLoss(net, loss.feature_scale)
+    def _ema_forward(self, lr: torch.Tensor) -> torch.Tensor:
+        assert self.ema is not None
+        return self.ema.model(lr)
 
     def _load_validation(self) -> list[Any]:
         from srgan.evaluation.protocol import iter_samples
@@ -250,15 +170,11 @@ class Trainer:
                 f"{path} is a {state['config']['train']['stage']} checkpoint; this run is stage {self.stage}"
             )
         self.generator.load_state_dict(state["generator"])
-        self.opt_g.load_state_dict(state["optimizer_g"])
-        self.sched_g.load_state_dict(state["scheduler_g"])
         if self.ema is not None and state.get("generator_ema") is not None:
             self.ema.load_state_dict(state["generator_ema"])
         if self.discriminator is not None:
             self.discriminator.load_state_dict(state["discriminator"])
-            self.opt_d.load_state_dict(state["optimizer_d"])  # type: ignore[union-attr]
-            self.sched_d.load_state_dict(state["scheduler_d"])  # type: ignore[union-attr]
-        self.scaler.load_state_dict(state["scaler"])
+        self.step.load_state_dict(state)
         ckpt.set_rng_state(state["rng"])
         self.iteration = int(state["iteration"])
         self.best_metric = state.get("best_metric")
@@ -273,11 +189,7 @@ class Trainer:
             "generator": self.generator.state_dict(),
             "generator_ema": self.ema.state_dict() if self.ema is not None else None,
             "discriminator": self.discriminator.state_dict() if self.discriminator is not None else None,
-            "optimizer_g": self.opt_g.state_dict(),
-            "optimizer_d": self.opt_d.state_dict() if self.opt_d is not None else None,
-            "scheduler_g": self.sched_g.state_dict(),
-            "scheduler_d": self.sched_d.state_dict() if self.sched_d is not None else None,
-            "scaler": self.scaler.state_dict(),
+            **self.step.state_dict(),
             "rng": ckpt.rng_state(),
             # The data stream is a pure function of (seed, iteration): that is the workers' RNG state.
             "data_position": self.iteration * self.cfg.train.batch_size * self.dist.world_size,
@@ -303,81 +215,6 @@ class Trainer:
             worker_init_fn=_worker_init,
         )
         return iter(loader)
-
-    def _autocast(self) -> AbstractContextManager[Any]:
-        if self.autocast_dtype is None:
-            return nullcontext()
-        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
-
-    # ---- one iteration ------------------------------------------------------------------------
-
-    def _optimise(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
-        optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(optimizer)
-
-    def step_srresnet(self, lr: torch.Tensor, hr: torch.Tensor) -> dict[str, float] | None:
-        with self._autocast():
-            sr = self.g(lr)
-        loss = pixel_loss(sr.float(), hr, self.cfg.loss.pixel)
-        if not all_true(bool(torch.isfinite(loss)), self.device):
-            return None
-        self._optimise(loss, self.opt_g)
-        self.scaler.update()
-        return {f"loss/pixel_{self.cfg.loss.pixel}": loss.item()}
-
-    def step_srgan(self, lr: torch.Tensor, hr: torch.Tensor) -> dict[str, float] | None:
-        assert self.d is not None and self.discriminator is not None and self.opt_d is not None
-        with self._autocast():
-            sr = self.g(lr)
-            real_logits, fake_logits = self.d(hr, sr.detach())
-        loss_d = discriminator_loss(real_logits, fake_logits)
-        if not all_true(bool(torch.isfinite(loss_d)), self.device):
-            return None
-        self._optimise(loss_d, self.opt_d)
-
-        loss = self.cfg.loss
-        lattice_on = self.iteration >= loss.lattice_start
-        self.criterion_g.lattice_weight = loss.lattice_weight if lattice_on else 0.0
-        self.criterion_g.lattice_energy_weight = loss.lattice_energy_weight if lattice_on else 0.0
-        # G step against the updated D; D's weights are frozen so no gradient (or DDP sync) reaches them.
-        self.discriminator.requires_grad_(False)
-        try:
-            with self._autocast():
-                fake_for_g = self.discriminator(sr)
-                terms = self.criterion_g(sr, hr, fake_for_g)
-            if not all_true(bool(torch.isfinite(terms.total)), self.device):
-                return None
-            self._optimise(terms.total, self.opt_g)
-        finally:
-            self.discriminator.requires_grad_(True)
-        self.scaler.update()
-        return {
-            "loss/d": loss_d.item(),
-            "loss/g_total": terms.total.item(),
-            "loss/g_content": terms.content.item(),
-            "loss/g_adversarial": terms.adversarial.item(),
-            **({} if terms.pixel is None else {f"loss/g_pixel_{self.cfg.loss.pixel}": terms.pixel.item()}),
-            **{
-                f"loss/g_{name}": term.item()
-                for name in ("lattice", "lattice_energy", "chroma")
-                if (term := getattr(terms, name)) is not None
-            },
-            "d/real_prob": torch.sigmoid(real_logits.float()).mean().item(),
-            "d/fake_prob": torch.sigmoid(fake_logits.float()).mean().item(),
-        }
-
-    def _buffer_list(self) -> list[torch.Tensor]:
-        modules = [self.generator] + ([self.discriminator] if self.discriminator is not None else [])
-        return [b for m in modules for b in m.buffers()]
-
-    def _snapshot_buffers(self) -> list[torch.Tensor]:
-        return [b.detach().clone() for b in self._buffer_list()]
-
-    @torch.no_grad()
-    def _restore_buffers(self, saved: list[torch.Tensor]) -> None:
-        for b, s in zip(self._buffer_list(), saved, strict=True):
-            b.copy_(s)
 
     # ---- validation ---------------------------------------------------------------------------
 
@@ -477,14 +314,14 @@ class Trainer:
         interpreter shutdown, gloo's threads can still hold them and the process aborts at exit."""
         if isinstance(self.g, DistributedDataParallel):
             self.g = self.generator
-        if isinstance(self.d, DistributedDataParallel):
-            self.d = self.d.module
+        if isinstance(self.step, AdversarialStep) and isinstance(self.step.d_pair, DistributedDataParallel):
+            self.step.d_pair = self.step.d_pair.module
         gc.collect()
         cleanup()
 
     def _describe(self) -> str:
         cfg = self.cfg
-        precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.autocast_dtype]
+        precision = precision_name(self.autocast_dtype)
         total = cfg.train.batch_size * self.dist.world_size
         content = "" if self.stage == "srresnet" else f", content {cfg.loss.perceptual}/{cfg.loss.layer}"
         return (f"stage {self.stage} x{cfg.model.scale}: {len(self.dataset)} training images, batch "
@@ -494,7 +331,7 @@ class Trainer:
     def _loop(self) -> TrainResult:
         cfg, run = self.cfg, self.cfg.run
         self.logger.line(self._describe())
-        if getattr(self, "_resumed_from", None):
+        if self._resumed_from is not None:
             self.logger.line(f"resumed from {self._resumed_from} at iteration {self.iteration}")
         if cfg.train.init_from and self.iteration == 0:
             self.logger.line(f"generator initialised from {cfg.train.init_from}")
@@ -502,10 +339,9 @@ class Trainer:
             self.logger.line(
                 "note: train.init_from is not set; the paper initialises SRGAN from a trained SRResNet"
             )
-        step = self.step_srresnet if self.stage == "srresnet" else self.step_srgan
         self.g.train()
-        if self.d is not None:
-            self.d.train()
+        if self.discriminator is not None:
+            self.discriminator.train()
         data = self._loader()
         last_path: Path | None = None
         window: dict[str, list[float]] = {}
@@ -515,15 +351,10 @@ class Trainer:
             lr, hr = next(data)
             lr = lr.to(self.device, non_blocking=True).contiguous(memory_format=self._memory_format)
             hr = hr.to(self.device, non_blocking=True).contiguous(memory_format=self._memory_format)
-            buffers = self._snapshot_buffers()
-            stats = step(lr, hr)
-            if stats is None:  # the forward pass already moved BN running stats towards NaN
-                self._restore_buffers(buffers)
+            stats = self.step(lr, hr, self.iteration)
             # A skipped step still counts as an iteration, so the data stream stays a function of it.
             self.iteration += 1
-            self.sched_g.step()
-            if self.sched_d is not None:
-                self.sched_d.step()
+            self.step.advance_schedules()
             if stats is None:
                 self.nonfinite += 1
                 self.logger.line(
@@ -548,9 +379,7 @@ class Trainer:
             if self.iteration % run.log_every == 0 or done:
                 elapsed = time.perf_counter() - t_window
                 means = {k: sum(v) / len(v) for k, v in window.items()}
-                means["lr/g"] = self.opt_g.param_groups[0]["lr"]
-                if self.opt_d is not None:
-                    means["lr/d"] = self.opt_d.param_groups[0]["lr"]
+                means.update(self.step.learning_rates())
                 means["speed/it_per_s"] = n_window / elapsed
                 self.logger.scalars(self.iteration, means)
                 eta = (cfg.train.iterations - self.iteration) * elapsed / n_window

@@ -1,0 +1,85 @@
+"""The one device and precision policy of the package (training, evaluation and upscaling alike).
+
+``auto`` precision means, everywhere: bf16 on a CPU with native bf16 arithmetic (AVX512-BF16 or
+AMX) and on a CUDA GPU that supports it, fp16 on older CUDA GPUs, fp32 elsewhere; fp16 never on a
+CPU. Inference adds one refinement on top of this rule (``Upscaler``): a model whose bf16 output
+is not visually identical to fp32 on a built-in image runs in fp32, and 16-bit images always do.
+
+Importing this module is cheap: torch is imported only by the functions that need it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# The x2 PixelShuffle blocks of the SRResNet generator make its scale a power of two.
+SRGAN_SCALES = (2, 4, 8)
+DEVICE_HELP = "auto, cpu, cuda, cuda:N or mps"
+
+
+class RuntimeChoiceError(ValueError):
+    """A device or precision this machine cannot provide; the message says which and why."""
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """'auto' picks CUDA, then Apple's MPS, then the CPU; an unavailable device is an error."""
+    import torch
+
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise RuntimeChoiceError(f"unknown device {name!r}; use {DEVICE_HELP}") from exc
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise RuntimeChoiceError(f"unsupported device {name!r}; use {DEVICE_HELP}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeChoiceError(f"device {name} was asked for, but this torch build sees no CUDA GPU")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise RuntimeChoiceError(f"device {name} was asked for, but MPS is not available")
+    return device
+
+
+def cpu_supports_bf16() -> bool:
+    """True when the CPU has native bf16 arithmetic (AVX512-BF16 or AMX), where bf16 is fast."""
+    import torch
+
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for ``precision`` on ``device`` (None = fp32), by the rule above."""
+    import torch
+
+    if precision not in PRECISIONS:
+        raise RuntimeChoiceError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    if precision == "fp32":
+        return None
+    if precision == "fp16":
+        if device.type != "cuda":
+            raise RuntimeChoiceError("fp16 is for CUDA GPUs; on the CPU use bf16 or fp32")
+        return torch.float16
+    if precision == "bf16":
+        return torch.bfloat16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and cpu_supports_bf16():
+        return torch.bfloat16
+    return None
+
+
+def precision_name(dtype: torch.dtype | None) -> str:
+    import torch
+
+    return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
