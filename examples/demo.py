@@ -19,9 +19,9 @@ import numpy as np
 from PIL import Image
 
 from srgan import Upscaler
-from srgan.data.images import to_uint8
 from srgan.evaluation.protocol import ImageScore, bicubic, iter_samples, score
 from srgan.evaluation.report import comparison_strip, save_png
+from srgan.imageio import to_uint8
 
 EXAMPLES = Path(__file__).resolve().parent
 MODELS = ("srresnet-x4", "srgan-x4")

@@ -11,8 +11,9 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from srgan.data.dataset import InfiniteSampler, SampleKey, SRTrainDataset
-from srgan.data.images import load_image, quantize
 from srgan.data.imresize import imresize
+from srgan.imageio import quantize
+from srgan.imageio import read_tensor as load_image
 
 
 def write_images(folder: Path, sizes: list[tuple[int, int]], seed: int = 0) -> list[Path]:

@@ -11,8 +11,8 @@ from PIL import Image
 
 from srgan.cli import main
 from srgan.export.safetensors_export import save_generator
+from srgan.imageio import ReadPolicy, read_image
 from srgan.inference.fast import FastGenerator
-from srgan.inference.imageio import read_image
 from srgan.inference.tiling import upscale_tiled, upscale_with_backoff
 from srgan.inference.upscaler import Upscaler
 from srgan.models import Generator
@@ -126,14 +126,14 @@ def test_out_of_memory_shrinks_the_tile_and_retries() -> None:
 def test_auto_precision_never_picks_fp16_on_cpu_and_fp16_is_refused(model_file: Path) -> None:
     up = Upscaler.from_pretrained(model_file, device="cpu", precision="auto")
     assert up.precision in ("fp32", "bf16")
-    with pytest.raises(ValueError, match="fp16 is for GPUs"):
+    with pytest.raises(ValueError, match="fp16 is for CUDA GPUs"):
         Upscaler.from_pretrained(model_file, device="cpu", precision="fp16")
 
 
 def test_auto_picks_bf16_only_when_it_is_visually_identical(
     model_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import srgan.inference.upscaler as mod
+    import srgan.runtime as mod
 
     monkeypatch.setattr(mod, "cpu_supports_bf16", lambda: True)
     monkeypatch.setattr(Upscaler, "bf16_psnr", lambda self: 44.0)
@@ -433,12 +433,12 @@ def test_onnx_export_parity_and_backend(model_file: Path, tmp_path: Path) -> Non
 
 
 def test_read_image_reports_decompression_bombs(tmp_path: Path) -> None:
-    from srgan.data.images import ImageReadError
+    from srgan.imageio import ImageReadError
 
     Image.fromarray(np.zeros((100, 100, 3), np.uint8)).save(tmp_path / "x.png")
     with pytest.raises(ImageReadError, match="exceeds the limit"):
-        read_image(tmp_path / "x.png", max_pixels=5000)
-    assert read_image(tmp_path / "x.png", max_pixels=20000).size == (100, 100)
+        read_image(tmp_path / "x.png", ReadPolicy(max_pixels=5000))
+    assert read_image(tmp_path / "x.png", ReadPolicy(max_pixels=20000)).size == (100, 100)
 
 
 @pytest.mark.parametrize("scale", [2, 4, 8])

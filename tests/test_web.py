@@ -158,7 +158,7 @@ def test_failures_are_reported_not_swallowed(tmp_path: Path) -> None:
         raise ValueError("the model could not run")
 
     jobs = JobManager(broken)  # type: ignore[arg-type]
-    from srgan.inference.imageio import ImageData
+    from srgan.imageio import ImageData
 
     job = jobs.submit(ImageData(torch.zeros(3, 4, 4)), "m")
     for _ in range(100):
@@ -170,7 +170,7 @@ def test_failures_are_reported_not_swallowed(tmp_path: Path) -> None:
 
 
 def test_results_expire_and_respect_the_size_cap() -> None:
-    from srgan.inference.imageio import ImageData
+    from srgan.imageio import ImageData
 
     def fake(_data: object, _model: str, _progress: object, result: Path, preview: Path) -> tuple[int, int]:
         result.write_bytes(b"x" * 1000)

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # The x2 PixelShuffle blocks of the SRResNet generator make its scale a power of two.
 SRGAN_SCALES = (2, 4, 8)
+# Evaluation also scores bicubic and models of other architectures, at x3 too.
+EVAL_SCALES = (2, 3, 4, 8)
 DEVICE_HELP = "auto, cpu, cuda, cuda:N or mps"
 
 

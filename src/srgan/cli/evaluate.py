@@ -7,12 +7,14 @@ import json
 import sys
 from pathlib import Path
 
+from srgan.runtime import EVAL_SCALES
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", default="bicubic", help="'bicubic', a bundled model name, or a model/checkpoint file"
     )
-    parser.add_argument("--scale", type=int, default=4, choices=(2, 3, 4, 8))
+    parser.add_argument("--scale", type=int, default=4, choices=EVAL_SCALES)
     parser.add_argument("--data", nargs="+", required=True, metavar="DIR", help="folders of HR images")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument(
@@ -39,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
         score_legacy_y_bicubic,
     )
     from srgan.evaluation.report import format_table
-    from srgan.inference.device import select_device
     from srgan.inference.loading import ModelLoadError, load_generator
+    from srgan.runtime import select_device
 
     if args.pipeline == "y" and args.model != "bicubic":
         raise CommandError("--pipeline y applies to bicubic only (a model sees RGB input)")
@@ -94,8 +96,8 @@ def run(args: argparse.Namespace) -> int:
 def _save_images(out_dir: Path, sample, sr_u8, upscale_bicubic, model_name: str) -> None:  # type: ignore[no-untyped-def]
     from PIL import Image
 
-    from srgan.data.images import to_uint8
     from srgan.evaluation.report import comparison_strip, save_png
+    from srgan.imageio import to_uint8
 
     stem = Path(sample.name).with_suffix("").as_posix().replace("/", "_")
     save_png(Image.fromarray(sr_u8), out_dir / f"{stem}_sr.png")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from srgan.runtime import SRGAN_SCALES
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scale", type=int, default=4, choices=(2, 4, 8))
+    parser.add_argument("--scale", type=int, default=4, choices=SRGAN_SCALES)
     parser.add_argument("--blocks", type=int, default=16, help="residual blocks in the generator")
     parser.add_argument("--verbose", action="store_true", help="print every layer")
 

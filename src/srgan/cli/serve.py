@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from srgan.runtime import PRECISIONS
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: this computer only)")
@@ -20,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--queue", type=int, default=8, help="jobs waiting or running before new ones get 503"
     )
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from srgan.runtime import SRGAN_SCALES
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
@@ -17,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--hr-dir", action="append", metavar="DIR", help="training HR folder (repeatable)")
     parser.add_argument("--val-dir", action="append", metavar="DIR", help="validation HR folder (repeatable)")
-    parser.add_argument("--scale", type=int, choices=(2, 4, 8))
+    parser.add_argument("--scale", type=int, choices=SRGAN_SCALES)
     parser.add_argument(
         "--run-dir", metavar="DIR", help="where checkpoints and logs go; an existing run resumes"
     )

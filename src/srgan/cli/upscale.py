@@ -8,6 +8,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from srgan.runtime import PRECISIONS, SRGAN_SCALES
+
 PIL_DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own decompression-bomb limit
 
 
@@ -18,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model",
         help="bundled model name (see `srgan models`) or a model file (.safetensors, checkpoint, .onnx)",
     )
-    parser.add_argument("--scale", type=int, choices=(2, 4, 8), help="refuse a model of another scale")
+    parser.add_argument("--scale", type=int, choices=SRGAN_SCALES, help="refuse a model of another scale")
     parser.add_argument(
         "-r", "--recursive", action="store_true", help="descend into sub-folders of folder inputs"
     )
@@ -31,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="context pixels around each tile (default: the receptive radius)",
     )
-    parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads")
     parser.add_argument(
@@ -55,7 +57,7 @@ class Job:
 
 def expand_inputs(inputs: list[str], recursive: bool) -> tuple[list[tuple[Path, Path | None]], list[str]]:
     """(file, the folder it was found in or None) for every input; and the inputs that matched nothing."""
-    from srgan.data.images import image_extensions
+    from srgan.imageio import image_extensions
 
     exts = image_extensions()
     found: list[tuple[Path, Path | None]] = []
@@ -184,17 +186,15 @@ def _load_upscaler(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 def _upscale_one(upscaler, job: Job, fmt: str, args: argparse.Namespace) -> str | None:  # type: ignore[no-untyped-def]
     """None on success, else one sentence naming the file and the problem."""
     from srgan.atomic import atomic_path
-    from srgan.data.images import ImageReadError
-    from srgan.inference.imageio import read_image, to_array, write_image
+    from srgan.imageio import ImageReadError, ReadPolicy, read_image, write_image
 
     if job.target.exists() and not args.overwrite:
         return f"{job.source}: {job.target} exists (use --overwrite to replace it)"
     try:
-        data = read_image(job.source, args.max_pixels)
+        data = read_image(job.source, ReadPolicy(max_pixels=args.max_pixels))
         out = upscaler.upscale_data(data)
-        arr = to_array(out.rgb, out.alpha, out.gray, data.bits)
         with atomic_path(job.target, overwrite=args.overwrite) as tmp:
-            write_image(tmp, arr, fmt, out.info, upscaler.scale, args.quality)
+            write_image(tmp, out, fmt, args.quality)
     except ImageReadError as exc:
         return str(exc)
     except FileExistsError:

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from PIL import Image
 from torch.utils.data import Dataset, Sampler
 
-from srgan.data.images import ImageReadError, find_images, load_image, quantize, to_float, to_rgb
 from srgan.data.imresize import imresize
+from srgan.imageio import ImageReadError, find_images, image_size, quantize, read_tensor, to_float, to_rgb
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ class SRTrainDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         self.skipped_broken: list[str] = []
         for i, path in enumerate(files):
             try:
-                sizes[i] = _size_of(path)
+                sizes[i] = image_size(path)
             except ImageReadError as exc:
                 self.skipped_broken.append(str(exc))
         if self.skipped_broken:
@@ -100,8 +99,8 @@ class SRTrainDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         return len(self.files)
 
     def _decode(self, index: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        hr = load_image(self.files[index])
-        lr = load_image(self.lr_files[index]) if self.lr_files is not None else None
+        hr = read_tensor(self.files[index])
+        lr = read_tensor(self.lr_files[index]) if self.lr_files is not None else None
         if lr is not None and (
             lr.shape[-2] * self.scale > hr.shape[-2] or lr.shape[-1] * self.scale > hr.shape[-1]
         ):
@@ -183,16 +182,6 @@ class InfiniteSampler(Sampler[SampleKey]):
                 position += self.world
                 offset += self.world
             epoch, offset = epoch + 1, offset - self.n
-
-
-def _size_of(path: Path) -> tuple[int, int]:
-    try:
-        with Image.open(path) as im:
-            w, h = im.size
-            # EXIF orientations 5-8 swap width and height.
-            return (h, w) if im.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (w, h)
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(f"{path}: not a readable image ({exc})") from exc
 
 
 def _match_lr_files(

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from srgan.data.images import find_images, load_image, quantize, to_float, to_rgb, to_uint8
 from srgan.data.imresize import imresize
+from srgan.imageio import find_images, quantize, read_tensor, to_float, to_rgb, to_uint8
 from srgan.metrics import lattice_score, niqe, psnr_rgb, psnr_y, rgb_to_y, ssim_y
 from srgan.metrics.full_reference import crop_border, psnr, ssim
 
@@ -67,7 +67,7 @@ def mod_crop(image: torch.Tensor, scale: int) -> torch.Tensor:
 
 
 def make_sample(path: Path, scale: int, root: Path) -> Sample:
-    hr = mod_crop(load_image(path), scale)
+    hr = mod_crop(read_tensor(path), scale)
     if hr.dtype != torch.uint8:
         hr = to_uint8(hr)  # 16-bit HR: measured on its 8-bit rounding, like every published number
     lr = quantize(imresize(to_rgb(to_float(hr)).double()[None], 1.0 / scale))

@@ -20,13 +20,12 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from srgan.inference.device import cpu_supports_bf16, select_device
-from srgan.inference.imageio import ImageData, output_planes, premultiply, unpremultiply
+from srgan.imageio import ImageData, premultiply, unpremultiply
 from srgan.inference.tiling import ProgressFunction, upscale_with_backoff
 from srgan.models.generator import GeneratorConfig, receptive_radius
+from srgan.runtime import PRECISIONS, autocast_dtype, precision_name, select_device
 
 ImageLike = TypeVar("ImageLike")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # auto picks bf16 only if its output is this close to fp32's on a calibration image (PSNR, dB)
 BF16_MIN_PSNR = 45.0
 
@@ -61,8 +60,7 @@ class Upscaler:
         self.config = config
         self.scale = config.scale
         self.device = select_device(device) if onnx_session is None else torch.device("cpu")
-        if precision == "fp16" and self.device.type == "cpu":
-            raise ValueError("fp16 is for GPUs; on the CPU use bf16 or fp32")
+        autocast_dtype(precision, self.device)  # refuses fp16 on a CPU with one sentence
         self.margin = receptive_radius(config) if tile_overlap is None else tile_overlap
         self._tile = tile
         self._onnx = onnx_session
@@ -112,17 +110,11 @@ class Upscaler:
             if precision not in ("auto", "fp32"):
                 raise ValueError("the ONNX backend runs in fp32")
             return None
-        if precision == "fp32":
+        dtype = autocast_dtype(precision, self.device)
+        # The inference-only refinement of ``auto``: bf16 only where it is visually identical to fp32.
+        if precision == "auto" and dtype == torch.bfloat16 and self.bf16_psnr() < BF16_MIN_PSNR:
             return None
-        if precision == "bf16":
-            return torch.bfloat16
-        if precision == "fp16":
-            return torch.float16
-        if self.device.type == "cuda":
-            return torch.float16
-        if self.device.type == "cpu" and cpu_supports_bf16() and self.bf16_psnr() >= BF16_MIN_PSNR:
-            return torch.bfloat16
-        return None
+        return dtype
 
     def bf16_psnr(self) -> float:
         """PSNR (dB) between this model's bf16 and fp32 outputs on the calibration image."""
@@ -136,7 +128,7 @@ class Upscaler:
 
     @property
     def precision(self) -> str:
-        return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.autocast_dtype]
+        return precision_name(self.autocast_dtype)
 
     def _forward(self, batch: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
         if self._onnx is not None:
@@ -221,8 +213,7 @@ class Upscaler:
                 .clamp_(0, 1)
             )
             out = unpremultiply(out, alpha)
-        info = dict(data.info)
-        return ImageData(out, alpha, data.gray, data.bits, info)
+        return data.scaled(out, alpha, self.scale, self.scale)
 
     def upscale(self, image: ImageLike, progress: ProgressFunction | None = None) -> ImageLike:
         """Upscale a PIL image, a numpy array (HWC or HW; uint8, uint16 or float in [0, 1]) or a
@@ -242,53 +233,19 @@ class Upscaler:
     def _upscale_torch(self, t: torch.Tensor) -> torch.Tensor:
         if t.dim() == 4:
             return torch.stack([self._upscale_torch(x) for x in t])
-        if t.dim() != 3 or t.shape[0] not in (1, 3, 4):
-            raise ValueError(f"expected a (C, H, W) tensor with C in 1, 3, 4; got {tuple(t.shape)}")
-        x = t.float()
-        data = ImageData(x[:1].expand(3, -1, -1) if x.shape[0] == 1 else x[:3], x[3:4] if x.shape[0] == 4 else None,
-                         x.shape[0] == 1)  # fmt: skip
-        out = self.upscale_data(data)
-        return output_planes(out.rgb, out.alpha, out.gray).to(
-            t.device, t.dtype if t.is_floating_point() else torch.float32
-        )
+        out = self.upscale_data(ImageData.from_tensor(t.detach().cpu()))
+        return out.planes().to(t.device, t.dtype if t.is_floating_point() else torch.float32)
 
     def _upscale_numpy(self, arr: np.ndarray) -> np.ndarray:
-        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4)):
-            raise ValueError(f"expected an (H, W) or (H, W, C) array with C in 1..4; got shape {arr.shape}")
-        if arr.dtype == np.uint8:
-            peak = 255.0
-        elif arr.dtype == np.uint16:
-            peak = 65535.0
-        elif np.issubdtype(arr.dtype, np.floating):
-            peak = 1.0
-        else:
-            raise ValueError(f"unsupported array dtype {arr.dtype}; use uint8, uint16 or float")
-        x = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32) / peak)
-        x = x[None] if x.dim() == 2 else x.permute(2, 0, 1)
-        c = x.shape[0]
-        colour = x[:1].expand(3, -1, -1) if c in (1, 2) else x[:3]
-        alpha = x[c - 1 :] if c in (2, 4) else None
-        out = self.upscale_data(ImageData(colour, alpha, c in (1, 2), 8 if arr.dtype == np.uint8 else 16))
-        y = output_planes(out.rgb, out.alpha, out.gray).clamp_(0, 1).permute(1, 2, 0).numpy()
-        y = y[..., 0] if arr.ndim == 2 else y
-        if peak == 1.0:
-            return y.astype(arr.dtype)
-        return np.round(y * peak).astype(arr.dtype)
+        out = self.upscale_data(ImageData.from_numpy(arr)).planes().clamp_(0, 1).permute(1, 2, 0).numpy()
+        out = out[..., 0] if arr.ndim == 2 else out
+        if np.issubdtype(arr.dtype, np.floating):
+            return out.astype(arr.dtype)
+        peak = 65535.0 if arr.dtype == np.uint16 else 255.0
+        return np.round(out * peak).astype(arr.dtype)
 
     def _upscale_pil(self, image: Any, progress: ProgressFunction | None) -> Any:
-        from PIL import Image
-
-        from srgan.inference.imageio import _from_pil, _metadata, to_array
-
-        data = _from_pil(image, Path("<image>"), _metadata(image))
-        out = self.upscale_data(data, progress)
-        arr = to_array(out.rgb, out.alpha, out.gray, data.bits)
-        result = Image.fromarray(arr)
-        if "icc_profile" in out.info:
-            result.info["icc_profile"] = out.info["icc_profile"]
-        if "dpi" in out.info:
-            result.info["dpi"] = tuple(v * self.scale for v in out.info["dpi"])
-        return result
+        return self.upscale_data(ImageData.from_pil(image), progress).to_pil()
 
 
 def _available_memory() -> int:

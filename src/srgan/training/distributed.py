@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from srgan.inference.device import select_device
+from srgan.runtime import select_device
 
 
 @dataclass(frozen=True)

@@ -232,8 +232,8 @@ class Trainer:
             result, sr_u8 = score(sr, sample, self.cfg.model.scale, with_niqe)
             results.append(result)
             if i == 0:
-                from srgan.data.images import to_uint8
                 from srgan.evaluation.report import comparison_strip
+                from srgan.imageio import to_uint8
 
                 bic = to_uint8(bicubic(self.cfg.model.scale)(sample.lr)[0].float()).permute(1, 2, 0).numpy()
                 sample_grid = comparison_strip([("bicubic", bic), ("SR", sr_u8), ("HR", sample.hr)], crop=192)

@@ -26,8 +26,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from srgan.data.images import ImageReadError
-from srgan.inference.imageio import ImageData, read_image, to_array, write_image
+from srgan.imageio import ImageData, ImageReadError, ReadPolicy, read_image, write_image
 from srgan.web.jobs import JobManager, QueueFull
 
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -69,12 +68,12 @@ def create_app(config: ServeConfig) -> FastAPI:
         up = upscaler_for(model)
         out = up.upscale_data(data, progress)
         with atomic_path(result) as tmp:
-            write_image(tmp, to_array(out.rgb, out.alpha, out.gray, data.bits), "png", out.info, up.scale)
+            write_image(tmp, out, "png")
         enlarged_alpha = None if data.alpha is None else imresize(data.alpha, float(up.scale)).clamp(0, 1)
         enlarged = imresize(data.rgb, float(up.scale)).clamp(0, 1)
         with atomic_path(preview) as tmp:
-            write_image(tmp, to_array(enlarged, enlarged_alpha, data.gray, 8), "png", {}, up.scale)
-        return out.rgb.shape[-1], out.rgb.shape[-2]
+            write_image(tmp, ImageData(enlarged, enlarged_alpha, data.gray, 8), "png")
+        return out.size
 
     jobs = JobManager(upscale, config.workers, config.max_queue, config.max_result_bytes, config.result_ttl)
 
@@ -172,7 +171,7 @@ def _decode(body: bytes, max_pixels: int, folder: Path) -> ImageData:
         tmp.write(body)
         tmp.flush()
         try:
-            return read_image(tmp.name, max_pixels)
+            return read_image(tmp.name, ReadPolicy(max_pixels=max_pixels))
         except ImageReadError as exc:
             message = str(exc).replace(tmp.name, "the upload")
             raise HTTPException(413 if "exceeds the limit" in message else 422, message) from None

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from srgan.inference.imageio import ImageData
+from srgan.imageio import ImageData
 
 
 class QueueFull(Exception):

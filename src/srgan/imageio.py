@@ -1,0 +1,402 @@
+"""The package's one image codec: the only place that reads and writes image files, and that converts
+between files, PIL images, numpy arrays, torch tensors and the image record ``ImageData``.
+
+Reading rules, per input mode (``ReadPolicy`` chooses what to keep):
+- RGB, CMYK, YCbCr, LAB, HSV: colour as RGB (a CMYK ICC profile is dropped: it does not describe RGB).
+- L, 1, I;16, I (gray): one channel (``gray="keep"``, written back as gray) or three (``"replicate"``).
+- RGBA, LA, PA and P/RGB/L with a transparency key: colour plus a separate alpha plane
+  (``alpha="keep"``), or the colour as stored (``alpha="drop"``).
+- P (palette): via RGBA (or RGB when opaque).
+- 16-bit PNG (I;16, and 48/64-bit RGB(A) / 32-bit LA, read with pypng since Pillow decodes those to
+  8 bits): kept at 16 bits (float32) on every path: training, evaluation, upscaling, the web page.
+- EXIF orientation is applied; the ICC profile, EXIF (orientation reset) and DPI are kept in ``info``.
+- One decompression-bomb policy: ``max_pixels`` (default Pillow's limit) is checked on the header,
+  before any pixel is decoded, with a sentence that names the file and the numbers.
+
+Pixels are stored compactly: uint8 for 8-bit images, float32 in [0, 1] for 16-bit and float ones
+(a training cache of hundreds of photographs stays small); ``ImageData.rgb`` gives float RGB.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+# Pillow's own default decompression-bomb limit (about 89.5 megapixels), as the package's default.
+DEFAULT_MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
+FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP", "tif": "TIFF", "tiff": "TIFF"}
+_LUMA = torch.tensor([0.299, 0.587, 0.114])
+_COLOUR_MODES = {"RGB", "CMYK", "YCbCr", "LAB", "HSV"}
+_GRAY_MODES = {"L", "1", "I;16", "I;16L", "I;16B", "I"}
+
+
+class ImageReadError(ValueError):
+    """A file that is not a readable image; the message names the file."""
+
+
+@dataclass(frozen=True)
+class ReadPolicy:
+    alpha: Literal["keep", "drop"] = "keep"
+    gray: Literal["keep", "replicate"] = "keep"
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
+
+
+# Training and evaluation look at colour only; upscaling keeps everything.
+PIXELS_ONLY = ReadPolicy(alpha="drop", gray="keep")
+
+
+@dataclass
+class ImageData:
+    """An image: ``pixels`` (C, H, W) with C = 1 (gray) or 3, uint8 for 8-bit images and float32 in
+    [0, 1] otherwise; ``alpha`` (1, H, W) float32 in [0, 1] or None; ``bits`` of the source (8 or 16);
+    ``gray``: written back as gray; ``info``: icc_profile, exif, dpi."""
+
+    pixels: torch.Tensor
+    alpha: torch.Tensor | None = None
+    gray: bool = False
+    bits: int = 8
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.pixels.shape[-1], self.pixels.shape[-2]
+
+    @property
+    def rgb(self) -> torch.Tensor:
+        """(3, H, W) float32 in [0, 1]."""
+        return to_rgb(to_float(self.pixels))
+
+    # ---- from and to the other representations ----
+
+    @classmethod
+    def from_pil(cls, im: Image.Image, policy: ReadPolicy = ReadPolicy(), name: str = "<image>") -> ImageData:
+        """A decoded PIL image (EXIF orientation already applied, as ``read_image`` does)."""
+        return _apply_policy(_from_pil(im, name, _metadata(im)), policy)
+
+    @classmethod
+    def from_numpy(cls, arr: np.ndarray) -> ImageData:
+        """(H, W) or (H, W, C), C in 1..4 (gray, gray+alpha, RGB, RGBA); uint8, uint16 or float in [0, 1]."""
+        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4)):
+            raise ValueError(f"expected an (H, W) or (H, W, C) array with C in 1..4; got shape {arr.shape}")
+        if arr.dtype == np.uint8:
+            t = torch.from_numpy(np.ascontiguousarray(arr))
+            bits = 8
+        elif arr.dtype == np.uint16:
+            t, bits = torch.from_numpy(arr.astype(np.float32) / 65535.0), 16
+        elif np.issubdtype(arr.dtype, np.floating):
+            t, bits = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)), 16
+        else:
+            raise ValueError(f"unsupported array dtype {arr.dtype}; use uint8, uint16 or float")
+        t = t[None] if t.dim() == 2 else t.permute(2, 0, 1)
+        return cls.from_tensor(t, bits)
+
+    @classmethod
+    def from_tensor(cls, t: torch.Tensor, bits: int | None = None) -> ImageData:
+        """(C, H, W), C in 1..4; uint8, or float in [0, 1]."""
+        if t.dim() != 3 or t.shape[0] not in (1, 2, 3, 4):
+            raise ValueError(f"expected a (C, H, W) tensor with C in 1..4; got {tuple(t.shape)}")
+        c = t.shape[0]
+        colour = t[:1] if c in (1, 2) else t[:3]
+        alpha = to_float(t[c - 1 :]).clone() if c in (2, 4) else None
+        colour = colour.clone() if colour.dtype == torch.uint8 else colour.float().clone()
+        return cls(colour, alpha, c in (1, 2), bits or (8 if t.dtype == torch.uint8 else 16))
+
+    def planes(self) -> torch.Tensor:
+        """(C, H, W) float32 in the image's own layout: luma or RGB, then alpha if it has one."""
+        colour = to_luma(self.rgb) if self.gray else self.rgb
+        return torch.cat([colour, self.alpha]) if self.alpha is not None else colour
+
+    def to_numpy(self, bits: int | None = None) -> np.ndarray:
+        """(H, W) or (H, W, C) uint8 (8 bits) or uint16 array in the image's own layout."""
+        bits = bits or self.bits
+        t = self.planes().clamp(0, 1)
+        peak, dtype = (65535.0, np.uint16) if bits > 8 else (255.0, np.uint8)
+        arr = (t * peak).round_().permute(1, 2, 0).numpy().astype(dtype)
+        return arr[..., 0] if arr.shape[-1] == 1 else arr
+
+    def to_pil(self) -> Image.Image:
+        """A PIL image (16-bit colour becomes 8-bit: Pillow has no 16-bit RGB mode), with ICC and DPI."""
+        arr = self.to_numpy()
+        if arr.dtype == np.uint16 and arr.ndim == 3:
+            arr = _to_8bit(arr)
+        im = Image.fromarray(arr)
+        for key in ("icc_profile", "dpi"):
+            if key in self.info:
+                im.info[key] = self.info[key]
+        return im
+
+    def scaled(
+        self, pixels: torch.Tensor, alpha: torch.Tensor | None, factor_x: float, factor_y: float
+    ) -> ImageData:
+        """This image's record for new pixels ``factor`` times larger: DPI scaled (the one place it is)."""
+        info = dict(self.info)
+        if "dpi" in info:
+            info["dpi"] = (info["dpi"][0] * factor_x, info["dpi"][1] * factor_y)
+        return replace(self, pixels=pixels, alpha=alpha, info=info)
+
+
+# ---- tensor helpers ----------------------------------------------------------------------------
+
+
+def to_float(image: torch.Tensor) -> torch.Tensor:
+    return image.float() / 255.0 if image.dtype == torch.uint8 else image.float()
+
+
+def to_rgb(image: torch.Tensor) -> torch.Tensor:
+    """Replicate a one-channel image (..., 1, H, W) to three channels."""
+    return image.expand(*image.shape[:-3], 3, *image.shape[-2:]) if image.shape[-3] == 1 else image
+
+
+def to_luma(rgb: torch.Tensor) -> torch.Tensor:
+    return (rgb * _LUMA.view(3, 1, 1)).sum(0, keepdim=True)
+
+
+def quantize(image: torch.Tensor) -> torch.Tensor:
+    """Round a [0, 1] float image to the 8-bit grid (as saving it as a PNG would)."""
+    return (image.clamp(0, 1) * 255.0).round() / 255.0
+
+
+def to_uint8(image: torch.Tensor) -> torch.Tensor:
+    return (image.clamp(0, 1) * 255.0).round().to(torch.uint8)
+
+
+def premultiply(data: ImageData) -> torch.Tensor:
+    return data.rgb * data.alpha if data.alpha is not None else data.rgb
+
+
+def unpremultiply(rgb: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """Divide colour by alpha where alpha is visible; fully transparent pixels become 0."""
+    safe = alpha.clamp_min(1.0 / 512)
+    return torch.where(alpha > 1.0 / 512, rgb / safe, torch.zeros_like(rgb)).clamp_(0, 1)
+
+
+# ---- finding and reading files -----------------------------------------------------------------
+
+
+def image_extensions() -> set[str]:
+    """Every file extension Pillow can open on this machine."""
+    return {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
+
+
+def find_images(folders: Iterable[str | os.PathLike[str]], recursive: bool = True) -> list[Path]:
+    """All image files under ``folders``, sorted; a missing or image-less folder is an error."""
+    exts = image_extensions()
+    found: list[Path] = []
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            raise FileNotFoundError(f"image folder {folder} does not exist")
+        pattern = folder.rglob("*") if recursive else folder.glob("*")
+        files = sorted(p for p in pattern if p.is_file() and p.suffix.lower() in exts)
+        if not files:
+            raise FileNotFoundError(f"no image files found in {folder}")
+        found += files
+    return found
+
+
+def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """(width, height) after EXIF orientation, from the header alone (no pixel is decoded)."""
+    try:
+        with _open_unlimited(Path(path)) as im:
+            w, h = im.size
+            # EXIF orientations 5-8 swap width and height.
+            return (h, w) if im.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (w, h)
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(f"{path}: not a readable image ({exc})") from exc
+
+
+def read_image(path: str | os.PathLike[str], policy: ReadPolicy = ReadPolicy()) -> ImageData:
+    """Decode ``path`` by the module's rules; ImageReadError (naming the file) on any problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise ImageReadError(f"{path}: empty file (0 bytes)")
+    try:
+        with _open_unlimited(path) as im:
+            check_pixels(path, im.width, im.height, policy.max_pixels)
+            if im.format == "PNG" and _is_png16(path) and im.mode not in _GRAY_MODES:
+                data = _read_png16(path)
+                data.info.update(_metadata(im))
+            else:
+                im.load()
+                data = _from_pil(ImageOps.exif_transpose(im), str(path), _metadata(im))
+    except ImageReadError:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise ImageReadError(f"{path}: not a readable image ({exc})") from exc
+    return _apply_policy(data, policy)
+
+
+def check_pixels(name: str | os.PathLike[str], width: int, height: int, max_pixels: int | None) -> None:
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageReadError(
+            f"{name}: {width}x{height} = {width * height:,} pixels exceeds the limit of {max_pixels:,} "
+            "(a decompression bomb?); raise it with --max-pixels if you trust the file"
+        )
+
+
+def read_tensor(path: str | os.PathLike[str]) -> torch.Tensor:
+    """Pixels only, as stored: (1 or 3, H, W), uint8 or float32 (training and evaluation)."""
+    return read_image(path, PIXELS_ONLY).pixels
+
+
+_PIL_LIMIT_LOCK = threading.Lock()
+
+
+def _open_unlimited(path: Path) -> Image.Image:
+    """Image.open (header only) without Pillow's global pixel limit, which ``read_image`` applies
+    itself with the caller's limit and a clearer message. The lock keeps other threads' opens
+    under Pillow's default while the limit is lifted."""
+    with _PIL_LIMIT_LOCK:
+        old = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            return Image.open(path)
+        finally:
+            Image.MAX_IMAGE_PIXELS = old
+
+
+def _is_png16(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(33)
+    # PNG signature, then the IHDR chunk: bit depth is byte 24
+    return head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) > 24 and head[24] == 16
+
+
+def _read_png16(path: Path) -> ImageData:
+    import png
+
+    try:
+        width, height, rows, meta = png.Reader(filename=str(path)).asDirect()
+        arr = np.vstack([np.asarray(r, dtype=np.uint16) for r in rows]).reshape(height, width, meta["planes"])
+    except (png.Error, OSError, ValueError) as exc:
+        raise ImageReadError(f"{path}: not a readable 16-bit PNG ({exc})") from exc
+    data = torch.from_numpy(arr.astype(np.float32) / 65535.0).permute(2, 0, 1)
+    gray = bool(meta.get("greyscale", meta["planes"] < 3))
+    colour = data[:1].clone() if gray else data[:3].clone()
+    alpha = data[-1:].clone() if meta.get("alpha") else None
+    info: dict[str, Any] = {}
+    if meta.get("physical"):
+        ppm_x, ppm_y, unit_is_metre = meta["physical"]
+        if unit_is_metre:
+            info["dpi"] = (ppm_x * 0.0254, ppm_y * 0.0254)
+    return ImageData(colour, alpha, gray, 16, info)
+
+
+def _metadata(im: Image.Image) -> dict[str, Any]:
+    info: dict[str, Any] = {}
+    if im.info.get("icc_profile"):
+        info["icc_profile"] = im.info["icc_profile"]
+    if "dpi" in im.info:
+        info["dpi"] = tuple(float(v) for v in im.info["dpi"])
+    exif = im.getexif()
+    if len(exif):
+        exif[0x0112] = 1  # orientation already applied
+        info["exif"] = exif.tobytes()
+    return info
+
+
+def _native(im: Image.Image) -> torch.Tensor:
+    """(C, H, W): uint8 for 8-bit modes, float32 in [0, 1] for 16/32-bit integer and float modes."""
+    arr = np.asarray(im)
+    if arr.dtype == np.uint8:
+        t = torch.from_numpy(arr.copy())
+    elif np.issubdtype(arr.dtype, np.floating):
+        t = torch.from_numpy(arr.astype(np.float32))
+    else:
+        t = torch.from_numpy(np.clip(arr.astype(np.float32) / 65535.0, 0, 1))
+    return t[None] if t.dim() == 2 else t.permute(2, 0, 1).contiguous()
+
+
+def _from_pil(im: Image.Image, name: str, info: dict[str, Any]) -> ImageData:
+    mode = im.mode
+    was_palette = mode == "P"
+    if mode == "P" or (mode in ("RGB", "L") and "transparency" in im.info):
+        im = im.convert("RGBA") if mode != "L" else im.convert("LA")
+        mode = im.mode
+    if mode == "PA":
+        im, mode = im.convert("RGBA"), "RGBA"
+    if mode in _GRAY_MODES:
+        bits = 16 if mode.startswith("I") else 8
+        return ImageData(_native(im.convert("L") if mode == "1" else im), None, True, bits, info)
+    if mode in ("LA", "RGBA"):
+        t = _native(im)
+        colour, alpha = t[:-1].clone(), to_float(t[-1:]).clone()
+        if was_palette and bool((alpha >= 1).all()):
+            alpha = None  # an opaque palette image is plain RGB
+        return ImageData(colour, alpha, mode == "LA", 8, info)
+    if mode in _COLOUR_MODES:
+        if mode == "CMYK":
+            info.pop("icc_profile", None)  # a CMYK profile does not describe the RGB output
+        return ImageData(_native(im.convert("RGB")), None, False, 8, info)
+    raise ImageReadError(f"{name}: unsupported image mode {mode}")
+
+
+def _apply_policy(data: ImageData, policy: ReadPolicy) -> ImageData:
+    if policy.alpha == "drop":
+        data.alpha = None
+    if policy.gray == "replicate" and data.pixels.shape[0] == 1:
+        data.pixels, data.gray = to_rgb(data.pixels).clone(), False
+    return data
+
+
+# ---- writing ---------------------------------------------------------------------------------
+
+
+def _to_8bit(arr: np.ndarray) -> np.ndarray:
+    return (arr.astype(np.float32) / 257.0).round().astype(np.uint8)
+
+
+def write_image(path: Path, data: ImageData, fmt: str, quality: int = 95) -> None:
+    """Write ``data`` to ``path`` (the caller makes it atomic). 16-bit colour PNGs go through pypng;
+    JPEG and WebP are 8-bit formats, so 16-bit images are rounded to 8 bits for them."""
+    pil_format = FORMATS[fmt]
+    arr = data.to_numpy()
+    info = data.info
+    dpi = tuple(info["dpi"]) if "dpi" in info else None
+    if arr.dtype == np.uint16 and pil_format not in ("PNG", "TIFF"):
+        arr = _to_8bit(arr)
+    if arr.dtype == np.uint16 and arr.ndim == 3 and pil_format == "PNG":
+        _write_png16(path, arr, dpi)
+        return
+    if arr.dtype == np.uint16 and arr.ndim == 3:
+        arr = _to_8bit(arr)  # Pillow writes no 16-bit colour TIFF
+    channels = 1 if arr.ndim == 2 else arr.shape[-1]
+    mode = {1: "I;16" if arr.dtype == np.uint16 else "L", 2: "LA", 3: "RGB", 4: "RGBA"}[channels]
+    im = Image.fromarray(arr, mode=mode) if mode != "I;16" else Image.fromarray(arr)
+    if pil_format == "JPEG" and mode in ("LA", "RGBA"):
+        raise ValueError("JPEG cannot store transparency; use --format png or webp")
+    kwargs: dict[str, Any] = {}
+    if "icc_profile" in info:
+        kwargs["icc_profile"] = info["icc_profile"]
+    if "exif" in info:
+        kwargs["exif"] = info["exif"]
+    if dpi is not None:
+        kwargs["dpi"] = dpi
+    if pil_format in ("JPEG", "WEBP"):
+        kwargs["quality"] = quality
+    im.save(path, format=pil_format, **kwargs)
+
+
+def _write_png16(path: Path, arr: np.ndarray, dpi: tuple[float, ...] | None) -> None:
+    import png
+
+    h, w, c = arr.shape
+    physical = {}
+    if dpi:
+        physical = {
+            "x_pixels_per_unit": round(dpi[0] / 0.0254),
+            "y_pixels_per_unit": round(dpi[1] / 0.0254),
+            "unit_is_meter": True,
+        }
+    writer = png.Writer(width=w, height=h, bitdepth=16, greyscale=c in (1, 2), alpha=c in (2, 4), **physical)
+    with open(path, "wb") as f:
+        writer.write(f, arr.reshape(h, w * c))
