@@ -28,7 +28,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import table
-from srgan.export.safetensors_export import save_generator
+from srgan.modelfiles.safetensors import save_generator
 from srgan.models import Generator
 
 

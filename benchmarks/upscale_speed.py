@@ -25,9 +25,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine_line, seconds_per_call, table
-from srgan.export.onnx_export import export_onnx
-from srgan.export.safetensors_export import save_generator
 from srgan.inference.upscaler import Upscaler
+from srgan.modelfiles.onnx import export_onnx
+from srgan.modelfiles.safetensors import save_generator
 from srgan.models import Generator
 
 
@@ -81,7 +81,7 @@ image = torch.rand(3, 540, 960)
 if mode == "srgan":
     Upscaler.from_pretrained(model_path).upscale_tensor(image)
 else:
-    from srgan.inference.loading import load_generator
+    from srgan.modelfiles.loader import load_generator
     g = load_generator(model_path)
     with torch.inference_mode():
         g(image[None])

@@ -23,8 +23,8 @@ import torch
 
 from srgan.cli import main as srgan_main
 from srgan.evaluation.protocol import iter_samples, score
-from srgan.export.safetensors_export import save_generator
-from srgan.inference.loading import load_generator
+from srgan.modelfiles.loader import load_generator
+from srgan.modelfiles.safetensors import save_generator
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "src" / "srgan" / "weights"

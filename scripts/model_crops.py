@@ -19,8 +19,8 @@ from PIL import Image
 
 from srgan.evaluation.protocol import bicubic, make_sample, score
 from srgan.evaluation.report import comparison_strip, save_png
-from srgan.inference.bundled import bundled_path
-from srgan.inference.loading import load_generator
+from srgan.modelfiles.bundled import bundled_path
+from srgan.modelfiles.loader import load_generator
 
 MODELS = ("srresnet-x4", "srgan-x4")
 

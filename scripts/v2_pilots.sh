@@ -29,5 +29,5 @@ for name in "${ORDER[@]}"; do
   fi
   [ -f "$dir/set14.json" ] || $PY -m srgan eval --model "$dir/generator.safetensors" --scale 4 \
       --data ../shared/data/benchmark/Set14 --json "$dir/set14.json" > "$RUNS/$name.eval.log" 2>&1
-  echo "$name: $(tail -n 3 "$RUNS/$name.eval.log" | head -n 1)"
+  echo "$name: $(grep -A1 "^dataset" "$RUNS/$name.eval.log" | tail -n 1)"
 done

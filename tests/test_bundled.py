@@ -17,8 +17,8 @@ import torch
 
 from srgan import Upscaler
 from srgan.evaluation.protocol import iter_samples, score
-from srgan.inference import bundled
-from srgan.inference.loading import ModelLoadError, load_generator
+from srgan.modelfiles import bundled
+from srgan.modelfiles.loader import ModelLoadError, load_generator
 
 from .conftest import shared_path
 

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from srgan.cli import main
-from srgan.training import checkpoint as ckpt
+from srgan.modelfiles import checkpoint as ckpt
 from srgan.training.build import lr_factor
 from srgan.training.config import Config, ConfigError, apply_overrides, build_config, preset
 from srgan.training.trainer import Trainer, TrainingError
@@ -148,7 +148,7 @@ def test_init_from_starts_either_stage_from_an_export(images: Path, tmp_path: Pa
     first = Trainer(tiny(images, tmp_path / "a", "srresnet", "train.iterations=2"))
     export = first.train().export
     assert export is not None
-    from srgan.inference.loading import load_generator
+    from srgan.modelfiles.loader import load_generator
 
     exported = load_generator(export).state_dict()
     extra = ("train.iterations=1", "train.ema_decay=0.9", "loss.perceptual=mse", f"train.init_from={export}")
@@ -211,7 +211,8 @@ def test_resume_is_bit_identical(images: Path, tmp_path: Path, stage: str, preci
     assert resumed.iteration == 3
     resumed.train()
     assert_same(straight.generator.state_dict(), resumed.generator.state_dict())
-    assert_same(straight.ema.state_dict(), resumed.ema.state_dict())  # type: ignore[union-attr]
+    assert straight.ema is not None and resumed.ema is not None and straight.ema.updates == resumed.ema.updates
+    assert_same(straight.ema.model.state_dict(), resumed.ema.model.state_dict())
     if stage == "srgan":
         assert_same(straight.discriminator.state_dict(), resumed.discriminator.state_dict())  # type: ignore[union-attr]
     # and the run directory resumes by itself: a finished run has nothing left to do
@@ -235,7 +236,7 @@ def test_sigkill_during_save_leaves_the_previous_checkpoint_loadable(tmp_path: P
     target = tmp_path / "ckpt.pt"
     script = f"""
 import torch
-from srgan.training import checkpoint as ckpt
+from srgan.modelfiles import checkpoint as ckpt
 ckpt.save({str(target)!r}, {{"iteration": 1, "w": torch.ones(3)}})
 print("first", flush=True)
 big = torch.randn(64_000_000)

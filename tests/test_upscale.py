@@ -10,12 +10,12 @@ import torch
 from PIL import Image
 
 from srgan.cli import main
-from srgan.export.safetensors_export import save_generator
 from srgan.imageio import ReadPolicy, read_image
-from srgan.inference.fast import FastGenerator
 from srgan.inference.tiling import upscale_tiled, upscale_with_backoff
 from srgan.inference.upscaler import Upscaler
+from srgan.modelfiles.safetensors import save_generator
 from srgan.models import Generator
+from srgan.models.fast import FastGenerator
 from srgan.models.generator import receptive_radius
 
 
@@ -327,7 +327,7 @@ def test_model_errors_are_one_sentence(
     cases = [
         (["--model", str(model_file), "--scale", "4"], "is x2, but --scale 4 was asked for"),
         (["--model", str(tmp_path / "notes.safetensors")], "is not a readable safetensors file"),
-        (["--model", str(tmp_path / "other.pth")], "not an srgan generator state_dict"),
+        (["--model", str(tmp_path / "other.pth")], "holds no network srgan knows"),
     ]
     for extra, message in cases:
         assert main(["upscale", str(tmp_path / "a.png"), *extra]) == 2
@@ -413,8 +413,8 @@ def test_folders_globs_and_recursion(model_file: Path, tmp_path: Path) -> None:
 
 def test_onnx_export_parity_and_backend(model_file: Path, tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
-    from srgan.export.onnx_export import parity
-    from srgan.inference.loading import load_generator
+    from srgan.modelfiles.loader import load_generator
+    from srgan.modelfiles.onnx import parity
 
     onnx_path = tmp_path / "m.onnx"
     assert main(["export", "--model", str(model_file), "--format", "onnx", "-o", str(onnx_path)]) == 0
@@ -457,7 +457,7 @@ def test_strip_reconstruction_is_exact(scale: int, monkeypatch: pytest.MonkeyPat
 def test_bf16_is_visually_identical_on_the_benchmark_images() -> None:
     """With the bundled model, bf16 output is >= 45 dB PSNR from fp32 on Set5/Set14 (the rule
     precision=auto follows)."""
-    from srgan.inference.bundled import default_model
+    from srgan.modelfiles.bundled import default_model
 
     from .conftest import shared_path
 

@@ -16,7 +16,7 @@ from PIL import Image
 pytest.importorskip("fastapi", reason="srgan serve needs the web extra")
 from fastapi.testclient import TestClient
 
-from srgan.export.safetensors_export import save_generator
+from srgan.modelfiles.safetensors import save_generator
 from srgan.models import Generator
 from srgan.web.app import ServeConfig, create_app
 from srgan.web.jobs import JobManager, QueueFull

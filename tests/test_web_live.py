@@ -21,7 +21,7 @@ pytest.importorskip("fastapi", reason="srgan serve needs the web extra")
 import httpx
 import uvicorn
 
-from srgan.export.safetensors_export import save_generator
+from srgan.modelfiles.safetensors import save_generator
 from srgan.models import Generator
 from srgan.web.app import ServeConfig, create_app
 

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         score_legacy_y_bicubic,
     )
     from srgan.evaluation.report import format_table
-    from srgan.inference.loading import ModelLoadError, load_generator
+    from srgan.modelfiles.loader import ModelLoadError, load_generator
     from srgan.runtime import select_device
 
     if args.pipeline == "y" and args.model != "bicubic":

@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from srgan.cli import CommandError
-    from srgan.inference.loading import ModelLoadError, load_generator
+    from srgan.modelfiles.loader import ModelLoadError, load_generator
 
     out = Path(args.output)
     if out.exists() and not args.overwrite:
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     except ModelLoadError as exc:
         raise CommandError(str(exc)) from exc
     if args.format == "safetensors":
-        from srgan.export.safetensors_export import save_generator
+        from srgan.modelfiles.safetensors import save_generator
 
         save_generator(
             out, generator.state_dict(), generator.config, dtype=torch.float16 if args.fp16 else torch.float32
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {out}")
         return 0
     try:
-        from srgan.export.onnx_export import export_onnx, parity
+        from srgan.modelfiles.onnx import export_onnx, parity
     except ImportError as exc:
         raise CommandError("ONNX export needs the onnx extra: pip install 'srgan[onnx]'") from exc
     export_onnx(generator, out)

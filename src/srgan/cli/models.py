@@ -12,7 +12,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from srgan.inference.bundled import model_cards
+    from srgan.modelfiles.bundled import model_cards
 
     cards = model_cards()
     if args.json:

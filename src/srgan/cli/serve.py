@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from srgan.cli import CommandError
-    from srgan.inference.bundled import bundled_names
+    from srgan.modelfiles.bundled import bundled_names
 
     try:
         import uvicorn

@@ -166,9 +166,9 @@ def run(args: argparse.Namespace) -> int:
 def _load_upscaler(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The Upscaler the arguments ask for, and a one-line description of it."""
     from srgan.cli import CommandError
-    from srgan.inference.bundled import default_model
-    from srgan.inference.loading import ModelLoadError
     from srgan.inference.upscaler import Upscaler
+    from srgan.modelfiles.bundled import default_model
+    from srgan.modelfiles.loader import ModelLoadError
 
     model = args.model or default_model()
     if model is None:

@@ -14,7 +14,6 @@ import math
 import os
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -66,7 +65,7 @@ class Upscaler:
         self._onnx = onnx_session
         self._model = None
         if model is not None:
-            from srgan.inference.fast import FastGenerator
+            from srgan.models.fast import FastGenerator
 
             fast = FastGenerator(model) if not isinstance(model, FastGenerator) else model
             self._memory_format = (
@@ -91,19 +90,15 @@ class Upscaler:
     ) -> Upscaler:
         """A bundled model name, a generator export (.safetensors), a training checkpoint, a plain
         generator state_dict, or an ONNX file (run with onnxruntime)."""
+        from srgan.modelfiles.loader import open_model
+
         if threads is not None:
             torch.set_num_threads(threads)
-        if str(name_or_path).endswith(".onnx"):
-            from srgan.export.onnx_export import load_onnx
-
-            session, config = load_onnx(Path(name_or_path), threads)
-            return cls(
-                None, config, "cpu", "fp32" if precision == "auto" else precision, tile, tile_overlap, session
-            )
-        from srgan.inference.loading import load_generator
-
-        model = load_generator(name_or_path)
-        return cls(model, model.config, device, precision, tile, tile_overlap)
+        opened = open_model(name_or_path, threads=threads)
+        if opened.session is not None:
+            precision = "fp32" if precision == "auto" else precision
+            return cls(None, opened.spec.config, "cpu", precision, tile, tile_overlap, opened.session)
+        return cls(opened.network, opened.spec.config, device, precision, tile, tile_overlap)
 
     def _choose_precision(self, precision: str) -> torch.dtype | None:
         if self._onnx is not None:
@@ -134,7 +129,7 @@ class Upscaler:
         if self._onnx is not None:
             (out,) = self._onnx.run(None, {"lr": batch.cpu().numpy().astype(np.float32)})
             return torch.from_numpy(out)
-        from srgan.inference.fast import RECONSTRUCT_HALO
+        from srgan.models.fast import RECONSTRUCT_HALO
 
         model = self._model
         assert model is not None

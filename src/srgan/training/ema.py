@@ -33,10 +33,12 @@ class EMA:
             else:
                 e.copy_(p)
 
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        return {**self.model.state_dict(), "_ema_updates": torch.tensor(self.updates)}
+    def state_dict(self) -> dict[str, object]:
+        """The checkpoint's ``ema`` record (srgan.modelfiles.checkpoint)."""
+        from srgan.modelfiles.checkpoint import ema_record
 
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        state = dict(state)
-        self.updates = int(state.pop("_ema_updates", torch.tensor(0)))
-        self.model.load_state_dict(state)
+        return ema_record(self.model.state_dict(), self.updates)
+
+    def load_state_dict(self, record: dict[str, object]) -> None:
+        self.updates = int(record["updates"])  # type: ignore[call-overload]
+        self.model.load_state_dict(record["weights"])  # type: ignore[arg-type]

@@ -24,9 +24,9 @@ from torch.utils.data import DataLoader
 
 from srgan import losses
 from srgan.data.dataset import InfiniteSampler, SRTrainDataset
+from srgan.modelfiles import checkpoint as ckpt
 from srgan.runtime import RuntimeChoiceError, autocast_dtype, precision_name
 from srgan.training import build
-from srgan.training import checkpoint as ckpt
 from srgan.training.config import Config, ConfigError, to_yaml
 from srgan.training.distributed import any_true, average_buffers, barrier, cleanup, init_distributed
 from srgan.training.ema import EMA
@@ -128,7 +128,7 @@ class Trainer:
         return samples
 
     def _init_generator(self, source: str) -> None:
-        from srgan.inference.loading import ModelLoadError, load_generator
+        from srgan.modelfiles.loader import ModelLoadError, load_generator
 
         try:
             loaded = load_generator(source, scale=self.cfg.model.scale)
@@ -170,8 +170,8 @@ class Trainer:
                 f"{path} is a {state['config']['train']['stage']} checkpoint; this run is stage {self.stage}"
             )
         self.generator.load_state_dict(state["generator"])
-        if self.ema is not None and state.get("generator_ema") is not None:
-            self.ema.load_state_dict(state["generator_ema"])
+        if self.ema is not None and state.get("ema") is not None:
+            self.ema.load_state_dict(state["ema"])
         if self.discriminator is not None:
             self.discriminator.load_state_dict(state["discriminator"])
         self.step.load_state_dict(state)
@@ -187,7 +187,7 @@ class Trainer:
             "config": self.cfg.to_dict(),
             "generator_config": self.generator.config.to_dict(),
             "generator": self.generator.state_dict(),
-            "generator_ema": self.ema.state_dict() if self.ema is not None else None,
+            "ema": self.ema.state_dict() if self.ema is not None else None,
             "discriminator": self.discriminator.state_dict() if self.discriminator is not None else None,
             **self.step.state_dict(),
             "rng": ckpt.rng_state(),
@@ -283,7 +283,7 @@ class Trainer:
     def export(self) -> Path | None:
         if not self.dist.is_main:
             return None
-        from srgan.export.safetensors_export import save_generator
+        from srgan.modelfiles.safetensors import save_generator
 
         model = self.ema.model if self.ema is not None else self.generator
         path = self.run_dir / "generator.safetensors"  # the EMA weights when EMA is on

@@ -1,9 +1,18 @@
-"""Full-state checkpoints, written atomically, with last-K and best retention.
+"""Training checkpoints: the schema, atomic writing, last-K and best retention.
 
 A checkpoint holds everything needed to continue bit-identically: weights, optimisers,
 schedulers, EMA, grad scaler, RNG states and the iteration (which also fixes the data stream,
 see srgan.data.dataset). It is a plain dict of tensors and Python values, so it loads with
 ``torch.load(weights_only=True)`` and no pickled code runs.
+
+The schema (the keys the trainer writes, and the only place readers learn them):
+- ``format``: "srgan-checkpoint"; ``iteration``; ``config`` (the training config as a mapping);
+- ``generator_config``: the generator's ``GeneratorConfig`` as a mapping; ``generator``: its weights;
+- ``ema``: None, or ``{"weights": state_dict, "updates": int}`` (the moving average of G);
+- ``discriminator``, ``optimizer_g/d``, ``scheduler_g/d``, ``scaler``, ``rng``, ``data_position``,
+  ``best_metric``, ``nonfinite``.
+Checkpoints written before the ``ema`` record (EMA weights under ``generator_ema`` with a private
+``_ema_updates`` entry) are upgraded when read.
 """
 
 from __future__ import annotations
@@ -63,9 +72,40 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise ValueError(f"{path} is not a readable srgan checkpoint ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
+    if not is_checkpoint(state):
         raise ValueError(f"{path} is not an srgan training checkpoint")
+    return upgrade(state)
+
+
+def is_checkpoint(obj: object) -> bool:
+    return isinstance(obj, dict) and obj.get("format") == FORMAT
+
+
+def ema_record(weights: dict[str, torch.Tensor], updates: int) -> dict[str, Any]:
+    return {"weights": weights, "updates": updates}
+
+
+def upgrade(state: dict[str, Any]) -> dict[str, Any]:
+    """The current schema from an older checkpoint (a no-op on a current one)."""
+    if "generator_ema" in state:
+        state = dict(state)
+        old = state.pop("generator_ema")
+        if old is None:
+            state["ema"] = None
+        else:
+            old = dict(old)
+            updates = int(old.pop("_ema_updates", torch.tensor(0)))
+            state["ema"] = ema_record(old, updates)
     return state
+
+
+def generator_weights(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], Any]:
+    """The generator weights a checkpoint stands for (the EMA when it kept one) and its raw
+    ``generator_config`` mapping (None in very old files)."""
+    state = upgrade(state)
+    ema = state.get("ema")
+    weights = ema["weights"] if ema is not None else state["generator"]
+    return weights, state.get("generator_config")
 
 
 class CheckpointManager:

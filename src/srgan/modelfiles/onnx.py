@@ -12,6 +12,9 @@ import numpy as np
 import torch
 
 from srgan.atomic import atomic_path
+from srgan.modelfiles.errors import ModelLoadError
+from srgan.modelfiles.safetensors import CONFIG_KEY, FORMAT, FORMAT_KEY
+from srgan.modelfiles.spec import generator_config_from
 from srgan.models.generator import Generator, GeneratorConfig
 
 OPSET = 17
@@ -22,7 +25,7 @@ def export_onnx(generator: Generator, path: str | os.PathLike[str], opset: int =
     values in [0, 1]; scale, value range and generator config in the model's metadata."""
     import onnx
 
-    from srgan.inference.fast import FastGenerator
+    from srgan.models.fast import FastGenerator
 
     fast = FastGenerator(generator.eval()).eval()
     dummy = torch.rand(1, 3, 32, 32)
@@ -36,10 +39,10 @@ def export_onnx(generator: Generator, path: str | os.PathLike[str], opset: int =
         )  # fmt: skip
         model = onnx.load(str(tmp))
         meta = {
-            "srgan_format": "srgan-generator",
+            FORMAT_KEY: FORMAT,
             "scale": str(generator.config.scale),
             "value_range": "[0, 1] in and out (clamp the output)",
-            "generator_config": json.dumps(generator.config.to_dict()),
+            CONFIG_KEY: json.dumps(generator.config.to_dict()),
         }
         for key, value in meta.items():
             entry = model.metadata_props.add()
@@ -54,8 +57,6 @@ def load_onnx(path: Path, threads: int | None = None) -> tuple[Any, GeneratorCon
         import onnxruntime as ort
     except ImportError as exc:
         raise ImportError("running ONNX models needs onnxruntime: pip install 'srgan[onnx]'") from exc
-    from srgan.inference.loading import ModelLoadError
-
     if not path.is_file():
         raise ModelLoadError(f"model {path} does not exist")
     options = ort.SessionOptions()
@@ -66,9 +67,18 @@ def load_onnx(path: Path, threads: int | None = None) -> tuple[Any, GeneratorCon
     except Exception as exc:
         raise ModelLoadError(f"{path} is not a loadable ONNX model ({type(exc).__name__})") from exc
     meta = session.get_modelmeta().custom_metadata_map
-    if "generator_config" not in meta:
-        raise ModelLoadError(f"{path} is an ONNX model, but not one exported by srgan (no generator_config)")
-    return session, GeneratorConfig(**json.loads(meta["generator_config"]))
+    # "srgan_format" is the tag's name in files exported before the tag had one name everywhere.
+    tag = meta.get(FORMAT_KEY, meta.get("srgan_format"))
+    if tag != FORMAT or CONFIG_KEY not in meta:
+        raise ModelLoadError(f"{path} is an ONNX model, but not one exported by srgan (no {FORMAT!r} tag)")
+    return session, generator_config_from(_json(meta[CONFIG_KEY], path), path)
+
+
+def _json(text: str, path: Path) -> object:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ModelLoadError(f"{path}: its generator config is not valid JSON ({exc})") from exc
 
 
 def parity(

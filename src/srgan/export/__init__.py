@@ -1,1 +1,0 @@
-"""Exporting generators for deployment: safetensors (with config) and ONNX."""

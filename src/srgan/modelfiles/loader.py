@@ -1,0 +1,163 @@
+"""``open_model``: one entry point that inspects a model file (or a bundled name) and returns the
+network, or the ONNX runtime session, with its spec.
+
+What it reads: a bundled name (sha256 checked), a safetensors export (format tag and config
+checked), a training checkpoint (the EMA weights when it kept them), a plain state_dict in
+``.pth``/``.pt``/``.safetensors`` (architecture and shape detected from the keys), or an ONNX file
+exported by srgan. ``.pth`` files are read with ``weights_only=True``: no pickled code ever runs.
+
+A new architecture is one module in ``srgan.models`` plus one entry in ``ARCHITECTURES``: a rule
+that recognises its state_dict keys and a function that infers its shape and builds it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from srgan.modelfiles import checkpoint
+from srgan.modelfiles.errors import ModelLoadError
+from srgan.modelfiles.safetensors import CONFIG_KEY, read_safetensors
+from srgan.modelfiles.spec import ModelSpec, check_generator_config, generator_config_from
+from srgan.models.generator import Generator, GeneratorConfig
+
+__all__ = ["ModelLoadError", "OpenedModel", "load_generator", "open_model", "resolve_model_path"]
+
+
+@dataclass
+class OpenedModel:
+    path: Path
+    spec: ModelSpec
+    network: nn.Module | None = None  # in eval mode on the CPU, float32
+    session: Any = None  # an onnxruntime session for .onnx files
+
+
+@dataclass(frozen=True)
+class Architecture:
+    name: str
+    matches: Callable[[dict[str, torch.Tensor]], bool]
+    infer: Callable[[dict[str, torch.Tensor]], GeneratorConfig]
+    build: Callable[[GeneratorConfig], nn.Module]
+
+
+def _is_srresnet(state: dict[str, torch.Tensor]) -> bool:
+    return "head.0.weight" in state and any(k.startswith("upsample.") for k in state)
+
+
+def infer_srresnet(state: dict[str, torch.Tensor]) -> GeneratorConfig:
+    """The generator's shape from a state_dict's keys and tensor shapes."""
+    head = state["head.0.weight"]
+    blocks = {int(m.group(1)) for k in state if (m := re.match(r"body\.(\d+)\.", k))}
+    ups = {int(m.group(1)) for k in state if (m := re.match(r"upsample\.(\d+)\.", k))}
+    if not blocks or head.dim() != 4:
+        raise ModelLoadError("an SRResNet state_dict without residual blocks")
+    return GeneratorConfig(
+        scale=2 ** len(ups), num_blocks=len(blocks), channels=head.shape[0], in_channels=head.shape[1]
+    )
+
+
+ARCHITECTURES = [Architecture("srresnet", _is_srresnet, infer_srresnet, Generator.from_config)]
+
+
+def resolve_model_path(name_or_path: str | os.PathLike[str]) -> Path:
+    """A bundled model name or a file path -> an existing file."""
+    from srgan.modelfiles.bundled import bundled_names, bundled_path, verify_bundled
+
+    bundled = bundled_path(str(name_or_path))
+    if bundled is not None:
+        problem = verify_bundled(str(name_or_path))
+        if problem:
+            raise ModelLoadError(problem)
+        return bundled
+    path = Path(name_or_path).expanduser()
+    if not path.is_file():
+        names = ", ".join(bundled_names()) or "none"
+        raise ModelLoadError(
+            f"model {name_or_path!s} is neither a file nor a bundled model (bundled: {names})"
+        )
+    return path
+
+
+def open_model(
+    name_or_path: str | os.PathLike[str], scale: int | None = None, threads: int | None = None
+) -> OpenedModel:
+    """Inspect and load a model; ``scale`` (if given) must match the model's."""
+    path = resolve_model_path(name_or_path)
+    if path.suffix.lower() == ".onnx":
+        from srgan.modelfiles.onnx import load_onnx
+
+        session, config = load_onnx(path, threads)
+        opened = OpenedModel(path, ModelSpec("srresnet", config.scale, "onnx", config), session=session)
+    else:
+        opened = _open_weights(path)
+    if scale is not None and opened.spec.scale != scale:
+        raise ModelLoadError(f"{path} is an x{opened.spec.scale} model, but x{scale} was asked for")
+    return opened
+
+
+def load_generator(name_or_path: str | os.PathLike[str], scale: int | None = None) -> Generator:
+    """The SRResNet generator of a model file, in eval mode on the CPU."""
+    opened = open_model(name_or_path, scale)
+    if not isinstance(opened.network, Generator):
+        raise ModelLoadError(
+            f"{opened.path} is a {opened.spec.file_format} model, not an srgan generator's weights"
+        )
+    return opened.network
+
+
+def _open_weights(path: Path) -> OpenedModel:
+    state, raw_config, kind = _read_state(path)
+    arch = next((a for a in ARCHITECTURES if a.matches(state)), None)
+    if arch is None:
+        known = ", ".join(a.name for a in ARCHITECTURES)
+        raise ModelLoadError(f"{path} holds no network srgan knows (it reads: {known})")
+    if raw_config is not None:
+        config = generator_config_from(raw_config, path)
+    else:
+        try:
+            config = arch.infer(state)
+        except (ModelLoadError, KeyError, IndexError) as exc:
+            raise ModelLoadError(f"{path}: {exc}") from exc
+        check_generator_config(config, path)
+    network = arch.build(config)
+    try:
+        network.load_state_dict({k: v.float() for k, v in state.items()})
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise ModelLoadError(f"{path} does not match an srgan {arch.name} network ({first})") from exc
+    return OpenedModel(path, ModelSpec(arch.name, config.scale, kind, config), network.eval())
+
+
+def _read_state(path: Path) -> tuple[dict[str, torch.Tensor], object, str]:
+    """(weights, the stored config mapping or None, the file's kind)."""
+    if path.suffix.lower() == ".safetensors":
+        state, meta = read_safetensors(path)
+        raw = _json(meta[CONFIG_KEY], path) if CONFIG_KEY in meta else None
+        return state, raw, "safetensors" if raw is not None else "state_dict"
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ModelLoadError(
+            f"{path} is not a PyTorch or safetensors model file ({type(exc).__name__})"
+        ) from exc
+    if checkpoint.is_checkpoint(obj):
+        weights, raw = checkpoint.generator_weights(obj)
+        return weights, raw, "checkpoint"
+    if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return obj, None, "state_dict"
+    raise ModelLoadError(f"{path} holds no srgan generator")
+
+
+def _json(text: str, path: Path) -> object:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ModelLoadError(f"{path}: its generator config is not valid JSON ({exc})") from exc

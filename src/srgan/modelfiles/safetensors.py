@@ -1,0 +1,60 @@
+"""The generator export: a safetensors file whose metadata carries the format tag and the config."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from srgan.atomic import atomic_path
+from srgan.modelfiles.errors import ModelLoadError
+from srgan.models.generator import GeneratorConfig
+
+FORMAT = "srgan-generator"
+# The metadata keys srgan writes (safetensors and ONNX alike): the format tag and the config.
+FORMAT_KEY = "format"
+CONFIG_KEY = "generator_config"
+
+
+def save_generator(
+    path: str | os.PathLike[str],
+    state_dict: dict[str, torch.Tensor],
+    config: GeneratorConfig,
+    extra: dict[str, str] | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> None:
+    """Write ``state_dict`` atomically; ``dtype=torch.float16`` halves the file (loading casts back)."""
+    from safetensors.torch import save_file
+
+    tensors = {
+        k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous()
+        for k, v in state_dict.items()
+    }
+    metadata = {FORMAT_KEY: FORMAT, CONFIG_KEY: json.dumps(config.to_dict()), "value_range": "[0, 1]"}
+    metadata.update(extra or {})
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+
+
+def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Weights and metadata. A file tagged with another format is refused; an untagged one is a
+    plain state_dict (other tools write those) whose architecture the loader detects."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelLoadError(f"{path} is not a readable safetensors file ({exc})") from exc
+    tag = meta.get(FORMAT_KEY)
+    if tag is not None and tag != FORMAT:
+        raise ModelLoadError(f"{path} is a safetensors file of another kind (format {tag!r}, not {FORMAT!r})")
+    if tag is None and CONFIG_KEY in meta:
+        raise ModelLoadError(
+            f"{path} carries a generator config but no format tag; it was not written by srgan"
+        )
+    return state, meta
