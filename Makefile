@@ -30,6 +30,7 @@ demo: setup
 test: setup
 	$(PY) -m ruff check src tests benchmarks examples scripts
 	$(PY) -m ruff format --check src tests benchmarks examples scripts
+	$(PY) -m mypy
 	$(PY) -m pytest -q
 
 test-slow: setup

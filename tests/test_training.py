@@ -211,7 +211,9 @@ def test_resume_is_bit_identical(images: Path, tmp_path: Path, stage: str, preci
     assert resumed.iteration == 3
     resumed.train()
     assert_same(straight.generator.state_dict(), resumed.generator.state_dict())
-    assert straight.ema is not None and resumed.ema is not None and straight.ema.updates == resumed.ema.updates
+    assert (
+        straight.ema is not None and resumed.ema is not None and straight.ema.updates == resumed.ema.updates
+    )
     assert_same(straight.ema.model.state_dict(), resumed.ema.model.state_dict())
     if stage == "srgan":
         assert_same(straight.discriminator.state_dict(), resumed.discriminator.state_dict())  # type: ignore[union-attr]

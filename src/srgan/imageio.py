@@ -329,10 +329,9 @@ def _from_pil(im: Image.Image, name: str, info: dict[str, Any]) -> ImageData:
         return ImageData(_native(im.convert("L") if mode == "1" else im), None, True, bits, info)
     if mode in ("LA", "RGBA"):
         t = _native(im)
-        colour, alpha = t[:-1].clone(), to_float(t[-1:]).clone()
-        if was_palette and bool((alpha >= 1).all()):
-            alpha = None  # an opaque palette image is plain RGB
-        return ImageData(colour, alpha, mode == "LA", 8, info)
+        alpha = to_float(t[-1:]).clone()
+        opaque_palette = was_palette and bool((alpha >= 1).all())  # an opaque palette image is plain RGB
+        return ImageData(t[:-1].clone(), None if opaque_palette else alpha, mode == "LA", 8, info)
     if mode in _COLOUR_MODES:
         if mode == "CMYK":
             info.pop("icc_profile", None)  # a CMYK profile does not describe the RGB output

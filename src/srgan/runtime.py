@@ -10,10 +10,13 @@ Importing this module is cheap: torch is imported only by the functions that nee
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     import torch
+    from torch import nn
+
+ModuleT = TypeVar("ModuleT", bound="nn.Module")
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # The x2 PixelShuffle blocks of the SRResNet generator make its scale a power of two.
@@ -85,3 +88,13 @@ def precision_name(dtype: torch.dtype | None) -> str:
     import torch
 
     return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
+
+
+def place(module: ModuleT, device: torch.device, channels_last: bool) -> ModuleT:
+    """``module`` on ``device``, its 4-d weights in channels_last order when asked (fast for
+    convolutions on CPUs and CUDA GPUs)."""
+    import torch
+
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    # torch's type stubs lack Module.to's documented memory_format keyword
+    return module.to(device, memory_format=memory_format)  # type: ignore[call-overload,no-any-return]

@@ -139,8 +139,8 @@ def run(args: argparse.Namespace) -> int:
     suffix = args.suffix if args.suffix is not None else f"_x{upscaler.scale}"
     jobs, plan_errors = plan_outputs(files, args.output, fmt, suffix)
     errors += plan_errors
-    for message in errors:
-        print(f"srgan upscale: error: {message}", file=sys.stderr)
+    for error in errors:
+        print(f"srgan upscale: error: {error}", file=sys.stderr)
 
     bar = tqdm(total=len(jobs), unit="img", disable=args.quiet or not jobs, file=sys.stderr)
     done = 0

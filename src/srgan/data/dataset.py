@@ -101,8 +101,10 @@ class SRTrainDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     def _decode(self, index: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         hr = read_tensor(self.files[index])
         lr = read_tensor(self.lr_files[index]) if self.lr_files is not None else None
-        if lr is not None and (
-            lr.shape[-2] * self.scale > hr.shape[-2] or lr.shape[-1] * self.scale > hr.shape[-1]
+        if (
+            self.lr_files is not None
+            and lr is not None
+            and (lr.shape[-2] * self.scale > hr.shape[-2] or lr.shape[-1] * self.scale > hr.shape[-1])
         ):
             raise ImageReadError(f"{self.lr_files[index]}: LR is larger than HR / {self.scale}")
         return hr, lr
@@ -195,8 +197,8 @@ def _match_lr_files(
             lr_by_stem[str(Path(hr_dir) / lr.relative_to(lr_dir).with_suffix(""))] = lr
     matched = []
     for hr in hr_files:
-        lr = lr_by_stem.get(str(hr.with_suffix("")))
-        if lr is None:
+        found = lr_by_stem.get(str(hr.with_suffix("")))
+        if found is None:
             raise FileNotFoundError(f"no LR image matches {hr} in the LR folders")
-        matched.append(lr)
+        matched.append(found)
     return matched

@@ -21,8 +21,9 @@ import torch
 
 from srgan.imageio import ImageData, premultiply, unpremultiply
 from srgan.inference.tiling import ProgressFunction, upscale_with_backoff
-from srgan.models.generator import GeneratorConfig, receptive_radius
-from srgan.runtime import PRECISIONS, autocast_dtype, precision_name, select_device
+from srgan.models.fast import FastGenerator
+from srgan.models.generator import Generator, GeneratorConfig, receptive_radius
+from srgan.runtime import PRECISIONS, autocast_dtype, place, precision_name, select_device
 
 ImageLike = TypeVar("ImageLike")
 # auto picks bf16 only if its output is this close to fp32's on a calibration image (PSNR, dB)
@@ -46,7 +47,7 @@ class Upscaler:
 
     def __init__(
         self,
-        model: torch.nn.Module | None,
+        model: Generator | FastGenerator | None,
         config: GeneratorConfig,
         device: str = "auto",
         precision: str = "auto",
@@ -65,13 +66,10 @@ class Upscaler:
         self._onnx = onnx_session
         self._model = None
         if model is not None:
-            from srgan.models.fast import FastGenerator
-
             fast = FastGenerator(model) if not isinstance(model, FastGenerator) else model
-            self._memory_format = (
-                torch.channels_last if self.device.type in ("cpu", "cuda") else torch.contiguous_format
-            )
-            self._model = fast.to(self.device, memory_format=self._memory_format).eval()
+            self._channels_last = self.device.type in ("cpu", "cuda")
+            self._memory_format = torch.channels_last if self._channels_last else torch.contiguous_format
+            self._model = place(fast, self.device, self._channels_last).eval()
         self.autocast_dtype = self._choose_precision(precision)
         self._auto_precision = precision == "auto"
         self._lock = threading.Lock()
@@ -90,7 +88,7 @@ class Upscaler:
     ) -> Upscaler:
         """A bundled model name, a generator export (.safetensors), a training checkpoint, a plain
         generator state_dict, or an ONNX file (run with onnxruntime)."""
-        from srgan.modelfiles.loader import open_model
+        from srgan.modelfiles.loader import ModelLoadError, open_model
 
         if threads is not None:
             torch.set_num_threads(threads)
@@ -98,6 +96,10 @@ class Upscaler:
         if opened.session is not None:
             precision = "fp32" if precision == "auto" else precision
             return cls(None, opened.spec.config, "cpu", precision, tile, tile_overlap, opened.session)
+        if not isinstance(opened.network, Generator):
+            raise ModelLoadError(
+                f"{opened.path} holds a {opened.spec.arch} network, which Upscaler cannot run yet"
+            )
         return cls(opened.network, opened.spec.config, device, precision, tile, tile_overlap)
 
     def _choose_precision(self, precision: str) -> torch.dtype | None:

@@ -115,13 +115,11 @@ def load_generator(name_or_path: str | os.PathLike[str], scale: int | None = Non
 
 def _open_weights(path: Path) -> OpenedModel:
     state, raw_config, kind = _read_state(path)
-    arch = next((a for a in ARCHITECTURES if a.matches(state)), None)
-    if arch is None:
-        known = ", ".join(a.name for a in ARCHITECTURES)
-        raise ModelLoadError(f"{path} holds no network srgan knows (it reads: {known})")
-    if raw_config is not None:
+    if raw_config is not None:  # srgan's own file: its stored config is checked before anything else
         config = generator_config_from(raw_config, path)
+        arch = ARCHITECTURES[0]
     else:
+        arch = _detect(state, path)
         try:
             config = arch.infer(state)
         except (ModelLoadError, KeyError, IndexError) as exc:
@@ -134,6 +132,14 @@ def _open_weights(path: Path) -> OpenedModel:
         first = str(exc).splitlines()[0]
         raise ModelLoadError(f"{path} does not match an srgan {arch.name} network ({first})") from exc
     return OpenedModel(path, ModelSpec(arch.name, config.scale, kind, config), network.eval())
+
+
+def _detect(state: dict[str, torch.Tensor], path: Path) -> Architecture:
+    arch = next((a for a in ARCHITECTURES if a.matches(state)), None)
+    if arch is None:
+        known = ", ".join(a.name for a in ARCHITECTURES)
+        raise ModelLoadError(f"{path} holds no network srgan knows (it reads: {known})")
+    return arch
 
 
 def _read_state(path: Path) -> tuple[dict[str, torch.Tensor], object, str]:

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srgan.models.generator import Generator, GeneratorConfig
+from srgan.models.generator import Generator, GeneratorConfig, ResidualBlock, UpsampleBlock
 
 
 def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
@@ -33,8 +33,9 @@ def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
     fused = nn.Conv2d(
         conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, bias=True
-    )
+    )  # type: ignore[arg-type]
     bias = conv.bias.detach() if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    assert fused.bias is not None
     with torch.no_grad():
         fused.weight.copy_(conv.weight.detach() * scale[:, None, None, None])
         fused.bias.copy_((bias - bn.running_mean) * scale + bn.bias.detach())
@@ -64,6 +65,7 @@ def phase_split_tail(tail: nn.Conv2d) -> nn.Conv2d:
                                 continue
                             weight[p * 2 + q :: 4, a * 2 + b :: 4, ky, kx] = w[:, :, dy + r, dx + r]
     conv = nn.Conv2d(c_in * 4, c_out * 4, size, padding=lr_r, bias=True)
+    assert conv.bias is not None
     with torch.no_grad():
         conv.weight.copy_(weight)
         conv.bias.copy_(
@@ -94,15 +96,18 @@ class FastGenerator(nn.Module):
         g = generator
         self.config: GeneratorConfig = g.config
         self.head = g.head
+        blocks = [b for b in g.body if isinstance(b, ResidualBlock)]
         self.body = nn.Sequential(
-            *(_FoldedBlock(fold_bn(b.conv1, b.bn1), b.act, fold_bn(b.conv2, b.bn2)) for b in g.body)  # type: ignore[union-attr]
+            *(_FoldedBlock(fold_bn(b.conv1, b.bn1), b.act, fold_bn(b.conv2, b.bn2)) for b in blocks)
         )
-        self.body_tail = fold_bn(g.body_tail[0], g.body_tail[1])  # type: ignore[arg-type]
-        ups = list(g.upsample)
+        conv, bn = g.body_tail
+        assert isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d)
+        self.body_tail = fold_bn(conv, bn)
+        ups = [u for u in g.upsample if isinstance(u, UpsampleBlock)]
         self.upsample = nn.Sequential(*ups[:-1])
         last = ups[-1]
-        self.last_conv = last.conv  # type: ignore[union-attr]
-        slopes = last.act.weight.detach().repeat_interleave(4)  # type: ignore[union-attr]
+        self.last_conv = last.conv
+        slopes = last.act.weight.detach().repeat_interleave(4)
         self.last_act = nn.PReLU(slopes.numel())
         with torch.no_grad():
             self.last_act.weight.copy_(slopes)

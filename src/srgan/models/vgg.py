@@ -76,6 +76,8 @@ class VGG19Features(FrozenFeatures):
                 layers += [nn.Conv2d(c_in, int(item), 3, padding=1), nn.ReLU(inplace=False)]
                 c_in = int(item)
         self.features = nn.Sequential(*layers[: self.layer_index + 1])
+        self.mean: torch.Tensor
+        self.std: torch.Tensor
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         if weights is not None:

@@ -114,7 +114,7 @@ def generator_terms(cfg: Config, content: losses.PerceptualLoss | None) -> list[
         losses.WeightedTerm("content", 1.0, content_fn),
         losses.WeightedTerm("adversarial", loss.adversarial_weight, partial(_adversarial, loss.adversarial)),
     ]
-    optional = [
+    optional: list[tuple[str, float, losses.TermFunction, int]] = [
         ("pixel", loss.pixel_weight, partial(_pixel, loss.pixel), 0),
         ("lattice", loss.lattice_weight, partial(_lattice, period), loss.lattice_start),
         ("lattice_energy", loss.lattice_energy_weight, partial(_lattice_energy, period), loss.lattice_start),

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader
 from srgan import losses
 from srgan.data.dataset import InfiniteSampler, SRTrainDataset
 from srgan.modelfiles import checkpoint as ckpt
-from srgan.runtime import RuntimeChoiceError, autocast_dtype, precision_name
+from srgan.runtime import RuntimeChoiceError, autocast_dtype, place, precision_name
 from srgan.training import build
 from srgan.training.config import Config, ConfigError, to_yaml
 from srgan.training.distributed import any_true, average_buffers, barrier, cleanup, init_distributed
@@ -88,7 +88,7 @@ class Trainer:
             )
         else:
             criterion = losses.GeneratorLoss(build.generator_terms(cfg, content))
-            criterion.to(self.device, memory_format=self._memory_format)
+            place(criterion, self.device, cfg.train.channels_last)
             self.step = AdversarialStep(
                 self.g, self.generator, self._prepare(DiscriminatorPair(self.discriminator)), self.discriminator,
                 opt_g, build.optimiser(cfg, self.discriminator, cfg.optim.d_lr or cfg.optim.lr),
@@ -141,7 +141,7 @@ class Trainer:
         self.generator.load_state_dict(loaded.state_dict())
 
     def _prepare(self, module: nn.Module) -> nn.Module:
-        module = module.to(self.device, memory_format=self._memory_format)
+        module = place(module, self.device, self.cfg.train.channels_last)
         if self.cfg.train.sync_bn and self.dist.enabled:
             if self.device.type != "cuda":
                 raise ConfigError(

@@ -38,7 +38,7 @@ class Job:
     finished: float | None = None
 
     def to_dict(self) -> dict[str, object]:
-        result = {"id": self.id, "model": self.model, "status": self.status,
+        result: dict[str, object] = {"id": self.id, "model": self.model, "status": self.status,
                   "progress": {"done": self.done, "total": self.total}, "error": self.error}  # fmt: skip
         if self.status == "done":
             result.update(width=self.width, height=self.height, result=f"/api/jobs/{self.id}/result",
