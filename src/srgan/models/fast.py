@@ -20,6 +20,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -31,9 +33,10 @@ def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     """A conv equal to bn(conv(x)) with the BN in eval mode."""
     assert bn.running_var is not None and bn.running_mean is not None
     scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
-    fused = nn.Conv2d(
-        conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, bias=True
-    )  # type: ignore[arg-type]
+    # A copy keeps kernel size, stride and padding; only the weights and the bias change.
+    fused = copy.deepcopy(conv)
+    if fused.bias is None:
+        fused.bias = nn.Parameter(torch.zeros(conv.out_channels))
     bias = conv.bias.detach() if conv.bias is not None else torch.zeros_like(bn.running_mean)
     assert fused.bias is not None
     with torch.no_grad():
