@@ -10,8 +10,10 @@ import torch
 
 
 def machine_line() -> str:
-    return (f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()}, "
-            f"{platform.processor() or 'cpu'}")  # fmt: skip
+    return (
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()}, "
+        f"{platform.processor() or 'cpu'}"
+    )
 
 
 def seconds_per_call(fn: Callable[[], object], warmup: int, repeats: int) -> float:

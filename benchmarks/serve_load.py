@@ -59,9 +59,24 @@ def main() -> None:
             save_generator(model, g.state_dict(), g.config)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen([sys.executable, "-m", "srgan", "serve", "--port", str(port), "--model", model,
-                                   "--workers", str(args.workers), "--queue", str(args.queue)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "srgan",
+                "serve",
+                "--port",
+                str(port),
+                "--model",
+                model,
+                "--workers",
+                str(args.workers),
+                "--queue",
+                str(args.queue),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         try:
             for _ in range(200):
                 try:
@@ -118,9 +133,7 @@ def main() -> None:
         ["last accepted job done after (s)", f"{max(finished.values()):.2f}" if finished else "-"],
         ["server responsive afterwards", "yes" if after_ok else "NO"],
     ]
-    print(
-        f"srgan serve load test: {args.size}x{args.size} PNG uploads, --workers {args.workers} --queue {args.queue}"
-    )
+    print(f"srgan serve load test: {args.size}x{args.size} PNG uploads, --workers {args.workers} --queue {args.queue}")
     print(table(["measure", "value"], rows))
 
 

@@ -69,9 +69,7 @@ def main() -> None:
 
     g = Generator().train()
     opt = torch.optim.Adam(g.parameters(), 1e-4, betas=(0.9, 0.999))
-    timing["naive", "srresnet"] = seconds_per_call(
-        lambda: naive_srresnet_step(g, opt, lr, hr), args.warmup, args.iters
-    )
+    timing["naive", "srresnet"] = seconds_per_call(lambda: naive_srresnet_step(g, opt, lr, hr), args.warmup, args.iters)
     d, vgg = Discriminator().train(), VGG19Features("VGG54", weights=None)
     opt_d = torch.optim.Adam(d.parameters(), 1e-4, betas=(0.9, 0.999))
     timing["naive", "srgan"] = seconds_per_call(
@@ -84,8 +82,12 @@ def main() -> None:
         Image.fromarray(np.zeros((PATCH, PATCH, 3), np.uint8)).save(folder / "x.png")
         torch.save(vgg.state_dict(), Path(tmp) / "vgg.pth")
         for stage in ("srresnet", "srgan"):
-            cfg = build_config("paper", stage, None, [f"data.hr_dirs=[{folder}]", f"run.run_dir={tmp}/run",
-                                                      f"loss.weights={tmp}/vgg.pth", "data.workers=0"])  # fmt: skip
+            cfg = build_config(
+                "paper",
+                stage,
+                None,
+                [f"data.hr_dirs=[{folder}]", f"run.run_dir={tmp}/run", f"loss.weights={tmp}/vgg.pth", "data.workers=0"],
+            )
             trainer = Trainer(cfg)
             step = trainer.step
             fmt = torch.channels_last if cfg.train.channels_last else torch.contiguous_format

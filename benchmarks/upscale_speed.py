@@ -125,11 +125,7 @@ def main() -> None:
             ref = g(x)[0].clamp(0, 1)
             low = bf16.upscale_tensor(x[0]).clamp(0, 1)
         bf16_psnr = 10 * torch.log10(1 / torch.mean((ref - low) ** 2)).item()
-        rss = (
-            {}
-            if args.skip_rss
-            else {"srgan": peak_rss("srgan", model_path), "naive": peak_rss("naive", model_path)}
-        )
+        rss = {} if args.skip_rss else {"srgan": peak_rss("srgan", model_path), "naive": peak_rss("naive", model_path)}
         auto_precision, auto_tile = (
             Upscaler.from_pretrained(model_path).precision,
             Upscaler.from_pretrained(model_path).auto_tile(),
@@ -140,11 +136,17 @@ def main() -> None:
     for name, sec in results.items():
         kind = "bf16" if "bf16" in name else "fp32"
         achieved = flops / sec / 1e9
-        rows.append([name, f"{sec:.3f}", f"{sec / out_mp:.3f}", f"{naive / sec:.2f}x", f"{achieved:.0f}",
-                     f"{achieved / ceiling[kind]:.0%} of {kind}"])  # fmt: skip
-    print(
-        f"256x256 -> 1024x1024 x4, paper generator ({flops / 1e9:.0f} GFLOP of convolutions); {machine_line()}"
-    )
+        rows.append(
+            [
+                name,
+                f"{sec:.3f}",
+                f"{sec / out_mp:.3f}",
+                f"{naive / sec:.2f}x",
+                f"{achieved:.0f}",
+                f"{achieved / ceiling[kind]:.0%} of {kind}",
+            ]
+        )
+    print(f"256x256 -> 1024x1024 x4, paper generator ({flops / 1e9:.0f} GFLOP of convolutions); {machine_line()}")
     print(
         f"median of {args.repeats} after 1 warm-up; srgan defaults: auto precision = {auto_precision}, auto tile = {auto_tile}"
     )
@@ -154,11 +156,11 @@ def main() -> None:
     )
     print(f"bf16 vs fp32 output (random-weight paper G, this input): PSNR {bf16_psnr:.1f} dB")
     if rss:
-        print(f"peak RSS, 960x540 -> 3840x2160: srgan defaults {rss['srgan'] / 2**30:.2f} GiB, "
-              f"naive whole-image fp32 {rss['naive'] / 2**30:.2f} GiB")  # fmt: skip
-    print(
-        json.dumps({"seconds": results, "ceiling_gflops": ceiling, "rss_bytes": rss, "bf16_psnr": bf16_psnr})
-    )
+        print(
+            f"peak RSS, 960x540 -> 3840x2160: srgan defaults {rss['srgan'] / 2**30:.2f} GiB, "
+            f"naive whole-image fp32 {rss['naive'] / 2**30:.2f} GiB"
+        )
+    print(json.dumps({"seconds": results, "ceiling_gflops": ceiling, "rss_bytes": rss, "bf16_psnr": bf16_psnr}))
 
 
 if __name__ == "__main__":

@@ -49,8 +49,7 @@ def choose_storage(checkpoint: Path, tmp: Path, folders: list[Path]) -> tuple[Pa
         files[tag] = tmp / f"{tag}.safetensors"
         save_generator(files[tag], g.state_dict(), g.config, extra={"source": checkpoint.name}, dtype=dtype)
     worst = max(
-        abs(mean_psnr(files["fp16"], f, g.config.scale) - mean_psnr(files["fp32"], f, g.config.scale))
-        for f in folders
+        abs(mean_psnr(files["fp16"], f, g.config.scale) - mean_psnr(files["fp32"], f, g.config.scale)) for f in folders
     )
     tag = "fp16" if worst < FP16_TOLERANCE_DB else "fp32"
     print(f"fp16 storage moves mean PSNR-Y by at most {worst:.4f} dB -> storing {tag}")
@@ -64,8 +63,12 @@ def main() -> int:
     p.add_argument("--recipe", required=True, help="the config the run used (recorded in the card)")
     p.add_argument("--data", nargs="+", required=True, type=Path, help="benchmark folders (Set5 first)")
     p.add_argument("--summary", default="", help="one line for the card: what the model is")
-    p.add_argument("--prior-iterations", type=int, default=0,
-                   help="iterations of the earlier run(s) this run was initialised from (train.init_from)")  # fmt: skip
+    p.add_argument(
+        "--prior-iterations",
+        type=int,
+        default=0,
+        help="iterations of the earlier run(s) this run was initialised from (train.init_from)",
+    )
     args = p.parse_args()
 
     ckpt = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
@@ -76,8 +79,9 @@ def main() -> int:
         shutil.copyfile(chosen, target)
     RESULTS.mkdir(parents=True, exist_ok=True)
     eval_json = RESULTS / f"{args.name}.eval.json"
-    code = srgan_main(["eval", "--model", str(target), "--scale", "4", "--json", str(eval_json),
-                       "--data", *map(str, args.data)])  # fmt: skip
+    code = srgan_main(
+        ["eval", "--model", str(target), "--scale", "4", "--json", str(eval_json), "--data", *map(str, args.data)]
+    )
     if code != 0:
         return code
     evaluation = json.loads(eval_json.read_text())

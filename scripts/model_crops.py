@@ -53,9 +53,7 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=Path("docs/img"))
     p.add_argument("--crop", type=int, default=128, help="window side in HR pixels")
     p.add_argument("--zoom", type=int, default=2, help="nearest-neighbour enlargement of the crops")
-    p.add_argument(
-        "--models", nargs="+", default=list(MODELS), help="bundled names or model/checkpoint files"
-    )
+    p.add_argument("--models", nargs="+", default=list(MODELS), help="bundled names or model/checkpoint files")
     args = p.parse_args()
     generators = {label(model): load_generator(model) for model in args.models}
     for arg in args.images:
@@ -69,10 +67,16 @@ def main() -> int:
         if corner is not None:
             panels = [(title, window(image, corner, args.crop)) for title, image in panels]
         panels = [
-            (title, np.asarray(Image.fromarray(image).resize(
-                (image.shape[1] * args.zoom, image.shape[0] * args.zoom), Image.NEAREST)))
+            (
+                title,
+                np.asarray(
+                    Image.fromarray(image).resize(
+                        (image.shape[1] * args.zoom, image.shape[0] * args.zoom), Image.NEAREST
+                    )
+                ),
+            )
             for title, image in panels
-        ]  # fmt: skip
+        ]
         target = args.out / f"compare_{path.parent.name}_{path.stem}.png"
         save_png(comparison_strip(panels, crop=args.crop * args.zoom), target)
         print(target)

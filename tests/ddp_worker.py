@@ -13,11 +13,22 @@ from srgan.training.trainer import Trainer
 out, data, stage = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 iterations = sys.argv[4] if len(sys.argv) > 4 else "4"
 overrides = [
-    f"data.hr_dirs=[{data}]", f"run.run_dir={out / 'run'}", "model.scale=2", "model.num_blocks=1",
-    "model.channels=8", "discriminator.channels=8", "data.patch_size=32", "data.workers=0", "train.batch_size=2",
-    f"train.iterations={iterations}", "run.save_every=2", "run.tensorboard=false", "loss.perceptual=mse",
-    "train.precision=fp32", "train.device=cpu",
-]  # fmt: skip
+    f"data.hr_dirs=[{data}]",
+    f"run.run_dir={out / 'run'}",
+    "model.scale=2",
+    "model.num_blocks=1",
+    "model.channels=8",
+    "discriminator.channels=8",
+    "data.patch_size=32",
+    "data.workers=0",
+    "train.batch_size=2",
+    f"train.iterations={iterations}",
+    "run.save_every=2",
+    "run.tensorboard=false",
+    "loss.perceptual=mse",
+    "train.precision=fp32",
+    "train.device=cpu",
+]
 trainer = Trainer(build_config("cpu", stage, None, overrides))
 rank = trainer.dist.rank
 # one write per line: both ranks share the pipe, and print's separate newline write lets lines interleave

@@ -60,9 +60,7 @@ def test_damaged_bundled_file_is_refused_with_a_sentence(tmp_path: Path, monkeyp
 
 
 def test_models_command_lists_both_with_metrics() -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "srgan", "models"], capture_output=True, text=True, check=True
-    ).stdout
+    out = subprocess.run([sys.executable, "-m", "srgan", "models"], capture_output=True, text=True, check=True).stdout
     for name in bundled.BUNDLED:
         card = json.loads((bundled._weights_dir() / f"{name}.json").read_text())
         line = next(line for line in out.splitlines() if line.startswith(name))

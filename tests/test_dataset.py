@@ -75,9 +75,7 @@ def test_same_key_same_sample_and_cache_changes_nothing(tmp_path: Path) -> None:
 
 
 def batches(ds: SRTrainDataset, workers: int, start: int = 0, n: int = 4) -> list[torch.Tensor]:
-    loader = DataLoader(
-        ds, batch_size=3, sampler=InfiniteSampler(len(ds), seed=7, start=start), num_workers=workers
-    )
+    loader = DataLoader(ds, batch_size=3, sampler=InfiniteSampler(len(ds), seed=7, start=start), num_workers=workers)
     return [hr for _, hr in itertools.islice(loader, n)]
 
 
@@ -169,9 +167,7 @@ def test_paired_lr_folder(tmp_path: Path) -> None:
         SRTrainDataset([tmp_path / "hr2"], 4, 48, lr_dirs=[tmp_path / "lr2"])
 
 
-def test_broken_images_are_reported_by_path_and_skipped(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_broken_images_are_reported_by_path_and_skipped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     write_images(tmp_path / "hr", [(40, 40), (40, 40)])
     (tmp_path / "hr" / "junk.png").write_bytes(b"not a png at all")
     with caplog.at_level(logging.WARNING):

@@ -16,10 +16,16 @@ from .conftest import shared_path
 
 # Published bicubic baselines, PSNR-Y (dB) / SSIM-Y (e.g. Kim et al. VDSR, Lim et al. EDSR tables).
 PUBLISHED = {
-    (2, "Set5"): (33.66, 0.9299), (2, "Set14"): (30.24, 0.8688), (2, "BSD100"): (29.56, 0.8431),
-    (3, "Set5"): (30.39, 0.8682), (3, "Set14"): (27.55, 0.7742), (3, "BSD100"): (27.21, 0.7385),
-    (4, "Set5"): (28.42, 0.8104), (4, "Set14"): (26.00, 0.7027), (4, "BSD100"): (25.96, 0.6675),
-}  # fmt: skip
+    (2, "Set5"): (33.66, 0.9299),
+    (2, "Set14"): (30.24, 0.8688),
+    (2, "BSD100"): (29.56, 0.8431),
+    (3, "Set5"): (30.39, 0.8682),
+    (3, "Set14"): (27.55, 0.7742),
+    (3, "BSD100"): (27.21, 0.7385),
+    (4, "Set5"): (28.42, 0.8104),
+    (4, "Set14"): (26.00, 0.7027),
+    (4, "BSD100"): (25.96, 0.6675),
+}
 
 
 @pytest.mark.parametrize(("scale", "dataset"), list(PUBLISHED))
@@ -49,8 +55,20 @@ def make_hr_folder(folder: Path, n: int = 2, size: tuple[int, int] = (202, 130))
 def test_eval_cli_bicubic_json_and_images(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = make_hr_folder(tmp_path / "mine", size=(203, 131))
     out = tmp_path / "report.json"
-    code = main(["eval", "--data", str(data), "--scale", "2", "--json", str(out),
-                 "--save-images", str(tmp_path / "pics"), "--per-image"])  # fmt: skip
+    code = main(
+        [
+            "eval",
+            "--data",
+            str(data),
+            "--scale",
+            "2",
+            "--json",
+            str(out),
+            "--save-images",
+            str(tmp_path / "pics"),
+            "--per-image",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "Protocol:" in printed and "im0.png" in printed

@@ -24,9 +24,7 @@ from srgan.imageio import (
 def write_png16(path: Path, arr: np.ndarray) -> None:
     h, w, c = arr.shape
     with open(path, "wb") as f:
-        png.Writer(width=w, height=h, bitdepth=16, greyscale=False, alpha=c == 4).write(
-            f, arr.reshape(h, w * c)
-        )
+        png.Writer(width=w, height=h, bitdepth=16, greyscale=False, alpha=c == 4).write(f, arr.reshape(h, w * c))
 
 
 @pytest.fixture
@@ -38,9 +36,7 @@ def png16(tmp_path: Path) -> tuple[Path, np.ndarray]:
     return tmp_path / "c16.png", arr
 
 
-def test_a_16bit_colour_png_keeps_16_bits_on_every_path(
-    png16: tuple[Path, np.ndarray], tmp_path: Path
-) -> None:
+def test_a_16bit_colour_png_keeps_16_bits_on_every_path(png16: tuple[Path, np.ndarray], tmp_path: Path) -> None:
     path, arr = png16
     expected = torch.from_numpy(arr.astype(np.float32) / 65535).permute(2, 0, 1)
     # training / evaluation reader

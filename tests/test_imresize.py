@@ -50,9 +50,7 @@ def test_x2_upscale_interior_weights_are_the_known_bicubic_taps() -> None:
     assert m[9].abs().sum() == pytest.approx(1.0 + 2 * (0.0703125 + 0.0234375))
 
 
-@pytest.mark.parametrize(
-    ("in_len", "scale"), [(17, 0.25), (12, 1 / 3), (9, 0.5), (7, 2.0), (5, 4.0), (31, 0.25)]
-)
+@pytest.mark.parametrize(("in_len", "scale"), [(17, 0.25), (12, 1 / 3), (9, 0.5), (7, 2.0), (5, 4.0), (31, 0.25)])
 def test_matrix_matches_a_literal_transcription_of_matlab(in_len: int, scale: float) -> None:
     out_len = math.ceil(in_len * scale - 1e-9)
     m = resize_matrix(in_len, out_len, scale)

@@ -159,14 +159,10 @@ def test_lattice_energy_loss_sees_phase_dependent_detail_that_the_signed_term_mi
     torch.manual_seed(0)
     texture = 0.05 * torch.randn(16, 3, 96, 96)  # detail of random sign, the same strength everywhere
     rippled = texture.clone()
-    rippled[..., 1::4, :] *= (
-        0.5  # every fourth row carries half the detail: sign from content, strength from phase
-    )
+    rippled[..., 1::4, :] *= 0.5  # every fourth row carries half the detail: sign from content, strength from phase
     assert lattice_energy_loss(0.5 + texture, 4) < 1e-3
     assert lattice_energy_loss(0.5 + rippled, 4) > 30 * lattice_energy_loss(0.5 + texture, 4)
-    assert lattice_loss(0.5 + rippled, 4) < 2 * lattice_loss(0.5 + texture, 4), (
-        "the signed term cannot see it"
-    )
+    assert lattice_loss(0.5 + rippled, 4) < 2 * lattice_loss(0.5 + texture, 4), "the signed term cannot see it"
     assert lattice_energy_loss(0.5 * (0.5 + rippled), 4) == pytest.approx(
         lattice_energy_loss(0.5 + rippled, 4).item(), rel=1e-4
     ), "relative to the mean energy: the same for faint and strong detail"
@@ -196,9 +192,7 @@ def test_optional_term_is_weighted_into_the_total_and_reaches_the_generator(opti
     batch = GeneratorBatch(sr, hr, fake_logits, real_logits, fake_features, real_features)
     terms = criterion(**{option: 0.5})(batch)
     torch.testing.assert_close(terms[name], reference(batch))
-    torch.testing.assert_close(
-        terms["total"], terms["content"] + 1e-3 * terms["adversarial"] + 0.5 * terms[name]
-    )
+    torch.testing.assert_close(terms["total"], terms["content"] + 1e-3 * terms["adversarial"] + 0.5 * terms[name])
     terms[name].backward()
     assert_every_param_has_gradient(g)
     assert name not in criterion()(batch), "the paper's loss has no such term"
@@ -214,9 +208,7 @@ def test_relativistic_losses_compare_with_the_other_side_average() -> None:
         relativistic_discriminator_loss(real + 7, fake + 7), relativistic_discriminator_loss(real, fake)
     )
     assert set(
-        criterion(adversarial="ragan")(
-            GeneratorBatch(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8), fake, real)
-        )
+        criterion(adversarial="ragan")(GeneratorBatch(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8), fake, real))
     ) >= {"adversarial"}
 
 

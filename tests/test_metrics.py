@@ -96,9 +96,7 @@ def test_niqe_of_baboon_matches_matlab() -> None:
 
 def test_niqe_prefers_natural_over_blurred() -> None:
     image = np.asarray(Image.open(shared_path("data", "benchmark", "Set14", "baboon.png")).convert("RGB"))
-    blurred = np.asarray(
-        Image.fromarray(image).resize((125, 120), Image.BICUBIC).resize((500, 480), Image.BICUBIC)
-    )
+    blurred = np.asarray(Image.fromarray(image).resize((125, 120), Image.BICUBIC).resize((500, 480), Image.BICUBIC))
     assert niqe(rgb_to_y(blurred)) > niqe(rgb_to_y(image)) + 1.0
 
 
@@ -111,9 +109,7 @@ def test_phase_energy_spread_sees_ripples_of_either_sign() -> None:
     examples = Path(__file__).resolve().parents[1] / "examples"
     photo = rgb_to_y(np.asarray(Image.open(examples / "baboon.png").convert("RGB")))
     assert phase_energy_spread(photo) < 1.3  # natural detail is as strong on every phase
-    blur = torch.nn.functional.avg_pool2d(photo[None, None], 3, stride=1, padding=1, count_include_pad=False)[
-        0, 0
-    ]
+    blur = torch.nn.functional.avg_pool2d(photo[None, None], 3, stride=1, padding=1, count_include_pad=False)[0, 0]
     rippled = photo.clone()
     rippled[1::4] = blur[1::4] + 0.3 * (photo - blur)[1::4]  # every fourth row keeps 30% of its detail
     assert phase_energy_spread(rippled) > 3

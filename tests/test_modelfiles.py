@@ -52,9 +52,7 @@ def test_open_model_reports_what_it_opened(tmp_path: Path) -> None:
         ({"scale": 4, "num_blocks": "16", "channels": 64, "in_channels": 3}, "must be integers"),
     ],
 )
-def test_a_stored_config_is_validated_before_anything_is_allocated(
-    tmp_path: Path, config: dict, message: str
-) -> None:
+def test_a_stored_config_is_validated_before_anything_is_allocated(tmp_path: Path, config: dict, message: str) -> None:
     path = tmp_path / "claim.safetensors"
     meta = {"format": "srgan-generator", "generator_config": json.dumps(config)}
     save_file({"head.0.weight": torch.zeros(1)}, str(path), metadata=meta)

@@ -86,8 +86,15 @@ def test_discriminator_structure_matches_paper() -> None:
     d = Discriminator()
     convs = [m for m in d.features if isinstance(m, torch.nn.Conv2d)]
     assert [(c.out_channels, c.stride[0]) for c in convs] == [
-        (64, 1), (64, 2), (128, 1), (128, 2), (256, 1), (256, 2), (512, 1), (512, 2)
-    ]  # fmt: skip
+        (64, 1),
+        (64, 2),
+        (128, 1),
+        (128, 2),
+        (256, 1),
+        (256, 2),
+        (512, 1),
+        (512, 2),
+    ]
     assert all(
         isinstance(m, torch.nn.LeakyReLU) and m.negative_slope == 0.2
         for m in d.features
@@ -126,9 +133,7 @@ def test_icnr_makes_the_untrained_upsampler_a_nearest_neighbour_enlargement() ->
     g = Generator(scale=4, num_blocks=1, channels=8)
     x = torch.randn(1, 8, 6, 6)
     plain = g.upsample[0](x)
-    assert not torch.allclose(plain[..., ::2, ::2], plain[..., 1::2, 1::2]), (
-        "default init draws a checkerboard"
-    )
+    assert not torch.allclose(plain[..., ::2, ::2], plain[..., 1::2, 1::2]), "default init draws a checkerboard"
     init_icnr(g)
     for block in g.upsample:
         out = block(x)

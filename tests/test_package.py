@@ -5,9 +5,7 @@ import sys
 
 
 def run_python(code: str) -> str:
-    return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.strip()
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
 
 
 def test_importing_the_package_and_building_the_cli_does_not_import_torch() -> None:
@@ -23,7 +21,4 @@ def test_inference_does_not_import_training_code() -> None:
 
 
 def test_lazy_top_level_names() -> None:
-    assert (
-        run_python("import srgan; print(srgan.Upscaler.__name__, srgan.imresize.__name__)")
-        == "Upscaler imresize"
-    )
+    assert run_python("import srgan; print(srgan.Upscaler.__name__, srgan.imresize.__name__)") == "Upscaler imresize"

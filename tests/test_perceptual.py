@@ -53,12 +53,8 @@ def test_vgg_loads_torchvision_layout_file(tmp_path: Path) -> None:
         assert torch.equal(value, state[key]), key
     x = torch.rand(1, 3, 32, 32)
     # The same computation by hand from the file's tensors, with ImageNet normalisation.
-    h = (x - torch.tensor(vgg.IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(vgg.IMAGENET_STD).view(
-        1, 3, 1, 1
-    )
-    h = torch.relu(
-        torch.nn.functional.conv2d(h, state["features.0.weight"], state["features.0.bias"], padding=1)
-    )
+    h = (x - torch.tensor(vgg.IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(vgg.IMAGENET_STD).view(1, 3, 1, 1)
+    h = torch.relu(torch.nn.functional.conv2d(h, state["features.0.weight"], state["features.0.bias"], padding=1))
     torch.testing.assert_close(net.features[:2](net.preprocess(x)), h)
 
 
@@ -119,9 +115,7 @@ def test_download_checks_the_hash_and_caches(hub_dir: Path, local_server: tuple[
     torch.save(state, root / "vgg19.pth")
     digest = hashlib.sha256((root / "vgg19.pth").read_bytes()).hexdigest()
 
-    bad = WeightsSpec(
-        "bad.pth", f"{url}/vgg19.pth", "ffffffff" if not digest.startswith("ff") else "00000000"
-    )
+    bad = WeightsSpec("bad.pth", f"{url}/vgg19.pth", "ffffffff" if not digest.startswith("ff") else "00000000")
     with pytest.raises(WeightsError, match="sha256"):
         resolve_weights(bad)
     assert not (hub_dir / "bad.pth").exists()

@@ -15,6 +15,7 @@ from PIL import Image
 
 from srgan.cli import main
 from srgan.modelfiles import checkpoint as ckpt
+from srgan.training import build
 from srgan.training.build import lr_factor
 from srgan.training.config import Config, ConfigError, apply_overrides, build_config, preset
 from srgan.training.trainer import Trainer, TrainingError
@@ -34,10 +35,20 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def tiny(images: Path, run_dir: Path, stage: str = "srresnet", *extra: str) -> Config:
     overrides = [
-        f"data.hr_dirs=[{images}]", f"run.run_dir={run_dir}", "model.scale=2", "model.num_blocks=1",
-        "model.channels=8", "discriminator.channels=8", "data.patch_size=32", "data.workers=0",
-        "train.batch_size=2", "run.tensorboard=false", "run.log_every=2", "train.device=cpu", *extra,
-    ]  # fmt: skip
+        f"data.hr_dirs=[{images}]",
+        f"run.run_dir={run_dir}",
+        "model.scale=2",
+        "model.num_blocks=1",
+        "model.channels=8",
+        "discriminator.channels=8",
+        "data.patch_size=32",
+        "data.workers=0",
+        "train.batch_size=2",
+        "run.tensorboard=false",
+        "run.log_every=2",
+        "train.device=cpu",
+        *extra,
+    ]
     return build_config("cpu", stage, None, overrides)
 
 
@@ -69,9 +80,7 @@ def test_overrides_yaml_and_unknown_keys(tmp_path: Path) -> None:
     file.write_text("preset: cpu\ntrain:\n  batch_size: 4\n  stage: srgan\nloss:\n  layer: VGG22\n")
     cfg = build_config(None, None, file, ["train.batch_size=8", "data.hr_dirs=[photos/]", "optim.lr=3e-4"])
     assert (cfg.train.batch_size, cfg.data.hr_dirs, cfg.optim.lr) == (8, ["photos/"], 3e-4)
-    assert (
-        cfg.train.stage == "srgan" and cfg.loss.layer == "VGG22" and cfg.train.iterations == 1500
-    )  # cpu srgan preset
+    assert cfg.train.stage == "srgan" and cfg.loss.layer == "VGG22" and cfg.train.iterations == 1500  # cpu srgan preset
     with pytest.raises(
         ConfigError, match=r"unknown config key 'train.batchsize'; valid keys here: .*train\.batch_size"
     ):
@@ -87,15 +96,28 @@ def test_overrides_yaml_and_unknown_keys(tmp_path: Path) -> None:
         build_config("paper", None, None, ["train.stage=gan", "data.hr_dirs=[x]"]).validate()
 
 
-def test_cli_runs_with_no_config_file(
-    images: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_runs_with_no_config_file(images: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "--hr-dir", str(images), "--scale", "4", "--print-config"]) == 0
     printed = capsys.readouterr().out
     assert "scale: 4" in printed and str(images) in printed and "iterations: 1000000" in printed
-    code = main(["train", "--hr-dir", str(images), "--scale", "2", "--run-dir", str(tmp_path / "r"),
-                 "train.iterations=3", "model.num_blocks=1", "model.channels=8", "data.patch_size=32",
-                 "train.batch_size=2", "data.workers=0", "run.tensorboard=false"])  # fmt: skip
+    code = main(
+        [
+            "train",
+            "--hr-dir",
+            str(images),
+            "--scale",
+            "2",
+            "--run-dir",
+            str(tmp_path / "r"),
+            "train.iterations=3",
+            "model.num_blocks=1",
+            "model.channels=8",
+            "data.patch_size=32",
+            "train.batch_size=2",
+            "data.workers=0",
+            "run.tensorboard=false",
+        ]
+    )
     assert code == 0
     assert (tmp_path / "r" / "config.yaml").is_file() and (tmp_path / "r" / "generator.safetensors").is_file()
     assert main(["train", "--hr-dir", str(images), "nosuch.key=1"]) == 2
@@ -106,7 +128,7 @@ def test_cli_runs_with_no_config_file(
 
 
 def fixed_batch(trainer: Trainer) -> tuple[torch.Tensor, torch.Tensor]:
-    lr, hr = next(trainer._loader())
+    lr, hr = next(build.data_loader(trainer.cfg, trainer.dataset, 0, 0, 1, trainer.device))
     return lr.contiguous(memory_format=torch.channels_last), hr.contiguous(memory_format=torch.channels_last)
 
 
@@ -118,9 +140,7 @@ def test_srresnet_stage_decreases_its_loss_on_a_fixed_batch(images: Path, tmp_pa
 
 
 @pytest.mark.parametrize("content", ["mse", "vgg19"])
-def test_srgan_stage_updates_d_then_g_and_decreases_g_loss(
-    images: Path, tmp_path: Path, content: str
-) -> None:
+def test_srgan_stage_updates_d_then_g_and_decreases_g_loss(images: Path, tmp_path: Path, content: str) -> None:
     extra = ["optim.lr=1e-3", f"loss.perceptual={content}", "loss.layer=VGG22", "loss.feature_scale=1.0"]
     if content == "vgg19":  # random VGG weights from a file in torchvision's layout
         from srgan.models.vgg import VGG19Features
@@ -156,9 +176,7 @@ def test_init_from_starts_either_stage_from_an_export(images: Path, tmp_path: Pa
     assert_same(second.generator.state_dict(), exported)
     assert second.ema is not None
     assert_same(second.ema.model.state_dict(), exported)  # the average starts from the loaded weights too
-    assert (
-        second.iteration == 0 and second.step.optimisers()["g"][0].state_dict()["state"] == {}
-    )  # a fresh optimiser
+    assert second.iteration == 0 and second.step.optimisers()["g"][0].state_dict()["state"] == {}  # a fresh optimiser
     with pytest.raises(ConfigError, match=r"train\.init_from .* but the config asks for"):
         Trainer(tiny(images, tmp_path / "c", stage, *extra, "model.channels=16"))
 
@@ -200,8 +218,14 @@ def test_missing_perceptual_weights_fail_before_training(images: Path, tmp_path:
 
 @pytest.mark.parametrize(("stage", "precision"), [("srresnet", "auto"), ("srgan", "fp32")])
 def test_resume_is_bit_identical(images: Path, tmp_path: Path, stage: str, precision: str) -> None:
-    common = ["train.iterations=6", "run.save_every=3", f"train.precision={precision}", "loss.perceptual=mse",
-              "train.ema_decay=0.9", "run.keep_last=5"]  # fmt: skip
+    common = [
+        "train.iterations=6",
+        "run.save_every=3",
+        f"train.precision={precision}",
+        "loss.perceptual=mse",
+        "train.ema_decay=0.9",
+        "run.keep_last=5",
+    ]
     straight = Trainer(tiny(images, tmp_path / "a", stage, *common))
     straight.train()
     resumed = Trainer(
@@ -211,9 +235,7 @@ def test_resume_is_bit_identical(images: Path, tmp_path: Path, stage: str, preci
     assert resumed.iteration == 3
     resumed.train()
     assert_same(straight.generator.state_dict(), resumed.generator.state_dict())
-    assert (
-        straight.ema is not None and resumed.ema is not None and straight.ema.updates == resumed.ema.updates
-    )
+    assert straight.ema is not None and resumed.ema is not None and straight.ema.updates == resumed.ema.updates
     assert_same(straight.ema.model.state_dict(), resumed.ema.model.state_dict())
     if stage == "srgan":
         assert_same(straight.discriminator.state_dict(), resumed.discriminator.state_dict())  # type: ignore[union-attr]
@@ -223,8 +245,17 @@ def test_resume_is_bit_identical(images: Path, tmp_path: Path, stage: str, preci
 
 
 def test_checkpoint_retention_and_best(images: Path, tmp_path: Path) -> None:
-    cfg = tiny(images, tmp_path / "r", "srresnet", "train.iterations=8", "run.save_every=2", "run.keep_last=2",
-               f"data.val_dirs=[{images}]", "run.val_every=4", "data.val_max_images=1")  # fmt: skip
+    cfg = tiny(
+        images,
+        tmp_path / "r",
+        "srresnet",
+        "train.iterations=8",
+        "run.save_every=2",
+        "run.keep_last=2",
+        f"data.val_dirs=[{images}]",
+        "run.val_every=4",
+        "data.val_max_images=1",
+    )
     result = Trainer(cfg).train()
     names = sorted(p.name for p in (tmp_path / "r" / "checkpoints").iterdir())
     assert names == ["best.pt", "ckpt_00000006.pt", "ckpt_00000008.pt"]
@@ -265,9 +296,27 @@ def test_sigint_saves_and_the_same_command_resumes(images: Path, tmp_path: Path)
     run = tmp_path / "r"
 
     def command(iterations: int) -> list[str]:
-        return [sys.executable, "-m", "srgan", "train", "--hr-dir", str(images), "--scale", "2", "--run-dir", str(run),
-                f"train.iterations={iterations}", "model.num_blocks=1", "model.channels=8", "data.patch_size=32",
-                "train.batch_size=2", "data.workers=1", "run.tensorboard=false", "run.save_every=1000", "run.log_every=1"]  # fmt: skip
+        return [
+            sys.executable,
+            "-m",
+            "srgan",
+            "train",
+            "--hr-dir",
+            str(images),
+            "--scale",
+            "2",
+            "--run-dir",
+            str(run),
+            f"train.iterations={iterations}",
+            "model.num_blocks=1",
+            "model.channels=8",
+            "data.patch_size=32",
+            "train.batch_size=2",
+            "data.workers=1",
+            "run.tensorboard=false",
+            "run.save_every=1000",
+            "run.log_every=1",
+        ]
 
     proc = subprocess.Popen(command(400), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
@@ -297,18 +346,16 @@ def test_non_finite_losses_skip_steps_then_stop_with_checkpoint_intact(
     Trainer(cfg).train()
     good = ckpt.load(tmp_path / "r" / "checkpoints" / "ckpt_00000004.pt")
 
-    cfg = tiny(
-        images, tmp_path / "r", "srresnet", "train.iterations=20", "run.save_every=2", "train.max_nonfinite=3"
-    )
+    cfg = tiny(images, tmp_path / "r", "srresnet", "train.iterations=20", "run.save_every=2", "train.max_nonfinite=3")
     trainer = Trainer(cfg)
     assert trainer.iteration == 4
-    real_loader = trainer._loader
+    real_loader = build.data_loader
 
-    def poisoned():  # type: ignore[no-untyped-def]
-        for lr, hr in real_loader():
+    def poisoned(*args):  # type: ignore[no-untyped-def]
+        for lr, hr in real_loader(*args):
             yield lr * float("nan"), hr
 
-    monkeypatch.setattr(trainer, "_loader", poisoned)
+    monkeypatch.setattr(build, "data_loader", poisoned)
     with pytest.raises(TrainingError, match=r"3 consecutive non-finite losses.*ckpt_00000004\.pt"):
         trainer.train()
     assert_same(trainer.generator.state_dict(), good["generator"])  # no step was taken
@@ -322,8 +369,17 @@ def test_non_finite_losses_skip_steps_then_stop_with_checkpoint_intact(
 @pytest.mark.parametrize("stage", ["srresnet", "srgan"])
 def test_torchrun_two_processes_gloo(images: Path, tmp_path: Path, stage: str) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(ROOT / "tests" / "ddp_worker.py"), str(tmp_path), str(images), stage]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(ROOT / "tests" / "ddp_worker.py"),
+        str(tmp_path),
+        str(images),
+        stage,
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "world 2 status finished" in done.stdout
@@ -336,8 +392,18 @@ def test_torchrun_two_processes_gloo(images: Path, tmp_path: Path, stage: str) -
 
 def test_a_signal_to_one_rank_stops_every_rank_with_a_checkpoint(images: Path, tmp_path: Path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(ROOT / "tests" / "ddp_worker.py"), str(tmp_path), str(images), "srresnet", "100000"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(ROOT / "tests" / "ddp_worker.py"),
+        str(tmp_path),
+        str(images),
+        "srresnet",
+        "100000",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     assert proc.stdout is not None
     pids: dict[int, int] = {}
@@ -358,10 +424,29 @@ def test_a_signal_to_one_rank_stops_every_rank_with_a_checkpoint(images: Path, t
 
 def test_torchrun_cli_entry_point(images: Path, tmp_path: Path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "srgan", "train",
-           "--hr-dir", str(images), "--scale", "2", "--run-dir", str(tmp_path / "r"), "train.iterations=2",
-           "model.num_blocks=1", "model.channels=8", "data.patch_size=32", "train.batch_size=2",
-           "data.workers=0", "run.tensorboard=false"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "srgan",
+        "train",
+        "--hr-dir",
+        str(images),
+        "--scale",
+        "2",
+        "--run-dir",
+        str(tmp_path / "r"),
+        "train.iterations=2",
+        "model.num_blocks=1",
+        "model.channels=8",
+        "data.patch_size=32",
+        "train.batch_size=2",
+        "data.workers=0",
+        "run.tensorboard=false",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "r" / "checkpoints" / "ckpt_00000002.pt").is_file()
@@ -372,10 +457,14 @@ def test_torchrun_cli_entry_point(images: Path, tmp_path: Path) -> None:
     "options",
     [
         ("discriminator.arch=unet", "loss.adversarial=ragan", "loss.feature_matching_weight=0.5"),
-        ("discriminator.spectral_norm=true", "discriminator.batch_norm=false", "loss.artifact_weight=1.0",
-         "train.ema_decay=0.9"),
+        (
+            "discriminator.spectral_norm=true",
+            "discriminator.batch_norm=false",
+            "loss.artifact_weight=1.0",
+            "train.ema_decay=0.9",
+        ),
     ],
-)  # fmt: skip
+)
 def test_gan_options_train_log_their_terms_and_resume_bit_identically(
     images: Path, tmp_path: Path, options: tuple[str, ...]
 ) -> None:

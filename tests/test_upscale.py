@@ -115,9 +115,7 @@ def test_out_of_memory_shrinks_the_tile_and_retries() -> None:
     with pytest.raises(MemoryError, match="out of memory even with"):
         upscale_with_backoff(x, always, 2, tile=64, margin=8)
     with pytest.raises(ValueError, match="unrelated"):  # other errors are not swallowed
-        upscale_with_backoff(
-            x, lambda b: (_ for _ in ()).throw(ValueError("unrelated")), 2, tile=64, margin=8
-        )
+        upscale_with_backoff(x, lambda b: (_ for _ in ()).throw(ValueError("unrelated")), 2, tile=64, margin=8)
 
 
 # ---- precision ----------------------------------------------------------------------------
@@ -130,9 +128,7 @@ def test_auto_precision_never_picks_fp16_on_cpu_and_fp16_is_refused(model_file: 
         Upscaler.from_pretrained(model_file, device="cpu", precision="fp16")
 
 
-def test_auto_picks_bf16_only_when_it_is_visually_identical(
-    model_file: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_auto_picks_bf16_only_when_it_is_visually_identical(model_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import srgan.runtime as mod
 
     monkeypatch.setattr(mod, "cpu_supports_bf16", lambda: True)
@@ -228,10 +224,16 @@ def mode_images(tmp_path: Path) -> Path:
 
 
 EXPECTED_MODES = {
-    "rgb": ("RGB", 8, 3), "rgba": ("RGBA", 8, 4), "la": ("LA", 8, 2), "gray": ("L", 8, 1),
-    "palette": ("RGB", 8, 3), "cmyk": ("RGB", 8, 3), "gray16": ("I;16", 16, 1),
-    "rgb48": (None, 16, 3), "rgba64": (None, 16, 4),
-}  # fmt: skip
+    "rgb": ("RGB", 8, 3),
+    "rgba": ("RGBA", 8, 4),
+    "la": ("LA", 8, 2),
+    "gray": ("L", 8, 1),
+    "palette": ("RGB", 8, 3),
+    "cmyk": ("RGB", 8, 3),
+    "gray16": ("I;16", 16, 1),
+    "rgb48": (None, 16, 3),
+    "rgba64": (None, 16, 4),
+}
 
 
 def test_every_mode_round_trips(mode_images: Path, model_file: Path, tmp_path: Path) -> None:
@@ -305,22 +307,24 @@ def test_bad_inputs_are_reported_and_the_rest_processed(
         str(d / n)
         for n in ("good.png", "empty.png", "text.png", "truncated.png", "float.tif", "big.png", "missing.png")
     ]
-    code = main(
-        ["upscale", *files, "-o", str(d / "out"), "--model", str(model_file), "--max-pixels", "10000", "-q"]
-    )
+    code = main(["upscale", *files, "-o", str(d / "out"), "--model", str(model_file), "--max-pixels", "10000", "-q"])
     err = capsys.readouterr().err
     assert code == 1
     assert (d / "out" / "good_x2.png").is_file()
-    for fragment in ("empty.png: empty file", "text.png: not a readable image", "truncated.png: not a readable image",
-                     "float.tif: unsupported image mode F", "big.png: 200x200 = 40,000 pixels exceeds the limit of 10,000",
-                     "missing.png: no such file or folder", "6 problem(s)"):  # fmt: skip
+    for fragment in (
+        "empty.png: empty file",
+        "text.png: not a readable image",
+        "truncated.png: not a readable image",
+        "float.tif: unsupported image mode F",
+        "big.png: 200x200 = 40,000 pixels exceeds the limit of 10,000",
+        "missing.png: no such file or folder",
+        "6 problem(s)",
+    ):
         assert fragment in err, fragment
     assert sorted(p.name for p in (d / "out").iterdir()) == ["good_x2.png"]  # nothing partial
 
 
-def test_model_errors_are_one_sentence(
-    model_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_model_errors_are_one_sentence(model_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "a.png")
     (tmp_path / "notes.safetensors").write_text("hello")
     torch.save({"weight": torch.zeros(3)}, tmp_path / "other.pth")
@@ -336,9 +340,7 @@ def test_model_errors_are_one_sentence(
     assert not (tmp_path / "a_x2.png").exists()
 
 
-def test_unwritable_output_is_reported(
-    model_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_unwritable_output_is_reported(model_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "a.png")
     (tmp_path / "file").write_text("x")
     assert (
@@ -382,10 +384,7 @@ def test_folders_globs_and_recursion(model_file: Path, tmp_path: Path) -> None:
     (tmp_path / "in" / "sub").mkdir(parents=True)
     for p in ("in/a.png", "in/b.jpg", "in/sub/c.png"):
         Image.fromarray(np.zeros((12, 12, 3), np.uint8)).save(tmp_path / p)
-    assert (
-        main(["upscale", str(tmp_path / "in"), "-o", str(tmp_path / "o1"), "--model", str(model_file), "-q"])
-        == 0
-    )
+    assert main(["upscale", str(tmp_path / "in"), "-o", str(tmp_path / "o1"), "--model", str(model_file), "-q"]) == 0
     assert sorted(p.name for p in (tmp_path / "o1").iterdir()) == ["a_x2.png", "b_x2.png"]
     assert (
         main(
@@ -403,8 +402,22 @@ def test_folders_globs_and_recursion(model_file: Path, tmp_path: Path) -> None:
         == 0
     )
     assert (tmp_path / "o2" / "sub" / "c_x2.png").is_file()
-    assert main(["upscale", str(tmp_path / "in" / "*.png"), "-o", str(tmp_path / "o3"), "--format", "webp",
-                 "--model", str(model_file), "-q"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "upscale",
+                str(tmp_path / "in" / "*.png"),
+                "-o",
+                str(tmp_path / "o3"),
+                "--format",
+                "webp",
+                "--model",
+                str(model_file),
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in (tmp_path / "o3").iterdir()) == ["a_x2.webp"]
 
 

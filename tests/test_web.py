@@ -33,18 +33,14 @@ def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture()
 def client(model_file: Path) -> Iterator[TestClient]:
-    app = create_app(
-        ServeConfig([str(model_file)], max_pixels=50_000, max_upload_mb=1, max_queue=2, precision="fp32")
-    )
+    app = create_app(ServeConfig([str(model_file)], max_pixels=50_000, max_upload_mb=1, max_queue=2, precision="fp32"))
     with TestClient(app) as c:
         yield c
 
 
 def png_bytes(w: int = 24, h: int = 16, mode: str = "RGB") -> bytes:
     buf = io.BytesIO()
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)).convert(mode).save(
-        buf, "PNG"
-    )
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)).convert(mode).save(buf, "PNG")
     return buf.getvalue()
 
 
@@ -54,11 +50,7 @@ def png_header_only(w: int, h: int) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-        + chunk(b"IEND", b"")
-    )
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IEND", b"")
 
 
 def wait_done(client: TestClient, job_id: str, timeout: float = 60) -> dict[str, object]:
@@ -99,9 +91,7 @@ def test_upload_poll_and_download(client: TestClient) -> None:
         (png_header_only(300, 300), 413, "90,000 pixels exceeds"),
     ],
 )
-def test_bad_uploads_are_refused_with_a_message(
-    client: TestClient, content: bytes, status: int, message: str
-) -> None:
+def test_bad_uploads_are_refused_with_a_message(client: TestClient, content: bytes, status: int, message: str) -> None:
     r = client.post("/api/upscale", files={"file": ("x.png", content, "image/png")})
     assert r.status_code == status
     assert message in r.json()["error"]
@@ -113,23 +103,23 @@ def test_size_unknown_model_and_missing_length_are_refused(client: TestClient) -
     big = b"\0" * (2 * 2**20)
     r = client.post("/api/upscale", files={"file": ("big.png", big, "image/png")})
     assert r.status_code == 413 and "limit is 1 MB" in r.json()["error"]
-    r = client.post(
-        "/api/upscale", files={"file": ("a.png", png_bytes(), "image/png")}, data={"model": "nope"}
-    )
+    r = client.post("/api/upscale", files={"file": ("a.png", png_bytes(), "image/png")}, data={"model": "nope"})
     assert r.status_code == 400 and "unknown model" in r.json()["error"]
 
     def chunked() -> Iterator[bytes]:
         yield b"--x\r\n"
 
-    r = client.post(
-        "/api/upscale", content=chunked(), headers={"content-type": "multipart/form-data; boundary=x"}
-    )
+    r = client.post("/api/upscale", content=chunked(), headers={"content-type": "multipart/form-data; boundary=x"})
     assert r.status_code == 411
 
 
 def test_unknown_jobs_and_path_traversal_give_404(client: TestClient) -> None:
-    for path in ("/api/jobs/0123", "/api/jobs/..%2F..%2Fetc%2Fpasswd/result", "/api/jobs/%2e%2e/result",
-                 f"/api/jobs/{'a' * 32}/result"):  # fmt: skip
+    for path in (
+        "/api/jobs/0123",
+        "/api/jobs/..%2F..%2Fetc%2Fpasswd/result",
+        "/api/jobs/%2e%2e/result",
+        f"/api/jobs/{'a' * 32}/result",
+    ):
         assert client.get(path).status_code == 404, path
 
 

@@ -26,8 +26,15 @@ from srgan.models import Generator
 from srgan.web.app import ServeConfig, create_app
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def free_port() -> int:
@@ -43,9 +50,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     model = tmp_path_factory.mktemp("m") / "tiny-x2.safetensors"
     save_generator(model, g.state_dict(), g.config)
     app = create_app(
-        ServeConfig(
-            [str(model)], max_pixels=1_000_000, max_upload_mb=2, workers=1, max_queue=8, precision="fp32"
-        )
+        ServeConfig([str(model)], max_pixels=1_000_000, max_upload_mb=2, workers=1, max_queue=8, precision="fp32")
     )
     port = free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -70,9 +75,7 @@ def small_png(path: Path, w: int = 40, h: int = 30) -> Path:
     return path
 
 
-@pytest.mark.skipif(
-    CHROMIUM is None, reason="Chromium is not installed (make setup installs Debian's chromium)"
-)
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (make setup installs Debian's chromium)")
 def test_page_in_a_real_browser(server: str, tmp_path: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     image = small_png(tmp_path / "photo.png")

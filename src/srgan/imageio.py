@@ -133,9 +133,7 @@ class ImageData:
                 im.info[key] = self.info[key]
         return im
 
-    def scaled(
-        self, pixels: torch.Tensor, alpha: torch.Tensor | None, factor_x: float, factor_y: float
-    ) -> ImageData:
+    def scaled(self, pixels: torch.Tensor, alpha: torch.Tensor | None, factor_x: float, factor_y: float) -> ImageData:
         """This image's record for new pixels ``factor`` times larger: DPI scaled (the one place it is)."""
         info = dict(self.info)
         if "dpi" in info:

@@ -122,9 +122,7 @@ def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 
 
-def feature_matching_loss(
-    fake_features: list[torch.Tensor], real_features: list[torch.Tensor]
-) -> torch.Tensor:
+def feature_matching_loss(fake_features: list[torch.Tensor], real_features: list[torch.Tensor]) -> torch.Tensor:
     """Mean over D's layers of the L1 distance between its features of SR and of the paired HR
     (pix2pixHD's feature matching). Needs no external network: D's own features serve as the
     perceptual space, and they follow what D currently finds suspicious."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from srgan.runtime import EVAL_SCALES
@@ -17,29 +16,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", type=int, default=4, choices=EVAL_SCALES)
     parser.add_argument("--data", nargs="+", required=True, metavar="DIR", help="folders of HR images")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
-    parser.add_argument(
-        "--save-images", metavar="DIR", help="write each SR result and a bicubic|model|HR crop"
-    )
+    parser.add_argument("--save-images", metavar="DIR", help="write each SR result and a bicubic|model|HR crop")
     parser.add_argument("--per-image", action="store_true", help="print a row per image")
     parser.add_argument("--no-niqe", action="store_true", help="skip NIQE (faster)")
-    parser.add_argument("--pipeline", choices=("rgb", "y"), default="rgb",
-                        help="rgb: the standard pipeline (default); y: the legacy Y-only bicubic pipeline (bicubic only)")  # fmt: skip
+    parser.add_argument(
+        "--pipeline",
+        choices=("rgb", "y"),
+        default="rgb",
+        help="rgb: the standard pipeline (default); y: the legacy Y-only bicubic pipeline (bicubic only)",
+    )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps, or auto")
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
     import torch
-    from tqdm import tqdm
 
     from srgan.cli import CommandError
-    from srgan.evaluation.protocol import (
-        DatasetReport,
-        bicubic,
-        iter_samples,
-        protocol_line,
-        score,
-        score_legacy_y_bicubic,
-    )
+    from srgan.evaluation.protocol import Sample, bicubic, evaluate_folder, protocol_line
     from srgan.evaluation.report import format_table
     from srgan.modelfiles.loader import ModelLoadError, load_generator
     from srgan.runtime import select_device
@@ -67,27 +61,26 @@ def run(args: argparse.Namespace) -> int:
     with_niqe = not args.no_niqe
     reports = []
     for folder in folders:
-        samples = list(iter_samples(folder, args.scale))
-        report = DatasetReport(folder.name, str(folder), args.scale, [])
-        for sample in tqdm(
-            samples, desc=f"{folder.name} x{args.scale}", unit="img", file=sys.stderr, leave=False
-        ):
-            if args.pipeline == "y":
-                report.images.append(score_legacy_y_bicubic(sample, args.scale))
-                continue
-            result, sr_u8 = score(model_fn(sample.lr), sample, args.scale, with_niqe)
-            report.images.append(result)
-            if args.save_images:
-                _save_images(Path(args.save_images) / folder.name, sample, sr_u8, upscale_bicubic, args.model)
-        reports.append(report)
+        save = None
+        if args.save_images:
+            out_dir = Path(args.save_images) / folder.name
+
+            def save(sample: Sample, sr_u8: np.ndarray, out_dir: Path = out_dir) -> None:
+                _save_images(out_dir, sample, sr_u8, upscale_bicubic, args.model)
+
+        reports.append(evaluate_folder(folder, model_fn, args.scale, with_niqe, args.pipeline, save, progress=True))
     print(format_table(reports, args.model, args.per_image))
     print(protocol_line(args.scale, args.pipeline, with_niqe))
     if args.json:
         from srgan.atomic import atomic_path
 
-        payload = {"model": args.model, "scale": args.scale, "pipeline": args.pipeline,
-                   "protocol": protocol_line(args.scale, args.pipeline, with_niqe),
-                   "datasets": [r.to_dict() for r in reports]}  # fmt: skip
+        payload = {
+            "model": args.model,
+            "scale": args.scale,
+            "pipeline": args.pipeline,
+            "protocol": protocol_line(args.scale, args.pipeline, with_niqe),
+            "datasets": [r.to_dict() for r in reports],
+        }
         with atomic_path(args.json) as tmp:
             tmp.write_text(json.dumps(payload, indent=2) + "\n")
     return 0

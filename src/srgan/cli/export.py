@@ -6,9 +6,7 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--model", default="srgan-x4", help="bundled model name, export, or training checkpoint"
-    )
+    parser.add_argument("--model", default="srgan-x4", help="bundled model name, export, or training checkpoint")
     parser.add_argument("--format", choices=("onnx", "safetensors"), default="onnx")
     parser.add_argument("-o", "--output", required=True, metavar="FILE")
     parser.add_argument("--fp16", action="store_true", help="safetensors: store weights in float16")

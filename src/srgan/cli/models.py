@@ -21,8 +21,10 @@ def run(args: argparse.Namespace) -> int:
     if not cards:
         print("no bundled models in this installation")
         return 0
-    print(f"{'name':<14} {'scale':>5}  {'Set5 PSNR-Y':>11} {'Set14 PSNR-Y':>12} {'BSD100 PSNR-Y':>13} "
-          f"{'BSD100 NIQE':>11} {'Grid':>5}  file")  # fmt: skip
+    print(
+        f"{'name':<14} {'scale':>5}  {'Set5 PSNR-Y':>11} {'Set14 PSNR-Y':>12} {'BSD100 PSNR-Y':>13} "
+        f"{'BSD100 NIQE':>11} {'Grid':>5}  file"
+    )
     for card in cards:
         m = card.get("metrics", {})
 
@@ -30,10 +32,14 @@ def run(args: argparse.Namespace) -> int:
             v = metrics.get(ds, {}).get(key)
             return "-" if v is None else f"{v:.{digits}f}"
 
-        print(f"{card['name']:<14} {'x' + str(card['scale']):>5}  {cell('Set5', 'psnr_y'):>11} {cell('Set14', 'psnr_y'):>12} "
-              f"{cell('BSD100', 'psnr_y'):>13} {cell('BSD100', 'niqe', 3):>11} {cell('BSD100', 'grid'):>5}  {card['file']}")  # fmt: skip
+        print(
+            f"{card['name']:<14} {'x' + str(card['scale']):>5}  {cell('Set5', 'psnr_y'):>11} {cell('Set14', 'psnr_y'):>12} "
+            f"{cell('BSD100', 'psnr_y'):>13} {cell('BSD100', 'niqe', 3):>11} {cell('BSD100', 'grid'):>5}  {card['file']}"
+        )
         if card.get("summary"):
             print(f"{'':<16}{card['summary']}")
-    print("PSNR-Y: fidelity (higher is better); NIQE: naturalness (lower is better); Grid: sub-pixel grid "
-          "artifacts (natural images ~0.12). Model card: docs/models.md")  # fmt: skip
+    print(
+        "PSNR-Y: fidelity (higher is better); NIQE: naturalness (lower is better); Grid: sub-pixel grid "
+        "artifacts (natural images ~0.12). Model card: docs/models.md"
+    )
     return 0

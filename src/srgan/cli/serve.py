@@ -10,17 +10,11 @@ from srgan.runtime import PRECISIONS
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: this computer only)")
     parser.add_argument("--port", type=int, default=7860)
-    parser.add_argument(
-        "--model", action="append", help="model to offer (repeatable; default: the bundled ones)"
-    )
-    parser.add_argument(
-        "--max-pixels", type=int, default=16_000_000, help="largest accepted input, in pixels"
-    )
+    parser.add_argument("--model", action="append", help="model to offer (repeatable; default: the bundled ones)")
+    parser.add_argument("--max-pixels", type=int, default=16_000_000, help="largest accepted input, in pixels")
     parser.add_argument("--max-upload-mb", type=float, default=25.0, help="largest accepted upload, in MB")
     parser.add_argument("--workers", type=int, default=1, help="images upscaled at the same time")
-    parser.add_argument(
-        "--queue", type=int, default=8, help="jobs waiting or running before new ones get 503"
-    )
+    parser.add_argument("--queue", type=int, default=8, help="jobs waiting or running before new ones get 503")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS)
 

@@ -8,29 +8,25 @@ from srgan.runtime import SRGAN_SCALES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                        help="config overrides, e.g. train.batch_size=8 data.hr_dirs=[photos/]")  # fmt: skip
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="config overrides, e.g. train.batch_size=8 data.hr_dirs=[photos/]",
+    )
     parser.add_argument("--config", metavar="FILE", help="YAML config (see configs/)")
-    parser.add_argument(
-        "--preset", choices=("paper", "cpu"), help="built-in settings to start from (default: paper)"
-    )
-    parser.add_argument(
-        "--stage", choices=("srresnet", "srgan"), help="srresnet: pixel loss; srgan: adversarial"
-    )
+    parser.add_argument("--preset", choices=("paper", "cpu"), help="built-in settings to start from (default: paper)")
+    parser.add_argument("--stage", choices=("srresnet", "srgan"), help="srresnet: pixel loss; srgan: adversarial")
     parser.add_argument("--hr-dir", action="append", metavar="DIR", help="training HR folder (repeatable)")
     parser.add_argument("--val-dir", action="append", metavar="DIR", help="validation HR folder (repeatable)")
     parser.add_argument("--scale", type=int, choices=SRGAN_SCALES)
-    parser.add_argument(
-        "--run-dir", metavar="DIR", help="where checkpoints and logs go; an existing run resumes"
-    )
+    parser.add_argument("--run-dir", metavar="DIR", help="where checkpoints and logs go; an existing run resumes")
     parser.add_argument(
         "--init-from",
         metavar="FILE",
         help="generator checkpoint or export to start from (stage srgan: the stage-1 result; stage srresnet: fine-tune)",
     )
-    parser.add_argument(
-        "--resume", metavar="CKPT", help="resume from this checkpoint (default: the run's latest)"
-    )
+    parser.add_argument("--resume", metavar="CKPT", help="resume from this checkpoint (default: the run's latest)")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
 
 

@@ -21,12 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="bundled model name (see `srgan models`) or a model file (.safetensors, checkpoint, .onnx)",
     )
     parser.add_argument("--scale", type=int, choices=SRGAN_SCALES, help="refuse a model of another scale")
-    parser.add_argument(
-        "-r", "--recursive", action="store_true", help="descend into sub-folders of folder inputs"
-    )
-    parser.add_argument(
-        "--tile", type=int, metavar="N", help="tile size in input pixels (default: from free memory)"
-    )
+    parser.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders of folder inputs")
+    parser.add_argument("--tile", type=int, metavar="N", help="tile size in input pixels (default: from free memory)")
     parser.add_argument(
         "--tile-overlap",
         type=int,
@@ -41,11 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality")
     parser.add_argument("--suffix", help="added to output names (default: _x<scale>)")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output files (never inputs)")
     parser.add_argument(
-        "--overwrite", action="store_true", help="replace existing output files (never inputs)"
+        "--max-pixels",
+        type=int,
+        default=PIL_DEFAULT_MAX_PIXELS,
+        help=f"refuse larger inputs (decompression bombs); default {PIL_DEFAULT_MAX_PIXELS:,}",
     )
-    parser.add_argument("--max-pixels", type=int, default=PIL_DEFAULT_MAX_PIXELS,
-                        help=f"refuse larger inputs (decompression bombs); default {PIL_DEFAULT_MAX_PIXELS:,}")  # fmt: skip
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -69,8 +67,7 @@ def expand_inputs(inputs: list[str], recursive: bool) -> tuple[list[tuple[Path, 
             files = sorted(p for p in pattern if p.is_file() and p.suffix.lower() in exts)
             if not files:
                 missing.append(
-                    f"{path}: no image files in this folder"
-                    + ("" if recursive else " (use -r for sub-folders)")
+                    f"{path}: no image files in this folder" + ("" if recursive else " (use -r for sub-folders)")
                 )
             found += [(f, path) for f in files]
         elif path.exists():
@@ -90,9 +87,7 @@ def plan_outputs(
 ) -> tuple[list[Job], list[str]]:
     """Where every result goes; refuses any target that is an input or a duplicate."""
     single_file_target = (
-        output is not None
-        and len(files) == 1
-        and Path(output).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp")
+        output is not None and len(files) == 1 and Path(output).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp")
     )
     inputs = {f.resolve() for f, _ in files}
     jobs, errors, taken = [], [], set()
@@ -109,9 +104,7 @@ def plan_outputs(
                 target = Path(output) / name
         resolved = target.resolve()
         if resolved in inputs:
-            errors.append(
-                f"{source}: the output {target} would overwrite an input; choose another -o or --suffix"
-            )
+            errors.append(f"{source}: the output {target} would overwrite an input; choose another -o or --suffix")
         elif resolved in taken:
             errors.append(
                 f"{source}: the output {target} is already the output of another input; use -o folders or --suffix"
@@ -174,8 +167,14 @@ def _load_upscaler(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     if model is None:
         raise CommandError("no bundled model is installed; pass --model FILE")
     try:
-        upscaler = Upscaler.from_pretrained(model, device=args.device, precision=args.precision, tile=args.tile,
-                                            tile_overlap=args.tile_overlap, threads=args.threads)  # fmt: skip
+        upscaler = Upscaler.from_pretrained(
+            model,
+            device=args.device,
+            precision=args.precision,
+            tile=args.tile,
+            tile_overlap=args.tile_overlap,
+            threads=args.threads,
+        )
     except (ModelLoadError, ValueError, ImportError) as exc:
         raise CommandError(str(exc)) from exc
     if args.scale is not None and upscaler.scale != args.scale:

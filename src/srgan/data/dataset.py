@@ -166,9 +166,7 @@ class InfiniteSampler(Sampler[SampleKey]):
     disjoint samples and the union is the single-process stream.
     """
 
-    def __init__(
-        self, num_items: int, seed: int = 0, start: int = 0, rank: int = 0, world_size: int = 1
-    ) -> None:
+    def __init__(self, num_items: int, seed: int = 0, start: int = 0, rank: int = 0, world_size: int = 1) -> None:
         self.n, self.seed, self.start = num_items, seed, start
         self.rank, self.world = rank, world_size
 
@@ -176,9 +174,7 @@ class InfiniteSampler(Sampler[SampleKey]):
         position = self.start * self.world + self.rank
         epoch, offset = divmod(position, self.n)
         while True:
-            order = torch.randperm(
-                self.n, generator=torch.Generator().manual_seed(mix_seed(self.seed, -1 - epoch))
-            )
+            order = torch.randperm(self.n, generator=torch.Generator().manual_seed(mix_seed(self.seed, -1 - epoch)))
             while offset < self.n:
                 yield SampleKey(int(order[offset]), mix_seed(self.seed, position))
                 position += self.world

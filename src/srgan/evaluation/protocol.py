@@ -10,7 +10,7 @@ applies to bicubic only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,8 +28,10 @@ SRFunction = Callable[[torch.Tensor], torch.Tensor]
 
 def protocol_line(scale: int, pipeline: str = "rgb", with_niqe: bool = True) -> str:
     if pipeline == "y":
-        return (f"Protocol: legacy Y-only pipeline: HR Y (uint8), MATLAB-bicubic down/up x{scale} on Y, "
-                f"PSNR/SSIM on Y, {scale}-px border cropped.")  # fmt: skip
+        return (
+            f"Protocol: legacy Y-only pipeline: HR Y (uint8), MATLAB-bicubic down/up x{scale} on Y, "
+            f"PSNR/SSIM on Y, {scale}-px border cropped."
+        )
     niqe_part = f"; NIQE on SR Y, {scale}-px crop" if with_niqe else ""
     return (
         f"Protocol: HR mod-cropped to x{scale}; LR = MATLAB bicubic (antialiased) of RGB HR, rounded to uint8; "
@@ -80,9 +82,7 @@ def iter_samples(folder: Path, scale: int) -> Iterator[Sample]:
         yield make_sample(path, scale, folder)
 
 
-def score(
-    sr: torch.Tensor, sample: Sample, scale: int, with_niqe: bool = True
-) -> tuple[ImageScore, np.ndarray]:
+def score(sr: torch.Tensor, sample: Sample, scale: int, with_niqe: bool = True) -> tuple[ImageScore, np.ndarray]:
     """Score an SR output (1, 3, H, W) float against the sample's HR; returns the uint8 SR too."""
     sr_u8 = to_uint8(sr[0].float().cpu()).permute(1, 2, 0).numpy()
     if sr_u8.shape[:2] != sample.hr.shape[:2]:
@@ -122,6 +122,9 @@ class DatasetReport:
     scale: int
     images: list[ImageScore]
 
+    def means(self) -> dict[str, float | None]:
+        return {k: self.mean(k) for k in ("psnr_y", "ssim_y", "psnr_rgb", "niqe", "grid")}
+
     def mean(self, field: str) -> float | None:
         values = [getattr(s, field) for s in self.images if getattr(s, field) is not None]
         return float(np.mean(values)) if values else None
@@ -132,6 +135,52 @@ class DatasetReport:
             "folder": self.folder,
             "scale": self.scale,
             "num_images": len(self.images),
-            "mean": {k: self.mean(k) for k in ("psnr_y", "ssim_y", "psnr_rgb", "niqe", "grid")},
+            "mean": self.means(),
             "images": [s.to_dict() for s in self.images],
         }
+
+
+# Called with each sample and its uint8 SR (H, W, 3) as it is scored (saving images, a preview).
+ImageCallback = Callable[[Sample, np.ndarray], None]
+
+
+def evaluate(
+    samples: Iterable[Sample],
+    sr_fn: SRFunction,
+    scale: int,
+    with_niqe: bool = True,
+    on_image: ImageCallback | None = None,
+) -> list[ImageScore]:
+    """The protocol's loop: SR of each sample's LR, scored against its HR."""
+    scores = []
+    for sample in samples:
+        result, sr_u8 = score(sr_fn(sample.lr), sample, scale, with_niqe)
+        scores.append(result)
+        if on_image is not None:
+            on_image(sample, sr_u8)
+    return scores
+
+
+def evaluate_folder(
+    folder: Path,
+    sr_fn: SRFunction | None,
+    scale: int,
+    with_niqe: bool = True,
+    pipeline: str = "rgb",
+    on_image: ImageCallback | None = None,
+    progress: bool = False,
+) -> DatasetReport:
+    """Every image of ``folder`` by the protocol (``sr_fn`` None = bicubic); used by ``srgan eval``,
+    training validation, the bundling and crops scripts and the demo."""
+    samples: Iterable[Sample] = list(iter_samples(folder, scale))
+    if progress:
+        import sys
+
+        from tqdm import tqdm
+
+        samples = tqdm(samples, desc=f"{folder.name} x{scale}", unit="img", file=sys.stderr, leave=False)
+    if pipeline == "y":
+        images = [score_legacy_y_bicubic(s, scale) for s in samples]
+    else:
+        images = evaluate(samples, sr_fn or bicubic(scale), scale, with_niqe, on_image)
+    return DatasetReport(folder.name, str(folder), scale, images)

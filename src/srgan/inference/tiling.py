@@ -114,8 +114,7 @@ def upscale_tiled(
             outputs = list(fn(inputs))
         else:
             outputs = [
-                fn(image[None, :, rows[r].start : rows[r].stop, cols[c].start : cols[c].stop])[0]
-                for r, c in group
+                fn(image[None, :, rows[r].start : rows[r].stop, cols[c].start : cols[c].stop])[0] for r, c in group
             ]
         for (r, c), result in zip(group, outputs, strict=True):
             ry, cx = rows[r], cols[c]

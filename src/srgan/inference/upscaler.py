@@ -97,9 +97,7 @@ class Upscaler:
             precision = "fp32" if precision == "auto" else precision
             return cls(None, opened.spec.config, "cpu", precision, tile, tile_overlap, opened.session)
         if not isinstance(opened.network, Generator):
-            raise ModelLoadError(
-                f"{opened.path} holds a {opened.spec.arch} network, which Upscaler cannot run yet"
-            )
+            raise ModelLoadError(f"{opened.path} holds a {opened.spec.arch} network, which Upscaler cannot run yet")
         return cls(opened.network, opened.spec.config, device, precision, tile, tile_overlap)
 
     def _choose_precision(self, precision: str) -> torch.dtype | None:
@@ -149,9 +147,7 @@ class Upscaler:
                 bottom = min(top + rows, h)
                 start, stop = max(top - halo, 0), min(bottom + halo, h)
                 y = model.reconstruct(features[:, :, start:stop])
-                out[:, :, top * s : bottom * s] = (
-                    y[:, :, (top - start) * s : (bottom - start) * s].float().cpu()
-                )
+                out[:, :, top * s : bottom * s] = y[:, :, (top - start) * s : (bottom - start) * s].float().cpu()
             return out
 
     def _strip_rows(self, width: int) -> int:
@@ -188,15 +184,28 @@ class Upscaler:
 
     # ---- public API -----------------------------------------------------------------------------
 
-    def upscale_tensor(self, rgb: torch.Tensor, progress: ProgressFunction | None = None,
-                       on_retry: Callable[[int, int], None] | None = None, bits: int = 8) -> torch.Tensor:  # fmt: skip
+    def upscale_tensor(
+        self,
+        rgb: torch.Tensor,
+        progress: ProgressFunction | None = None,
+        on_retry: Callable[[int, int], None] | None = None,
+        bits: int = 8,
+    ) -> torch.Tensor:
         """(3, H, W) float32 in [0, 1] -> (3, s*H, s*W) float32 (not clamped). ``bits`` > 8 keeps
         fp32 when the precision was chosen automatically."""
         if rgb.dim() != 3 or rgb.shape[0] != 3:
             raise ValueError(f"expected a (3, H, W) tensor, got {tuple(rgb.shape)}")
         dtype = self._dtype_for(bits)
-        return upscale_with_backoff(rgb.float().cpu(), lambda b: self._forward(b, dtype), self.scale, self.auto_tile(),
-                                    self.margin, batch=self._batch_size(), progress=progress, on_retry=on_retry)  # fmt: skip
+        return upscale_with_backoff(
+            rgb.float().cpu(),
+            lambda b: self._forward(b, dtype),
+            self.scale,
+            self.auto_tile(),
+            self.margin,
+            batch=self._batch_size(),
+            progress=progress,
+            on_retry=on_retry,
+        )
 
     def upscale_data(self, data: ImageData, progress: ProgressFunction | None = None) -> ImageData:
         """Upscale an ImageData: colour premultiplied by alpha; alpha in a separate pass of the
@@ -204,11 +213,7 @@ class Upscaler:
         out = self.upscale_tensor(premultiply(data), progress, bits=data.bits).clamp_(0, 1)
         alpha = None
         if data.alpha is not None:
-            alpha = (
-                self.upscale_tensor(data.alpha.expand(3, -1, -1), bits=data.bits)
-                .mean(0, keepdim=True)
-                .clamp_(0, 1)
-            )
+            alpha = self.upscale_tensor(data.alpha.expand(3, -1, -1), bits=data.bits).mean(0, keepdim=True).clamp_(0, 1)
             out = unpremultiply(out, alpha)
         return data.scaled(out, alpha, self.scale, self.scale)
 
@@ -223,9 +228,7 @@ class Upscaler:
 
         if isinstance(image, Image.Image):
             return self._upscale_pil(image, progress)  # type: ignore[return-value]
-        raise TypeError(
-            f"upscale takes a PIL image, a numpy array or a torch tensor, not {type(image).__name__}"
-        )
+        raise TypeError(f"upscale takes a PIL image, a numpy array or a torch tensor, not {type(image).__name__}")
 
     def _upscale_torch(self, t: torch.Tensor) -> torch.Tensor:
         if t.dim() == 4:

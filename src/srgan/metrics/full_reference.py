@@ -118,6 +118,4 @@ def psnr_rgb(sr: ArrayLike, hr: ArrayLike, border: int) -> float:
     if h.dim() == 2:
         s, h = measured_channel(sr, hr)
         return psnr(crop_border(s, border), crop_border(h, border))
-    return psnr(
-        s[border:-border, border:-border] if border else s, h[border:-border, border:-border] if border else h
-    )
+    return psnr(s[border:-border, border:-border] if border else s, h[border:-border, border:-border] if border else h)

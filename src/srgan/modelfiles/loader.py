@@ -80,9 +80,7 @@ def resolve_model_path(name_or_path: str | os.PathLike[str]) -> Path:
     path = Path(name_or_path).expanduser()
     if not path.is_file():
         names = ", ".join(bundled_names()) or "none"
-        raise ModelLoadError(
-            f"model {name_or_path!s} is neither a file nor a bundled model (bundled: {names})"
-        )
+        raise ModelLoadError(f"model {name_or_path!s} is neither a file nor a bundled model (bundled: {names})")
     return path
 
 
@@ -107,9 +105,7 @@ def load_generator(name_or_path: str | os.PathLike[str], scale: int | None = Non
     """The SRResNet generator of a model file, in eval mode on the CPU."""
     opened = open_model(name_or_path, scale)
     if not isinstance(opened.network, Generator):
-        raise ModelLoadError(
-            f"{opened.path} is a {opened.spec.file_format} model, not an srgan generator's weights"
-        )
+        raise ModelLoadError(f"{opened.path} is a {opened.spec.file_format} model, not an srgan generator's weights")
     return opened.network
 
 
@@ -151,9 +147,7 @@ def _read_state(path: Path) -> tuple[dict[str, torch.Tensor], object, str]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ModelLoadError(
-            f"{path} is not a PyTorch or safetensors model file ({type(exc).__name__})"
-        ) from exc
+        raise ModelLoadError(f"{path} is not a PyTorch or safetensors model file ({type(exc).__name__})") from exc
     if checkpoint.is_checkpoint(obj):
         weights, raw = checkpoint.generator_weights(obj)
         return weights, raw, "checkpoint"

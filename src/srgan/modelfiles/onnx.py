@@ -32,11 +32,18 @@ def export_onnx(generator: Generator, path: str | os.PathLike[str], opset: int =
     with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
         torch.onnx.export(
-            fast, (dummy,), str(tmp), dynamo=False, opset_version=opset,
-            input_names=["lr"], output_names=["sr"],
-            dynamic_axes={"lr": {0: "batch", 2: "height", 3: "width"},
-                          "sr": {0: "batch", 2: "out_height", 3: "out_width"}},
-        )  # fmt: skip
+            fast,
+            (dummy,),
+            str(tmp),
+            dynamo=False,
+            opset_version=opset,
+            input_names=["lr"],
+            output_names=["sr"],
+            dynamic_axes={
+                "lr": {0: "batch", 2: "height", 3: "width"},
+                "sr": {0: "batch", 2: "out_height", 3: "out_width"},
+            },
+        )
         model = onnx.load(str(tmp))
         meta = {
             FORMAT_KEY: FORMAT,
@@ -81,9 +88,7 @@ def _json(text: str, path: Path) -> object:
         raise ModelLoadError(f"{path}: its generator config is not valid JSON ({exc})") from exc
 
 
-def parity(
-    generator: Generator, path: Path, sizes: tuple[tuple[int, int], ...] = ((24, 32), (37, 29))
-) -> float:
+def parity(generator: Generator, path: Path, sizes: tuple[tuple[int, int], ...] = ((24, 32), (37, 29))) -> float:
     """Max |onnxruntime - PyTorch| over random inputs of the given LR sizes."""
     session, _ = load_onnx(path)
     worst = 0.0

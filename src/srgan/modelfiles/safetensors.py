@@ -29,8 +29,7 @@ def save_generator(
     from safetensors.torch import save_file
 
     tensors = {
-        k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous()
-        for k, v in state_dict.items()
+        k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous() for k, v in state_dict.items()
     }
     metadata = {FORMAT_KEY: FORMAT, CONFIG_KEY: json.dumps(config.to_dict()), "value_range": "[0, 1]"}
     metadata.update(extra or {})
@@ -54,7 +53,5 @@ def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str
     if tag is not None and tag != FORMAT:
         raise ModelLoadError(f"{path} is a safetensors file of another kind (format {tag!r}, not {FORMAT!r})")
     if tag is None and CONFIG_KEY in meta:
-        raise ModelLoadError(
-            f"{path} carries a generator config but no format tag; it was not written by srgan"
-        )
+        raise ModelLoadError(f"{path} carries a generator config but no format tag; it was not written by srgan")
     return state, meta

@@ -31,9 +31,7 @@ class DiscriminatorConfig:
 
 def _check_size(x: torch.Tensor) -> None:
     if x.shape[-1] < 16 or x.shape[-2] < 16:
-        raise ValueError(
-            f"the discriminator needs images of at least 16x16 pixels, got {tuple(x.shape[-2:])}"
-        )
+        raise ValueError(f"the discriminator needs images of at least 16x16 pixels, got {tuple(x.shape[-2:])}")
 
 
 class Discriminator(nn.Module):
@@ -139,6 +137,4 @@ def build_discriminator(config: DiscriminatorConfig) -> Discriminator | UNetDisc
         raise ValueError(f"discriminator channels must be positive; got {config.channels}")
     if config.arch == "unet":
         return UNetDiscriminator(base_channels=config.channels)
-    return Discriminator(
-        base_channels=config.channels, spectral=config.spectral_norm, batch_norm=config.batch_norm
-    )
+    return Discriminator(base_channels=config.channels, spectral=config.spectral_norm, batch_norm=config.batch_norm)

@@ -71,9 +71,7 @@ def phase_split_tail(tail: nn.Conv2d) -> nn.Conv2d:
     assert conv.bias is not None
     with torch.no_grad():
         conv.weight.copy_(weight)
-        conv.bias.copy_(
-            tail.bias.detach().repeat_interleave(4) if tail.bias is not None else torch.zeros(c_out * 4)
-        )
+        conv.bias.copy_(tail.bias.detach().repeat_interleave(4) if tail.bias is not None else torch.zeros(c_out * 4))
     return conv
 
 

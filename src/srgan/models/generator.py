@@ -65,9 +65,7 @@ class Generator(nn.Module):
     PReLU slopes are per channel, as in the paper's reference implementations.
     """
 
-    def __init__(
-        self, scale: int = 4, num_blocks: int = 16, channels: int = 64, in_channels: int = 3
-    ) -> None:
+    def __init__(self, scale: int = 4, num_blocks: int = 16, channels: int = 64, in_channels: int = 3) -> None:
         super().__init__()
         if scale not in SUPPORTED_SCALES:
             raise ValueError(f"scale must be one of {SUPPORTED_SCALES}, got {scale}")

@@ -19,9 +19,19 @@ CAFFE_MEAN_RGB = (123.0, 117.0, 104.0)
 
 # name -> torchvision index in squeezenet1_0().features
 LAYERS = {
-    "conv1": 1, "pool1": 2, "fire2": 3, "fire3": 4, "fire4": 5, "pool2": 6, "fire5": 7,
-    "fire6": 8, "fire7": 9, "fire8": 10, "pool3": 11, "fire9": 12,
-}  # fmt: skip
+    "conv1": 1,
+    "pool1": 2,
+    "fire2": 3,
+    "fire3": 4,
+    "fire4": 5,
+    "pool2": 6,
+    "fire5": 7,
+    "fire6": 8,
+    "fire7": 9,
+    "fire8": 10,
+    "pool3": 11,
+    "fire9": 12,
+}
 
 
 class Fire(nn.Module):
@@ -43,11 +53,20 @@ class Fire(nn.Module):
 
 def _all_layers() -> list[nn.Module]:
     return [
-        nn.Conv2d(3, 96, 7, stride=2), nn.ReLU(), nn.MaxPool2d(3, 2, ceil_mode=True),
-        Fire(96, 16, 64, 64), Fire(128, 16, 64, 64), Fire(128, 32, 128, 128), nn.MaxPool2d(3, 2, ceil_mode=True),
-        Fire(256, 32, 128, 128), Fire(256, 48, 192, 192), Fire(384, 48, 192, 192), Fire(384, 64, 256, 256),
-        nn.MaxPool2d(3, 2, ceil_mode=True), Fire(512, 64, 256, 256),
-    ]  # fmt: skip
+        nn.Conv2d(3, 96, 7, stride=2),
+        nn.ReLU(),
+        nn.MaxPool2d(3, 2, ceil_mode=True),
+        Fire(96, 16, 64, 64),
+        Fire(128, 16, 64, 64),
+        Fire(128, 32, 128, 128),
+        nn.MaxPool2d(3, 2, ceil_mode=True),
+        Fire(256, 32, 128, 128),
+        Fire(256, 48, 192, 192),
+        Fire(384, 48, 192, 192),
+        Fire(384, 64, 256, 256),
+        nn.MaxPool2d(3, 2, ceil_mode=True),
+        Fire(512, 64, 256, 256),
+    ]
 
 
 def layer_index(layer: str | int) -> int:
@@ -71,18 +90,21 @@ class SqueezeNetFeatures(FrozenFeatures):
     a local file and False for ``"imagenet"``.
     """
 
-    def __init__(self, layer: str | int = "fire5", weights: str | os.PathLike[str] | None = "imagenet",
-                 download: bool = True, caffe_input: bool | None = None,
-                 input_upsample: int = 1) -> None:  # fmt: skip
+    def __init__(
+        self,
+        layer: str | int = "fire5",
+        weights: str | os.PathLike[str] | None = "imagenet",
+        download: bool = True,
+        caffe_input: bool | None = None,
+        input_upsample: int = 1,
+    ) -> None:
         super().__init__()
         self.input_upsample = input_upsample
         self.layer_index = layer_index(layer)
         self.caffe_input = weights != "imagenet" if caffe_input is None else caffe_input
         self.features = nn.Sequential(*_all_layers()[: self.layer_index + 1])
         if weights is not None:
-            file = resolve_weights(
-                SQUEEZENET1_0_IMAGENET, None if weights == "imagenet" else weights, download
-            )
+            file = resolve_weights(SQUEEZENET1_0_IMAGENET, None if weights == "imagenet" else weights, download)
             self.load_features(load_state_dict(file), str(file))
         self.freeze()
 
@@ -92,6 +114,4 @@ class SqueezeNetFeatures(FrozenFeatures):
             return (x * 255.0 - mean).flip(1)  # RGB -> BGR
         from srgan.models.vgg import IMAGENET_MEAN, IMAGENET_STD
 
-        return (x - x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / x.new_tensor(IMAGENET_STD).view(
-            1, 3, 1, 1
-        )
+        return (x - x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)

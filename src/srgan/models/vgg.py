@@ -16,8 +16,29 @@ from srgan.models.perceptual import FrozenFeatures
 from srgan.models.weights import VGG19_IMAGENET, load_state_dict, resolve_weights
 
 # torchvision's configuration "E": channel counts, "M" for max-pooling.
-_VGG19_CFG: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
-                                     512, 512, 512, 512, "M", 512, 512, 512, 512, "M")  # fmt: skip
+_VGG19_CFG: tuple[int | str, ...] = (
+    64,
+    64,
+    "M",
+    128,
+    128,
+    "M",
+    256,
+    256,
+    256,
+    256,
+    "M",
+    512,
+    512,
+    512,
+    512,
+    "M",
+    512,
+    512,
+    512,
+    512,
+    "M",
+)
 
 # The paper's names: VGGij = the feature map after the j-th conv's ReLU before the i-th pooling.
 PAPER_LAYERS = {"VGG22": "relu2_2", "VGG54": "relu5_4"}
@@ -61,8 +82,13 @@ class VGG19Features(FrozenFeatures):
     or ``None`` for random initialisation (tests, benchmarks).
     """
 
-    def __init__(self, layer: str | int = "VGG54", weights: str | os.PathLike[str] | None = "imagenet",
-                 download: bool = True, input_upsample: int = 1) -> None:  # fmt: skip
+    def __init__(
+        self,
+        layer: str | int = "VGG54",
+        weights: str | os.PathLike[str] | None = "imagenet",
+        download: bool = True,
+        input_upsample: int = 1,
+    ) -> None:
         super().__init__()
         self.input_upsample = input_upsample
         self.layer_index = layer_index(layer)

@@ -53,9 +53,7 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def resolve_weights(
-    spec: WeightsSpec, path: str | os.PathLike[str] | None = None, download: bool = True
-) -> Path:
+def resolve_weights(spec: WeightsSpec, path: str | os.PathLike[str] | None = None, download: bool = True) -> Path:
     """Return a local file holding ``spec``'s weights.
 
     ``path`` (a local file) wins; otherwise the hub cache; otherwise the official URL is

@@ -9,18 +9,30 @@ or wrapped in ``PairTerm``), give it a weight in ``LossConfig`` and one line in 
 from __future__ import annotations
 
 import math
+import signal
+from collections.abc import Iterator
 from functools import partial
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
 
 from srgan import losses
+from srgan.data.dataset import InfiniteSampler, SRTrainDataset
 from srgan.models.discriminator import Discriminator, UNetDiscriminator, build_discriminator
 from srgan.models.generator import Generator, init_icnr
+from srgan.runtime import place
 from srgan.training.config import Config, ConfigError
+from srgan.training.steps import AdversarialStep, DiscriminatorPair, PixelStep, Step
+
+if TYPE_CHECKING:
+    from srgan.training.trainer import Trainer
 
 
 def build_generator(cfg: Config) -> Generator:
+    """The generator: ICNR-initialised when asked, or loaded from ``train.init_from``."""
     g = Generator.from_config(cfg.model)
     if cfg.train.icnr:
         if cfg.train.init_from:
@@ -28,16 +40,63 @@ def build_generator(cfg: Config) -> Generator:
                 "train.icnr initialises a generator trained from scratch; it cannot go with train.init_from"
             )
         init_icnr(g)
+    if cfg.train.init_from:
+        from srgan.modelfiles.loader import ModelLoadError, load_generator
+
+        source = cfg.train.init_from
+        try:
+            loaded = load_generator(source, scale=cfg.model.scale)
+        except ModelLoadError as exc:
+            raise ConfigError(f"train.init_from: {exc}") from exc
+        if loaded.config != g.config:
+            raise ConfigError(f"train.init_from {source} is a {loaded.config}, but the config asks for {g.config}")
+        g.load_state_dict(loaded.state_dict())
     return g
+
+
+def wrap(module: nn.Module, cfg: Config, distributed: bool, device: torch.device) -> nn.Module:
+    """``module`` placed on the device, then SyncBatchNorm, torch.compile and DDP as configured."""
+    module = place(module, device, cfg.train.channels_last)
+    if cfg.train.sync_bn and distributed:
+        if device.type != "cuda":
+            raise ConfigError("train.sync_bn needs CUDA (SyncBatchNorm has no CPU kernel); leave it off on CPU")
+        module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    if cfg.train.compile:
+        module = torch.compile(module)  # type: ignore[assignment]
+    if distributed:
+        ids = [device.index] if device.type == "cuda" else None
+        module = DistributedDataParallel(module, device_ids=ids)
+    return module
+
+
+def training_step(cfg: Config, trainer: Trainer, content: losses.PerceptualLoss | None) -> Step:
+    """The stage's step, with its optimisers and (stage srgan) the generator loss."""
+    device, dtype, generator = trainer.device, trainer.autocast_dtype, trainer.generator
+    opt_g = optimiser(cfg, generator, cfg.optim.lr)
+    if trainer.discriminator is None:
+        return PixelStep(trainer.g, generator, opt_g, cfg.loss.pixel, device, dtype)
+    d = trainer.discriminator
+    criterion = place(losses.GeneratorLoss(generator_terms(cfg, content)), device, cfg.train.channels_last)
+    return AdversarialStep(
+        g=trainer.g,
+        generator=generator,
+        d_pair=wrap(DiscriminatorPair(d), cfg, trainer.dist.enabled, device),
+        discriminator=d,
+        opt_g=opt_g,
+        opt_d=optimiser(cfg, d, cfg.optim.d_lr or cfg.optim.lr),
+        criterion=criterion,
+        relativistic=cfg.loss.adversarial == "ragan",
+        device=device,
+        autocast_dtype=dtype,
+        ema_forward=trainer.ema_forward if trainer.ema is not None else None,
+    )
 
 
 def build_discriminator_for(cfg: Config) -> Discriminator | UNetDiscriminator | None:
     if cfg.train.stage != "srgan":
         return None
     if cfg.discriminator.arch == "unet" and cfg.data.patch_size % 8:
-        raise ConfigError(
-            f"discriminator.arch unet needs data.patch_size divisible by 8; got {cfg.data.patch_size}"
-        )
+        raise ConfigError(f"discriminator.arch unet needs data.patch_size divisible by 8; got {cfg.data.patch_size}")
     try:
         return build_discriminator(cfg.discriminator)
     except ValueError as exc:
@@ -55,9 +114,7 @@ def build_content_loss(cfg: Config) -> losses.PerceptualLoss | None:
         if loss.perceptual == "vgg19":
             from srgan.models.vgg import VGG19Features
 
-            net: nn.Module = VGG19Features(
-                loss.layer, weights=loss.weights, input_upsample=loss.input_upsample
-            )
+            net: nn.Module = VGG19Features(loss.layer, weights=loss.weights, input_upsample=loss.input_upsample)
         else:
             from srgan.models.squeezenet import SqueezeNetFeatures
 
@@ -139,8 +196,35 @@ def lr_factor(cfg: Config, iteration: int) -> float:
     return warm
 
 
-def optimiser(
-    cfg: Config, module: nn.Module, lr: float
-) -> tuple[torch.optim.Adam, torch.optim.lr_scheduler.LambdaLR]:
+def optimiser(cfg: Config, module: nn.Module, lr: float) -> tuple[torch.optim.Adam, torch.optim.lr_scheduler.LambdaLR]:
     opt = torch.optim.Adam(module.parameters(), lr=lr, betas=tuple(cfg.optim.betas))  # type: ignore[arg-type]
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, partial(lr_factor, cfg))
+
+
+def _worker_init(_worker_id: int) -> None:
+    # Ctrl-C reaches the whole process group; the main process saves a checkpoint and shuts
+    # the workers down itself, so they must not die first.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def data_loader(
+    cfg: Config, dataset: SRTrainDataset, iteration: int, rank: int, world_size: int, device: torch.device
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(LR, HR) batches from stream position ``iteration`` on: the stream is a pure function of the
+    seed and the position, so a resumed run sees exactly the batches it would have seen."""
+    start = iteration * cfg.train.batch_size
+    sampler = InfiniteSampler(len(dataset), cfg.train.seed, start=start, rank=rank, world_size=world_size)
+    workers = cfg.data.workers
+    loader = DataLoader(
+        dataset,
+        batch_size=cfg.train.batch_size,
+        sampler=sampler,
+        num_workers=workers,
+        pin_memory=cfg.data.pin_memory and device.type == "cuda",
+        persistent_workers=workers > 0,
+        prefetch_factor=2 if workers > 0 else None,
+        drop_last=True,
+        worker_init_fn=_worker_init,
+    )
+    return iter(loader)

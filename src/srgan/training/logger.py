@@ -87,3 +87,25 @@ class RunLogger:
             self._csv_file.close()
         if self._text is not None:
             self._text.close()
+
+
+class StatWindow:
+    """Per-step statistics averaged over a logging window, with the window's speed."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, list[float]] = {}
+        self.steps = 0
+        self.started = time.perf_counter()
+
+    def add(self, stats: dict[str, float]) -> None:
+        for k, v in stats.items():
+            self.values.setdefault(k, []).append(v)
+        self.steps += 1
+
+    def close(self) -> tuple[dict[str, float], float]:
+        """The means and the speed in steps per second; the window starts afresh."""
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        means = {k: sum(v) / len(v) for k, v in self.values.items()}
+        speed = self.steps / elapsed
+        self.__init__()  # type: ignore[misc]
+        return means, speed

@@ -25,9 +25,7 @@ Scheduler = torch.optim.lr_scheduler.LRScheduler
 class Step:
     """Shared machinery: autocast, the scaler, the finite-loss guard and the BN-buffer restore."""
 
-    def __init__(
-        self, device: torch.device, autocast_dtype: torch.dtype | None, modules: list[nn.Module]
-    ) -> None:
+    def __init__(self, device: torch.device, autocast_dtype: torch.dtype | None, modules: list[nn.Module]) -> None:
         self.device = device
         self.autocast_dtype = autocast_dtype
         self.modules = modules
@@ -71,9 +69,7 @@ class Step:
             scheduler.step()
 
     def learning_rates(self) -> dict[str, float]:
-        return {
-            f"lr/{name}": float(opt.param_groups[0]["lr"]) for name, (opt, _) in self.optimisers().items()
-        }
+        return {f"lr/{name}": float(opt.param_groups[0]["lr"]) for name, (opt, _) in self.optimisers().items()}
 
     def state_dict(self) -> dict[str, Any]:
         """The checkpoint keys optimizer_X / scheduler_X for X in g, d, and the scaler's state."""

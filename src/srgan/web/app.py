@@ -33,9 +33,18 @@ _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 class ServeConfig:
-    def __init__(self, models: list[str], max_pixels: int = 16_000_000, max_upload_mb: float = 25.0,
-                 workers: int = 1, max_queue: int = 8, device: str = "auto", precision: str = "auto",
-                 max_result_mb: float = 2048.0, result_ttl: float = 3600.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        models: list[str],
+        max_pixels: int = 16_000_000,
+        max_upload_mb: float = 25.0,
+        workers: int = 1,
+        max_queue: int = 8,
+        device: str = "auto",
+        precision: str = "auto",
+        max_result_mb: float = 2048.0,
+        result_ttl: float = 3600.0,
+    ) -> None:
         if not models:
             raise ValueError("no model to serve: pass --model (a bundled name or a file)")
         self.models = models
@@ -56,9 +65,7 @@ def create_app(config: ServeConfig) -> FastAPI:
     def upscaler_for(name: str) -> Upscaler:
         with load_lock:
             if name not in upscalers:
-                upscalers[name] = Upscaler.from_pretrained(
-                    name, device=config.device, precision=config.precision
-                )
+                upscalers[name] = Upscaler.from_pretrained(name, device=config.device, precision=config.precision)
             return upscalers[name]
 
     def upscale(data: ImageData, model: str, progress: Any, result: Path, preview: Path) -> tuple[int, int]:
@@ -113,8 +120,12 @@ def create_app(config: ServeConfig) -> FastAPI:
 
     @app.get("/api/models")
     async def models() -> dict[str, Any]:
-        return {"models": config.models, "default": config.models[0], "max_pixels": config.max_pixels,
-                "max_upload_mb": config.max_upload_bytes / 2**20}  # fmt: skip
+        return {
+            "models": config.models,
+            "default": config.models[0],
+            "max_pixels": config.max_pixels,
+            "max_upload_mb": config.max_upload_bytes / 2**20,
+        }
 
     @app.post("/api/upscale", status_code=202)
     async def submit(
@@ -150,9 +161,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         path = jobs.preview_path(job) if preview else jobs.result_path(job)
         if not path.is_file():
             raise HTTPException(410, "the result was removed to make room; upscale again")
-        return FileResponse(
-            path, media_type="image/png", filename=None if preview else f"upscaled_{job.id[:8]}.png"
-        )
+        return FileResponse(path, media_type="image/png", filename=None if preview else f"upscaled_{job.id[:8]}.png")
 
     @app.get("/api/jobs/{job_id}/result")
     async def result(job_id: str) -> FileResponse:

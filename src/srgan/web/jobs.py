@@ -38,11 +38,20 @@ class Job:
     finished: float | None = None
 
     def to_dict(self) -> dict[str, object]:
-        result: dict[str, object] = {"id": self.id, "model": self.model, "status": self.status,
-                  "progress": {"done": self.done, "total": self.total}, "error": self.error}  # fmt: skip
+        result: dict[str, object] = {
+            "id": self.id,
+            "model": self.model,
+            "status": self.status,
+            "progress": {"done": self.done, "total": self.total},
+            "error": self.error,
+        }
         if self.status == "done":
-            result.update(width=self.width, height=self.height, result=f"/api/jobs/{self.id}/result",
-                          input_preview=f"/api/jobs/{self.id}/input")  # fmt: skip
+            result.update(
+                width=self.width,
+                height=self.height,
+                result=f"/api/jobs/{self.id}/result",
+                input_preview=f"/api/jobs/{self.id}/input",
+            )
         return result
 
 
@@ -51,8 +60,14 @@ UpscaleFunction = Callable[[ImageData, str, Callable[[int, int], None], Path, Pa
 
 
 class JobManager:
-    def __init__(self, upscale: UpscaleFunction, workers: int = 1, max_queue: int = 8,
-                 max_result_bytes: int = 2 << 30, ttl_seconds: float = 3600.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        upscale: UpscaleFunction,
+        workers: int = 1,
+        max_queue: int = 8,
+        max_result_bytes: int = 2 << 30,
+        ttl_seconds: float = 3600.0,
+    ) -> None:
         self._upscale = upscale
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="srgan-job")
         self._lock = threading.Lock()
@@ -98,9 +113,7 @@ class JobManager:
             )
             job.status = "done"
         except Exception as exc:  # reported to the client, never swallowed silently
-            job.error = (
-                f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError | MemoryError) else str(exc)
-            )
+            job.error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError | MemoryError) else str(exc)
             job.status = "failed"
         finally:
             job.finished = time.time()
@@ -111,16 +124,10 @@ class JobManager:
         while the folder is over its size cap."""
         now = time.time()
         with self._lock:
-            expired = [
-                j
-                for j in self._jobs.values()
-                if j.finished is not None and now - j.finished > self.ttl_seconds
-            ]
+            expired = [j for j in self._jobs.values() if j.finished is not None and now - j.finished > self.ttl_seconds]
             for job in expired:
                 del self._jobs[job.id]
-            finished = sorted(
-                (j for j in self._jobs.values() if j.status == "done"), key=lambda j: j.finished or 0
-            )
+            finished = sorted((j for j in self._jobs.values() if j.status == "done"), key=lambda j: j.finished or 0)
         for job in expired:
             self.result_path(job).unlink(missing_ok=True)
             self.preview_path(job).unlink(missing_ok=True)
