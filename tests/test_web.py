@@ -77,7 +77,8 @@ def test_upload_poll_and_download(client: TestClient) -> None:
     # results live only in the server's own folder, under names it chose
     folder = client.app.state.jobs.results_dir  # type: ignore[attr-defined]
     names = sorted(p.name for p in folder.iterdir())
-    assert names == [f"{job['id']}.png", f"{job['id']}_input.png"]
+    assert names == [f"{job['id']}.png", f"{job['id']}_input.png", "uploads"]
+    assert not list((folder / "uploads").iterdir()), "the upload is deleted once it is processed"
     assert not (folder.parent / "evil name.png").exists()
 
 
@@ -96,7 +97,8 @@ def test_bad_uploads_are_refused_with_a_message(client: TestClient, content: byt
     assert r.status_code == status
     assert message in r.json()["error"]
     assert "upload-" not in r.json()["error"]  # the temp name is not leaked
-    assert not list(client.app.state.jobs.results_dir.iterdir())  # type: ignore[attr-defined]
+    jobs = client.app.state.jobs  # type: ignore[attr-defined]
+    assert [p.name for p in jobs.results_dir.iterdir()] == ["uploads"] and not list(jobs.uploads_dir.iterdir())
 
 
 def test_size_unknown_model_and_missing_length_are_refused(client: TestClient) -> None:
@@ -148,20 +150,19 @@ def test_failures_are_reported_not_swallowed(tmp_path: Path) -> None:
         raise ValueError("the model could not run")
 
     jobs = JobManager(broken)  # type: ignore[arg-type]
-    from srgan.imageio import ImageData
-
-    job = jobs.submit(ImageData(torch.zeros(3, 4, 4)), "m")
+    upload = jobs.uploads_dir / "u.bin"
+    upload.write_bytes(b"x")
+    job = jobs.submit(upload, "m")
     for _ in range(100):
         if job.status == "failed":
             break
         time.sleep(0.02)
     assert job.status == "failed" and job.error == "the model could not run"
+    assert not upload.exists(), "the worker deletes the upload it owns"
     jobs.shutdown()
 
 
 def test_results_expire_and_respect_the_size_cap() -> None:
-    from srgan.imageio import ImageData
-
     def fake(_data: object, _model: str, _progress: object, result: Path, preview: Path) -> tuple[int, int]:
         result.write_bytes(b"x" * 1000)
         preview.write_bytes(b"y" * 1000)
@@ -169,8 +170,9 @@ def test_results_expire_and_respect_the_size_cap() -> None:
 
     jobs = JobManager(fake, max_queue=10, max_result_bytes=4500)  # type: ignore[arg-type]
     made = []
-    for _ in range(4):
-        made.append(jobs.submit(ImageData(torch.zeros(3, 2, 2)), "m"))
+    for i in range(4):
+        (jobs.uploads_dir / f"{i}.bin").write_bytes(b"x")
+        made.append(jobs.submit(jobs.uploads_dir / f"{i}.bin", "m"))
         while made[-1].status != "done":
             time.sleep(0.01)
     jobs.cleanup()
@@ -183,6 +185,6 @@ def test_results_expire_and_respect_the_size_cap() -> None:
     assert not list(jobs.results_dir.glob("*.png")) and jobs.get(made[3].id) is None
     jobs.max_queue = 0
     with pytest.raises(QueueFull):
-        jobs.submit(ImageData(torch.zeros(3, 2, 2)), "m")
+        jobs.submit(jobs.uploads_dir / "late.bin", "m")
     jobs.shutdown()
     assert not jobs.results_dir.exists()

@@ -49,7 +49,8 @@ class ReadPolicy:
     max_pixels: int | None = DEFAULT_MAX_PIXELS
 
 
-# Training and evaluation look at colour only; upscaling keeps everything.
+# Upscaling keeps everything; training and evaluation look at colour only.
+KEEP_ALL = ReadPolicy()
 PIXELS_ONLY = ReadPolicy(alpha="drop", gray="keep")
 
 
@@ -77,7 +78,7 @@ class ImageData:
     # ---- from and to the other representations ----
 
     @classmethod
-    def from_pil(cls, im: Image.Image, policy: ReadPolicy = ReadPolicy(), name: str = "<image>") -> ImageData:
+    def from_pil(cls, im: Image.Image, policy: ReadPolicy = KEEP_ALL, name: str = "<image>") -> ImageData:
         """A decoded PIL image (EXIF orientation already applied, as ``read_image`` does)."""
         return _apply_policy(_from_pil(im, name, _metadata(im)), policy)
 
@@ -210,7 +211,7 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
         raise ImageReadError(f"{path}: not a readable image ({exc})") from exc
 
 
-def read_image(path: str | os.PathLike[str], policy: ReadPolicy = ReadPolicy()) -> ImageData:
+def read_image(path: str | os.PathLike[str], policy: ReadPolicy = KEEP_ALL) -> ImageData:
     """Decode ``path`` by the module's rules; ImageReadError (naming the file) on any problem."""
     path = Path(path)
     if not path.is_file():
@@ -231,6 +232,24 @@ def read_image(path: str | os.PathLike[str], policy: ReadPolicy = ReadPolicy()) 
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageReadError(f"{path}: not a readable image ({exc})") from exc
     return _apply_policy(data, policy)
+
+
+def probe(path: str | os.PathLike[str], policy: ReadPolicy = KEEP_ALL) -> tuple[int, int]:
+    """(width, height) of a file that looks decodable, without decoding its pixels: the header's
+    size against ``policy.max_pixels``, and the file's structure checked (``Image.verify``: PNG
+    chunk checksums, truncation). Memory stays at the file's own size."""
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise ImageReadError(f"{path}: empty file (0 bytes)")
+    try:
+        with _open_unlimited(path) as im:
+            check_pixels(path, im.width, im.height, policy.max_pixels)
+            im.verify()
+    except ImageReadError:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise ImageReadError(f"{path}: not a readable image ({exc})") from exc
+    return image_size(path)
 
 
 def check_pixels(name: str | os.PathLike[str], width: int, height: int, max_pixels: int | None) -> None:

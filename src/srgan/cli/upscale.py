@@ -184,16 +184,14 @@ def _load_upscaler(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def _upscale_one(upscaler, job: Job, fmt: str, args: argparse.Namespace) -> str | None:  # type: ignore[no-untyped-def]
     """None on success, else one sentence naming the file and the problem."""
-    from srgan.atomic import atomic_path
-    from srgan.imageio import ImageReadError, ReadPolicy, read_image, write_image
+    from srgan.imageio import ImageReadError, ReadPolicy
+    from srgan.inference.files import upscale_file
 
     if job.target.exists() and not args.overwrite:
         return f"{job.source}: {job.target} exists (use --overwrite to replace it)"
     try:
-        data = read_image(job.source, ReadPolicy(max_pixels=args.max_pixels))
-        out = upscaler.upscale_data(data)
-        with atomic_path(job.target, overwrite=args.overwrite) as tmp:
-            write_image(tmp, out, fmt, args.quality)
+        policy = ReadPolicy(max_pixels=args.max_pixels)
+        upscale_file(upscaler, job.source, job.target, fmt, args.quality, policy, args.overwrite)
     except ImageReadError as exc:
         return str(exc)
     except FileExistsError:

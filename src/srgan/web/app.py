@@ -26,7 +26,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from srgan.imageio import ImageData, ImageReadError, ReadPolicy, read_image, write_image
+from srgan.imageio import ImageData, ImageReadError, ReadPolicy, probe, write_image
 from srgan.web.jobs import JobManager, QueueFull
 
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -68,19 +68,25 @@ def create_app(config: ServeConfig) -> FastAPI:
                 upscalers[name] = Upscaler.from_pretrained(name, device=config.device, precision=config.precision)
             return upscalers[name]
 
-    def upscale(data: ImageData, model: str, progress: Any, result: Path, preview: Path) -> tuple[int, int]:
+    def upscale(source: Path, model: str, progress: Any, result: Path, preview: Path) -> tuple[int, int]:
+        """Runs in a worker: the upload is decoded here, never in the request handler."""
         from srgan.atomic import atomic_path
         from srgan.data.imresize import imresize
+        from srgan.inference.files import upscale_file
 
         up = upscaler_for(model)
-        out = up.upscale_data(data, progress)
-        with atomic_path(result) as tmp:
-            write_image(tmp, out, "png")
+        try:
+            done = upscale_file(
+                up, source, result, "png", policy=ReadPolicy(max_pixels=config.max_pixels), progress=progress
+            )
+        except ImageReadError as exc:
+            raise ImageReadError(str(exc).replace(str(source), "the upload")) from None
+        data = done.input
         enlarged_alpha = None if data.alpha is None else imresize(data.alpha, float(up.scale)).clamp(0, 1)
         enlarged = imresize(data.rgb, float(up.scale)).clamp(0, 1)
         with atomic_path(preview) as tmp:
             write_image(tmp, ImageData(enlarged, enlarged_alpha, data.gray, 8), "png")
-        return out.size
+        return done.output.size
 
     jobs = JobManager(upscale, config.workers, config.max_queue, config.max_result_bytes, config.result_ttl)
 
@@ -134,14 +140,18 @@ def create_app(config: ServeConfig) -> FastAPI:
         name = model or config.models[0]
         if name not in config.models:
             raise HTTPException(400, f"unknown model {name!r}; choose one of {', '.join(config.models)}")
+        busy = HTTPException(503, "the server is busy; try again shortly", {"Retry-After": "5"})
+        if jobs.pending() >= jobs.max_queue:  # before reading the body
+            raise busy
         body = await file.read(config.max_upload_bytes + 1)
         if len(body) > config.max_upload_bytes:
             raise HTTPException(413, f"upload exceeds the {config.max_upload_bytes / 2**20:.0f} MB limit")
-        data = await run_in_threadpool(_decode, body, config.max_pixels, jobs.results_dir)
+        upload = await run_in_threadpool(_store_and_probe, body, config.max_pixels, jobs.uploads_dir)
         try:
-            job = jobs.submit(data, name)
+            job = jobs.submit(upload, name)
         except QueueFull:
-            raise HTTPException(503, "the server is busy; try again shortly", {"Retry-After": "5"}) from None
+            upload.unlink(missing_ok=True)
+            raise busy from None
         return {"id": job.id, "status_url": f"/api/jobs/{job.id}"}
 
     def job_or_404(job_id: str) -> Any:
@@ -174,13 +184,20 @@ def create_app(config: ServeConfig) -> FastAPI:
     return app
 
 
-def _decode(body: bytes, max_pixels: int, folder: Path) -> ImageData:
-    """Decode an upload (size checked from the header before any pixel is decoded)."""
-    with tempfile.NamedTemporaryFile(dir=folder, prefix="upload-", suffix=".bin") as tmp:
-        tmp.write(body)
-        tmp.flush()
-        try:
-            return read_image(tmp.name, ReadPolicy(max_pixels=max_pixels))
-        except ImageReadError as exc:
-            message = str(exc).replace(tmp.name, "the upload")
-            raise HTTPException(413 if "exceeds the limit" in message else 422, message) from None
+def _store_and_probe(body: bytes, max_pixels: int, folder: Path) -> Path:
+    """Write an upload to a private file and check its header and structure (no pixel is decoded:
+    that happens in a worker, so memory is bounded by the jobs accepted, not the requests made)."""
+    fd, name = tempfile.mkstemp(dir=folder, prefix="upload-", suffix=".bin")
+    path = Path(name)
+    try:
+        with open(fd, "wb") as f:
+            f.write(body)
+        probe(path, ReadPolicy(max_pixels=max_pixels))
+    except ImageReadError as exc:
+        path.unlink(missing_ok=True)
+        message = str(exc).replace(str(path), "the upload")
+        raise HTTPException(413 if "exceeds the limit" in message else 422, message) from None
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path

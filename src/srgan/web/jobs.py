@@ -17,8 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from srgan.imageio import ImageData
-
 
 class QueueFull(Exception):
     """Too many jobs waiting or running; the client should retry later."""
@@ -55,8 +53,8 @@ class Job:
         return result
 
 
-# (image, model name, progress callback) -> (upscaled PNG bytes writer, bicubic preview writer, width, height)
-UpscaleFunction = Callable[[ImageData, str, Callable[[int, int], None], Path, Path], tuple[int, int]]
+# (uploaded file, model name, progress callback, result path, preview path) -> (width, height) of the result
+UpscaleFunction = Callable[[Path, str, Callable[[int, int], None], Path, Path], tuple[int, int]]
 
 
 class JobManager:
@@ -76,19 +74,22 @@ class JobManager:
         self.max_result_bytes = max_result_bytes
         self.ttl_seconds = ttl_seconds
         self.results_dir = Path(tempfile.mkdtemp(prefix="srgan-serve-"))
+        self.uploads_dir = self.results_dir / "uploads"
+        self.uploads_dir.mkdir(mode=0o700)
 
     def pending(self) -> int:
         with self._lock:
             return sum(j.status in ("queued", "running") for j in self._jobs.values())
 
-    def submit(self, data: ImageData, model: str) -> Job:
+    def submit(self, upload: Path, model: str) -> Job:
+        """Queue the upscaling of ``upload`` (a file this manager then owns and deletes)."""
         self.cleanup()
         with self._lock:
             if sum(j.status in ("queued", "running") for j in self._jobs.values()) >= self.max_queue:
                 raise QueueFull
             job = Job(uuid.uuid4().hex, model)
             self._jobs[job.id] = job
-        self._pool.submit(self._run, job, data)
+        self._pool.submit(self._run, job, upload)
         return job
 
     def get(self, job_id: str) -> Job | None:
@@ -101,7 +102,7 @@ class JobManager:
     def preview_path(self, job: Job) -> Path:
         return self.results_dir / f"{job.id}_input.png"
 
-    def _run(self, job: Job, data: ImageData) -> None:
+    def _run(self, job: Job, upload: Path) -> None:
         job.status = "running"
 
         def progress(done: int, total: int) -> None:
@@ -109,13 +110,14 @@ class JobManager:
 
         try:
             job.width, job.height = self._upscale(
-                data, job.model, progress, self.result_path(job), self.preview_path(job)
+                upload, job.model, progress, self.result_path(job), self.preview_path(job)
             )
             job.status = "done"
         except Exception as exc:  # reported to the client, never swallowed silently
             job.error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError | MemoryError) else str(exc)
             job.status = "failed"
         finally:
+            upload.unlink(missing_ok=True)
             job.finished = time.time()
         self.cleanup()
 
