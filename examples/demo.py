@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from srgan import Upscaler
-from srgan.evaluation.protocol import ImageScore, bicubic, iter_samples, score
+from srgan.evaluation.protocol import ImageScore, Sample, bicubic, evaluate_folder, iter_samples
 from srgan.evaluation.report import comparison_strip, save_png
 from srgan.imageio import to_uint8
 
@@ -53,18 +53,23 @@ def main() -> int:
     upscalers = {name: Upscaler.from_pretrained(name) for name in MODELS}
     upscale_bicubic = bicubic(SCALE)
     args.out.mkdir(parents=True, exist_ok=True)
+    methods = {"bicubic": upscale_bicubic, **{name: up.upscale for name, up in upscalers.items()}}
+    outputs: dict[str, dict[str, np.ndarray]] = {}  # sample name -> method -> uint8 SR
+    reports = {}
+    for method, fn in methods.items():
+
+        def keep(sample: Sample, sr_u8: np.ndarray, method: str = method) -> None:
+            outputs.setdefault(sample.name, {})[method] = sr_u8
+
+        reports[method] = evaluate_folder(args.examples, lambda lr, fn=fn: fn(lr.float()), SCALE, on_image=keep)
     rows: list[tuple[str, str, ImageScore]] = []
-    for sample in samples:
+    for i, sample in enumerate(samples):
         stem = Path(sample.name).stem
         lr_u8 = to_uint8(sample.lr[0].float()).permute(1, 2, 0).numpy()
         save_png(Image.fromarray(lr_u8), args.out / f"{stem}_lr.png")
-        results = {"bicubic": upscale_bicubic(sample.lr)}
-        for name, upscaler in upscalers.items():
-            results[name] = upscaler.upscale(sample.lr.float())
         panels = []
-        for method, sr in results.items():
-            scored, sr_u8 = score(sr, sample, SCALE)
-            rows.append((stem, method, scored))
+        for method, sr_u8 in outputs[sample.name].items():
+            rows.append((stem, method, reports[method].images[i]))
             panels.append((method, sr_u8))
             save_png(Image.fromarray(sr_u8), args.out / f"{stem}_{method}.png")
         strip = comparison_strip([*panels, ("HR", np.asarray(sample.hr))], crop=max(sample.hr.shape[:2]))

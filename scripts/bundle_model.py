@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from srgan.cli import main as srgan_main
-from srgan.evaluation.protocol import iter_samples, score
+from srgan.evaluation.protocol import evaluate_folder
 from srgan.modelfiles.loader import load_generator
 from srgan.modelfiles.safetensors import save_generator
 
@@ -34,11 +34,11 @@ FP16_TOLERANCE_DB = 0.01
 
 def mean_psnr(model_file: Path, folder: Path, scale: int) -> float:
     g = load_generator(model_file, scale=scale)
-    values = []
     with torch.inference_mode():
-        for sample in iter_samples(folder, scale):
-            values.append(score(g(sample.lr.float()), sample, scale, with_niqe=False)[0].psnr_y)
-    return sum(values) / len(values)
+        report = evaluate_folder(folder, lambda lr: g(lr.float()), scale, with_niqe=False)
+    value = report.mean("psnr_y")
+    assert value is not None
+    return value
 
 
 def choose_storage(checkpoint: Path, tmp: Path, folders: list[Path]) -> tuple[Path, str, float]:

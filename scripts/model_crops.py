@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from srgan.evaluation.protocol import bicubic, make_sample, score
+from srgan.evaluation.protocol import bicubic, evaluate, make_sample
 from srgan.evaluation.report import comparison_strip, save_png
 from srgan.modelfiles.bundled import bundled_path
 from srgan.modelfiles.loader import load_generator
@@ -59,10 +59,12 @@ def main() -> int:
     for arg in args.images:
         path, corner = parse_image(arg)
         sample = make_sample(path, 4, path.parent)
-        panels = [("bicubic", score(bicubic(4)(sample.lr), sample, 4, with_niqe=False)[1])]
+        functions = {"bicubic": bicubic(4), **{name: (lambda lr, g=g: g(lr.float())) for name, g in generators.items()}}
+        outputs: dict[str, np.ndarray] = {}
         with torch.inference_mode():
-            for name, g in generators.items():
-                panels.append((name, score(g(sample.lr.float()), sample, 4, with_niqe=False)[1]))
+            for name, fn in functions.items():
+                evaluate([sample], fn, 4, with_niqe=False, on_image=lambda _s, sr, name=name: outputs.update({name: sr}))
+        panels = list(outputs.items())
         panels.append(("HR", sample.hr))
         if corner is not None:
             panels = [(title, window(image, corner, args.crop)) for title, image in panels]
