@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from srgan.evaluation.protocol import bicubic, evaluate, make_sample
+from srgan.evaluation.protocol import Sample, SRFunction, bicubic, evaluate, make_sample
 from srgan.evaluation.report import comparison_strip, save_png
 from srgan.modelfiles.bundled import bundled_path
 from srgan.modelfiles.loader import load_generator
@@ -47,6 +47,15 @@ def window(image: np.ndarray, corner: tuple[int, int], size: int) -> np.ndarray:
     return image[y : y + size, x : x + size]
 
 
+@torch.inference_mode()
+def sr_images(sample: Sample, functions: dict[str, SRFunction]) -> dict[str, np.ndarray]:
+    """Each function's uint8 SR of the sample, as the evaluation protocol makes it."""
+    outputs: dict[str, np.ndarray] = {}
+    for name, fn in functions.items():
+        evaluate([sample], fn, 4, with_niqe=False, on_image=lambda _s, sr, name=name: outputs.update({name: sr}))
+    return outputs
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("images", nargs="+", help="PATH or PATH@X,Y")
@@ -60,11 +69,7 @@ def main() -> int:
         path, corner = parse_image(arg)
         sample = make_sample(path, 4, path.parent)
         functions = {"bicubic": bicubic(4), **{name: (lambda lr, g=g: g(lr.float())) for name, g in generators.items()}}
-        outputs: dict[str, np.ndarray] = {}
-        with torch.inference_mode():
-            for name, fn in functions.items():
-                evaluate([sample], fn, 4, with_niqe=False, on_image=lambda _s, sr, name=name: outputs.update({name: sr}))
-        panels = list(outputs.items())
+        panels = list(sr_images(sample, functions).items())
         panels.append(("HR", sample.hr))
         if corner is not None:
             panels = [(title, window(image, corner, args.crop)) for title, image in panels]
