@@ -5,6 +5,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from srgan.modelfiles.safetensors import save_generator
+from srgan.models import Generator
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
@@ -19,3 +22,38 @@ def shared_path(*parts: str) -> Path:
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
+
+def trained_like(scale: int = 4, blocks: int = 2, channels: int = 16, seed: int = 0) -> Generator:
+    """A small generator with non-trivial BatchNorm statistics, in eval mode."""
+    torch.manual_seed(seed)
+    g = Generator(scale=scale, num_blocks=blocks, channels=channels)
+    g.train()
+    with torch.no_grad():
+        g(torch.rand(4, 3, 16, 16))
+    return g.eval()
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("model") / "tiny-x2.safetensors"
+    g = trained_like(scale=2)
+    save_generator(path, g.state_dict(), g.config)
+    return path
+
+
+def blur_generator() -> Generator:
+    """A linear x2 'generator': nearest-neighbour upscale, then a 5x5 box blur per channel.
+    It mixes neighbouring colours like a real SR network does at edges."""
+    g = Generator(scale=2, num_blocks=1, channels=4).eval()
+    with torch.no_grad():
+        for p in g.parameters():
+            p.zero_()
+        for c in range(3):
+            g.head[0].weight[c, c, 4, 4] = 1.0
+            for k in range(4):
+                g.upsample[0].conv.weight[c * 4 + k, c, 1, 1] = 1.0
+            g.tail.weight[c, c, 2:7, 2:7] = 1.0 / 25
+        g.head[1].weight.fill_(1.0)
+        g.upsample[0].act.weight.fill_(1.0)
+    return g

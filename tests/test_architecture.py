@@ -57,7 +57,9 @@ def test_every_import_follows_the_dependency_rules(path: Path) -> None:
         return  # the package's lazy top-level names and the entry point
     allowed = rules()[unit] | {unit}
     used = imports_of(path) - {"__version__"}
-    assert used <= allowed, f"{path.relative_to(SRC)} imports {sorted(used - allowed)}; {unit} may import {sorted(allowed)}"
+    assert used <= allowed, (
+        f"{path.relative_to(SRC)} imports {sorted(used - allowed)}; {unit} may import {sorted(allowed)}"
+    )
 
 
 def test_the_rules_have_no_cycle() -> None:
