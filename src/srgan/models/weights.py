@@ -7,7 +7,6 @@ torchvision or by srgan is found by both.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import urllib.error
 from dataclasses import dataclass
@@ -43,14 +42,6 @@ SQUEEZENET1_0_IMAGENET = WeightsSpec(
 
 def cache_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def resolve_weights(spec: WeightsSpec, path: str | os.PathLike[str] | None = None, download: bool = True) -> Path:

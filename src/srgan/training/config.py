@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from srgan.losses import PAPER_ADVERSARIAL_WEIGHT, PAPER_FEATURE_SCALE
 from srgan.models.discriminator import D_ARCHS, DiscriminatorConfig
 from srgan.models.generator import GeneratorConfig
 from srgan.runtime import PRECISIONS, SRGAN_SCALES
@@ -59,11 +60,11 @@ class LossConfig:
     perceptual: str = "vgg19"  # stage srgan content loss: vgg19 | squeezenet | mse (the paper's SRGAN-MSE)
     layer: str = "VGG54"  # VGG22, VGG54, a torchvision layer name; for squeezenet fire2..fire9
     weights: str = "imagenet"  # "imagenet" (torch.hub cache / download) or a local file
-    feature_scale: float = 1.0 / 12.75  # the paper's rescaling of VGG feature maps
+    feature_scale: float = PAPER_FEATURE_SCALE  # the paper's rescaling of VGG feature maps
     input_upsample: int = 1  # enlarge images k times before the perceptual network (2 for squeezenet)
     antialias: bool = False  # blur before every subsampling inside the perceptual network
     adversarial: str = "vanilla"  # vanilla (the paper's BCE) | ragan (relativistic average, ESRGAN)
-    adversarial_weight: float = 1e-3
+    adversarial_weight: float = PAPER_ADVERSARIAL_WEIGHT
     feature_matching_weight: float = 0.0  # L1 between D's features of SR and HR (0 = paper)
     artifact_weight: float = 0.0  # LDL-style artifact term, losses.artifact_loss (0 = paper)
     lattice_weight: float = 0.0  # stage srgan: weight of losses.lattice_loss, against grids (0 = paper)
@@ -329,6 +330,3 @@ def to_yaml(cfg: Config) -> str:
 
     return yaml.safe_dump(plain(cfg.to_dict()), sort_keys=False)
 
-
-def from_dict(data: dict[str, Any]) -> Config:
-    return apply_mapping(Config(), data)
