@@ -329,4 +329,3 @@ def to_yaml(cfg: Config) -> str:
         return v
 
     return yaml.safe_dump(plain(cfg.to_dict()), sort_keys=False)
-
