@@ -14,6 +14,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model", default="bicubic", help="'bicubic', a bundled model name, or a model/checkpoint file"
     )
     parser.add_argument("--scale", type=int, default=4, choices=EVAL_SCALES)
+    parser.add_argument(
+        "--strength",
+        default="1",
+        metavar="S[,S...]",
+        help="the model blended towards its fidelity base; several comma-separated values give the "
+        "perception-distortion curve (e.g. 0,0.25,0.5,0.75,1)",
+    )
+    parser.add_argument("--blend-with", metavar="MODEL", help="the fidelity base for --strength (default: the card's)")
+    parser.add_argument("--plot", metavar="PNG", help="draw the curve (NIQE against PSNR-Y), bicubic included")
+    parser.add_argument(
+        "--reference",
+        action="append",
+        default=[],
+        metavar="LABEL=PSNR,NIQE[@DATASET]",
+        help="an extra point for the plot (repeatable), e.g. 'public SRGAN=27.58,5.32@Set14'",
+    )
     parser.add_argument("--data", nargs="+", required=True, metavar="DIR", help="folders of HR images")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--save-images", metavar="DIR", help="write each SR result and a bicubic|model|HR crop")
@@ -28,62 +44,126 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps, or auto")
 
 
+def parse_strengths(text: str) -> list[float]:
+    from srgan.cli import CommandError
+
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise CommandError(f"--strength takes numbers between 0 and 1 separated by commas, got {text!r}") from None
+    if not values or any(not 0.0 <= v <= 1.0 for v in values):
+        raise CommandError(f"--strength takes numbers between 0 and 1 separated by commas, got {text!r}")
+    return values
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
     from srgan.cli import CommandError
-    from srgan.evaluation.protocol import Sample, bicubic, evaluate_folder, protocol_line
+    from srgan.evaluation.protocol import DatasetReport, Sample, bicubic, evaluate_folder, protocol_line
     from srgan.evaluation.report import format_table
-    from srgan.modelfiles.loader import ModelLoadError, load_generator
+    from srgan.modelfiles.loader import ModelLoadError, open_blended
     from srgan.runtime import select_device
 
     if args.pipeline == "y" and args.model != "bicubic":
         raise CommandError("--pipeline y applies to bicubic only (a model sees RGB input)")
+    strengths = parse_strengths(args.strength)
+    if args.model == "bicubic" and (strengths != [1.0] or args.blend_with):
+        raise CommandError("--strength and --blend-with apply to models, not to bicubic")
     folders = [Path(d) for d in args.data]
     for folder in folders:
         if not folder.is_dir():
             raise CommandError(f"data folder {folder} does not exist")
     device = select_device(args.device)
     upscale_bicubic = bicubic(args.scale)
-    if args.model == "bicubic":
-        model_fn = upscale_bicubic
-    else:
+    with_niqe = not args.no_niqe
+
+    def sr_function(strength: float):  # type: ignore[no-untyped-def]
+        if args.model == "bicubic":
+            return upscale_bicubic
         try:
-            generator = load_generator(args.model, scale=args.scale).to(device)
+            network = open_blended(args.model, strength, args.blend_with, scale=args.scale).network
         except ModelLoadError as exc:
             raise CommandError(str(exc)) from exc
+        if network is None:
+            raise CommandError(f"{args.model} is an ONNX file; srgan eval scores PyTorch model files")
+        network = network.to(device)
 
         @torch.inference_mode()
         def model_fn(lr: torch.Tensor) -> torch.Tensor:
-            return generator(lr.float().to(device)).cpu()
+            return network(lr.float().to(device)).cpu()
 
-    with_niqe = not args.no_niqe
-    reports = []
-    for folder in folders:
-        save = None
-        if args.save_images:
-            out_dir = Path(args.save_images) / folder.name
+        return model_fn
 
-            def save(sample: Sample, sr_u8: np.ndarray, out_dir: Path = out_dir) -> None:
-                _save_images(out_dir, sample, sr_u8, upscale_bicubic, args.model)
+    curve: list[tuple[float, list[DatasetReport]]] = []
+    for strength in strengths:
+        model_fn = sr_function(strength)
+        label = args.model if len(strengths) == 1 and strength == 1.0 else f"{args.model} @ strength {strength:g}"
+        reports = []
+        for folder in folders:
+            save = None
+            if args.save_images:
+                out_dir = Path(args.save_images) / (
+                    folder.name if len(strengths) == 1 else f"{folder.name}_s{strength:g}"
+                )
 
-        reports.append(evaluate_folder(folder, model_fn, args.scale, with_niqe, args.pipeline, save, progress=True))
-    print(format_table(reports, args.model, args.per_image))
+                def save(sample: Sample, sr_u8: np.ndarray, out_dir: Path = out_dir) -> None:
+                    _save_images(out_dir, sample, sr_u8, upscale_bicubic, args.model)
+
+            reports.append(evaluate_folder(folder, model_fn, args.scale, with_niqe, args.pipeline, save, progress=True))
+        print(format_table(reports, label, args.per_image))
+        curve.append((strength, reports))
     print(protocol_line(args.scale, args.pipeline, with_niqe))
+    if args.plot:
+        _plot(args, curve, folders, with_niqe)
     if args.json:
         from srgan.atomic import atomic_path
 
-        payload = {
+        payload: dict[str, object] = {
             "model": args.model,
             "scale": args.scale,
             "pipeline": args.pipeline,
             "protocol": protocol_line(args.scale, args.pipeline, with_niqe),
-            "datasets": [r.to_dict() for r in reports],
         }
+        if len(curve) == 1:
+            payload["strength"] = curve[0][0]
+            payload["datasets"] = [r.to_dict() for r in curve[0][1]]
+        else:
+            payload["curve"] = [{"strength": s, "datasets": [r.to_dict() for r in reps]} for s, reps in curve]
         with atomic_path(args.json) as tmp:
             tmp.write_text(json.dumps(payload, indent=2) + "\n")
     return 0
+
+
+def _plot(args: argparse.Namespace, curve: list, folders: list[Path], with_niqe: bool) -> None:  # type: ignore[type-arg]
+    from srgan.cli import CommandError
+    from srgan.evaluation.protocol import evaluate_folder
+    from srgan.evaluation.report import CurvePanel, curve_plot, save_png
+
+    if not with_niqe:
+        raise CommandError("--plot draws NIQE against PSNR-Y; leave out --no-niqe")
+    references = [_parse_reference(text) for text in args.reference]
+    panels = []
+    for i, folder in enumerate(folders):
+        bic = evaluate_folder(folder, None, args.scale, True, progress=True)
+        points = [(s, reps[i].mean("psnr_y"), reps[i].mean("niqe")) for s, reps in curve]
+        extra = [(label, p, n) for label, p, n, ds in references if ds in (None, folder.name)]
+        panels.append(CurvePanel(folder.name, args.model, points, (bic.mean("psnr_y"), bic.mean("niqe")), extra))
+    save_png(curve_plot(panels), Path(args.plot))
+    print(f"curve written to {args.plot}")
+
+
+def _parse_reference(text: str) -> tuple[str, float, float, str | None]:
+    from srgan.cli import CommandError
+
+    try:
+        label, values = text.rsplit("=", 1)
+        values, _, dataset = values.partition("@")
+        psnr, niqe = (float(v) for v in values.split(","))
+    except ValueError:
+        raise CommandError(f"--reference takes LABEL=PSNR,NIQE[@DATASET], got {text!r}") from None
+    return label, psnr, niqe, dataset or None
 
 
 def _save_images(out_dir: Path, sample, sr_u8, upscale_bicubic, model_name: str) -> None:  # type: ignore[no-untyped-def]

@@ -20,6 +20,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model",
         help="bundled model name (see `srgan models`) or a model file (.safetensors, checkpoint, .onnx)",
     )
+    parser.add_argument(
+        "--strength",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="0..1: the model's parameters blended towards its fidelity base (0 = srresnet-x4 for srgan-x4, "
+        "1 = the model itself; default 1)",
+    )
+    parser.add_argument("--blend-with", metavar="MODEL", help="the fidelity base for --strength (default: the card's)")
     parser.add_argument("--scale", type=int, choices=SRGAN_SCALES, help="refuse a model of another scale")
     parser.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders of folder inputs")
     parser.add_argument("--tile", type=int, metavar="N", help="tile size in input pixels (default: from free memory)")
@@ -174,12 +183,15 @@ def _load_upscaler(args: argparse.Namespace):  # type: ignore[no-untyped-def]
             tile=args.tile,
             tile_overlap=args.tile_overlap,
             threads=args.threads,
+            strength=args.strength,
+            blend_with=args.blend_with,
         )
     except (ModelLoadError, ValueError, ImportError) as exc:
         raise CommandError(str(exc)) from exc
     if args.scale is not None and upscaler.scale != args.scale:
         raise CommandError(f"model {model} is x{upscaler.scale}, but --scale {args.scale} was asked for")
-    return upscaler, f"{model} ({upscaler.precision}, {upscaler.device}, tile {upscaler.auto_tile()})"
+    strength = f", strength {args.strength:g}" if args.strength != 1.0 else ""
+    return upscaler, f"{model}{strength} ({upscaler.precision}, {upscaler.device}, tile {upscaler.auto_tile()})"
 
 
 def _upscale_one(upscaler, job: Job, fmt: str, args: argparse.Namespace) -> str | None:  # type: ignore[no-untyped-def]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -72,3 +73,63 @@ def save_png(image: Image.Image, path: Path) -> None:
     """Write atomically, so an interrupted run leaves no partial PNG."""
     with atomic_path(path) as tmp:
         image.save(tmp, format="PNG")
+
+
+@dataclass
+class CurvePanel:
+    """One dataset's perception-distortion points: (strength, PSNR-Y, NIQE) along the model's curve,
+    bicubic's (PSNR-Y, NIQE), and labelled reference points."""
+
+    dataset: str
+    model: str
+    points: list[tuple[float, float | None, float | None]]
+    bicubic: tuple[float | None, float | None]
+    references: list[tuple[str, float, float]] = field(default_factory=list)
+
+
+def curve_plot(panels: list[CurvePanel], size: int = 420) -> Image.Image:
+    """NIQE (lower is more natural) against PSNR-Y (higher is more faithful), a panel per dataset:
+    the better corner is the lower right."""
+    margin, width = 56, size
+    canvas = Image.new("RGB", (width * len(panels), size + 24), "white")
+    draw = ImageDraw.Draw(canvas)
+    for i, panel in enumerate(panels):
+        ox = i * width
+        pts = [(p, n) for _, p, n in panel.points if p is not None and n is not None]
+        others = [panel.bicubic] + [(p, n) for _, p, n in panel.references]
+        xs = [p for p, _ in pts + others if p is not None]
+        ys = [n for _, n in pts + others if n is not None]
+        x0, x1 = min(xs) - 0.3, max(xs) + 0.3
+        y0, y1 = min(ys) - 0.3, max(ys) + 0.3
+
+        def at(
+            p: float, n: float, ox: int = ox, x0: float = x0, x1: float = x1, y0: float = y0, y1: float = y1
+        ) -> tuple[float, float]:
+            return (
+                ox + margin + (p - x0) / (x1 - x0) * (width - margin - 16),
+                16 + (y1 - n) / (y1 - y0) * (size - margin - 16),
+            )
+
+        draw.rectangle([ox + margin, 16, ox + width - 16, size - margin], outline="black")
+        draw.text((ox + margin, 2), f"{panel.dataset}: NIQE vs PSNR-Y ({panel.model})", fill="black")
+        draw.text((ox + width // 2 - 20, size - margin + 20), "PSNR-Y (dB)", fill="black")
+        draw.text((ox + 4, size // 2), "NIQE", fill="black")
+        for k in range(5):
+            p, n = x0 + (x1 - x0) * k / 4, y0 + (y1 - y0) * k / 4
+            draw.text((at(p, y0)[0] - 12, size - margin + 4), f"{p:.1f}", fill="gray")
+            draw.text((ox + 18, at(x0, n)[1] - 6), f"{n:.1f}", fill="gray")
+        coords = [at(p, n) for p, n in pts]
+        if len(coords) > 1:
+            draw.line(coords, fill=(200, 40, 40), width=2)
+        complete = [s for s, p, n in panel.points if p is not None and n is not None]
+        for s, (cx, cy) in zip(complete, coords, strict=True):
+            draw.ellipse([cx - 4, cy - 4, cx + 4, cy + 4], fill=(200, 40, 40))
+            draw.text((cx + 6, cy - 12), f"s={s:g}", fill=(150, 20, 20))
+        marks: list[tuple[str, float | None, float | None]] = [("bicubic", *panel.bicubic), *panel.references]
+        for label, mp, mn in marks:
+            if mp is None or mn is None:
+                continue
+            cx, cy = at(mp, mn)
+            draw.rectangle([cx - 4, cy - 4, cx + 4, cy + 4], fill=(40, 40, 200))
+            draw.text((cx + 6, cy + 2), label, fill=(20, 20, 150))
+    return canvas

@@ -85,14 +85,22 @@ class Upscaler:
         tile: int | None = None,
         tile_overlap: int | None = None,
         threads: int | None = None,
+        strength: float = 1.0,
+        blend_with: str | os.PathLike[str] | None = None,
     ) -> Upscaler:
         """A bundled model name, a generator export (.safetensors), a training checkpoint, a plain
-        generator state_dict, or an ONNX file (run with onnxruntime)."""
-        from srgan.modelfiles.loader import ModelLoadError, open_model
+        generator state_dict, or an ONNX file (run with onnxruntime).
+
+        ``strength`` < 1 blends the model's parameters towards its fidelity base (``blend_with``, by
+        default the base its bundled card names): 0 is the base (srresnet-x4 for srgan-x4), 1 the model."""
+        from srgan.modelfiles.loader import ModelLoadError, open_blended, open_model
 
         if threads is not None:
             torch.set_num_threads(threads)
-        opened = open_model(name_or_path, threads=threads)
+        if strength == 1.0 and blend_with is None:
+            opened = open_model(name_or_path, threads=threads)
+        else:
+            opened = open_blended(name_or_path, strength, blend_with)
         if opened.session is not None:
             precision = "fp32" if precision == "auto" else precision
             return cls(None, opened.spec.config, "cpu", precision, tile, tile_overlap, opened.session)

@@ -29,6 +29,12 @@ def bundled_path(name: str) -> Path | None:
     return path if path.is_file() else None
 
 
+def fidelity_base(name: str) -> str | None:
+    """The PSNR-oriented model a bundled GAN model was fine-tuned from (its card's ``base``)."""
+    base = _card(name).get("base") if name in BUNDLED else None
+    return str(base) if base else None
+
+
 def _card(name: str) -> dict[str, Any]:
     card_path = _weights_dir() / f"{name}.json"
     return json.loads(card_path.read_text()) if card_path.is_file() else {}

@@ -101,6 +101,37 @@ def open_model(
     return opened
 
 
+def open_blended(
+    name_or_path: str | os.PathLike[str],
+    strength: float = 1.0,
+    base: str | os.PathLike[str] | None = None,
+    scale: int | None = None,
+) -> OpenedModel:
+    """``name_or_path`` at ``strength`` towards its fidelity ``base`` (default: the base its bundled
+    card names). Strength 1 is the model itself (no base needed), 0 the base."""
+    from srgan.modelfiles.blend import blend_states, check_strength
+    from srgan.modelfiles.bundled import fidelity_base
+
+    check_strength(strength)
+    base = base if base is not None else fidelity_base(str(name_or_path))
+    if strength == 1.0 and base is None:
+        return open_model(name_or_path, scale)
+    if base is None:
+        raise ModelLoadError(f"{name_or_path} names no fidelity base to blend with; give one (--blend-with FILE)")
+    model, fidelity = open_model(name_or_path, scale), open_model(base, scale)
+    if model.network is None or fidelity.network is None:
+        raise ModelLoadError("strength needs PyTorch weights on both sides, not ONNX files")
+    if model.spec.arch != fidelity.spec.arch or model.spec.config != fidelity.spec.config:
+        raise ModelLoadError(
+            f"{name_or_path} ({model.spec.arch}, {model.spec.config}) and {base} ({fidelity.spec.arch}, "
+            f"{fidelity.spec.config}) are not the same network, so they cannot be blended"
+        )
+    names = (str(base), str(name_or_path))
+    state = blend_states(fidelity.network.state_dict(), model.network.state_dict(), strength, names)
+    model.network.load_state_dict(state)
+    return model
+
+
 def load_generator(name_or_path: str | os.PathLike[str], scale: int | None = None) -> Generator:
     """The SRResNet generator of a model file, in eval mode on the CPU."""
     opened = open_model(name_or_path, scale)
