@@ -7,8 +7,12 @@ import glob
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from srgan.runtime import PRECISIONS, SRGAN_SCALES
+
+if TYPE_CHECKING:
+    from srgan.inference.files import OutputSize
 
 PIL_DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own decompression-bomb limit
 
@@ -45,7 +49,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--format", choices=("png", "jpg", "webp"), help="output format (default: png, or the -o file's)"
     )
     parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality")
-    parser.add_argument("--suffix", help="added to output names (default: _x<scale>)")
+    parser.add_argument(
+        "--outscale", type=float, metavar="F", help="final scale, any factor (the model's output resampled)"
+    )
+    parser.add_argument("--width", type=int, metavar="W", help="fit the output to this width (aspect kept)")
+    parser.add_argument("--height", type=int, metavar="H", help="fit the output to this height (aspect kept)")
+    parser.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="skip inputs whose output already exists and is complete (continue an interrupted run)",
+    )
+    parser.add_argument("--suffix", help="added to output names (default: _x<scale>, or _x<outscale>)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files (never inputs)")
     parser.add_argument(
         "--max-pixels",
@@ -128,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from srgan.cli import CommandError
+    from srgan.inference.files import OutputSize
 
     fmt = args.format
     if fmt is None and args.output and Path(args.output).suffix.lower() in (".jpg", ".jpeg", ".webp", ".png"):
@@ -137,18 +152,26 @@ def run(args: argparse.Namespace) -> int:
     if args.max_pixels <= 0:
         raise CommandError("--max-pixels must be positive")
 
+    try:
+        size = OutputSize(args.outscale, args.width, args.height)
+    except ValueError as exc:
+        raise CommandError(f"{exc} (--outscale, --width, --height)") from exc
     upscaler, description = _load_upscaler(args)
-    suffix = args.suffix if args.suffix is not None else f"_x{upscaler.scale}"
+    suffix = args.suffix if args.suffix is not None else f"_x{args.outscale or upscaler.scale:g}"
     jobs, plan_errors = plan_outputs(files, args.output, fmt, suffix)
     errors += plan_errors
     for error in errors:
         print(f"srgan upscale: error: {error}", file=sys.stderr)
 
+    skipped = 0
+    if args.skip_existing:
+        remaining = [job for job in jobs if not _finished(job, upscaler.scale, size)]
+        skipped, jobs = len(jobs) - len(remaining), remaining
     bar = tqdm(total=len(jobs), unit="img", disable=args.quiet or not jobs, file=sys.stderr)
     done = 0
     for job in jobs:
         bar.set_description(job.source.name[:30])
-        message = _upscale_one(upscaler, job, fmt, args)
+        message = _upscale_one(upscaler, job, fmt, args, size)
         if message is None:
             done += 1
         else:
@@ -156,7 +179,15 @@ def run(args: argparse.Namespace) -> int:
             bar.write(f"srgan upscale: error: {message}", file=sys.stderr)
         bar.update(1)
     bar.close()
-    print(f"upscaled {done} of {len(jobs) + len(plan_errors)} image(s) x{upscaler.scale} with {description}")
+    if args.outscale:
+        factor = f"x{args.outscale:g}"
+    elif args.width or args.height:
+        factor = f"to fit {args.width or 'any'} x {args.height or 'any'} px"
+    else:
+        factor = f"x{upscaler.scale}"
+    print(f"upscaled {done} of {len(jobs) + len(plan_errors)} image(s) {factor} with {description}")
+    if skipped:
+        print(f"skipped {skipped} image(s) whose output was already complete")
     if errors:
         print(f"{len(errors)} problem(s):", file=sys.stderr)
         for message in errors:
@@ -194,16 +225,30 @@ def _load_upscaler(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return upscaler, f"{model}{strength} ({upscaler.precision}, {upscaler.device}, tile {upscaler.auto_tile()})"
 
 
-def _upscale_one(upscaler, job: Job, fmt: str, args: argparse.Namespace) -> str | None:  # type: ignore[no-untyped-def]
+def _finished(job: Job, scale: int, size: OutputSize) -> bool:
+    from srgan.imageio import ImageReadError
+    from srgan.inference.files import is_complete, output_size_for
+
+    if not job.target.exists():
+        return False
+    try:
+        return is_complete(job.target, output_size_for(job.source, scale, size))
+    except ImageReadError:
+        return False  # the input itself is unreadable: upscaling it reports that
+
+
+def _upscale_one(upscaler, job: Job, fmt: str, args: argparse.Namespace, size: OutputSize) -> str | None:  # type: ignore[no-untyped-def]
     """None on success, else one sentence naming the file and the problem."""
     from srgan.imageio import ImageReadError, ReadPolicy
     from srgan.inference.files import upscale_file
 
     if job.target.exists() and not args.overwrite:
+        if args.skip_existing:
+            return f"{job.source}: {job.target} exists but is not a complete output (use --overwrite to replace it)"
         return f"{job.source}: {job.target} exists (use --overwrite to replace it)"
     try:
         policy = ReadPolicy(max_pixels=args.max_pixels)
-        upscale_file(upscaler, job.source, job.target, fmt, args.quality, policy, args.overwrite)
+        upscale_file(upscaler, job.source, job.target, fmt, args.quality, policy, args.overwrite, size=size)
     except ImageReadError as exc:
         return str(exc)
     except FileExistsError:

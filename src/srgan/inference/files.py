@@ -7,9 +7,49 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from srgan.atomic import atomic_path
-from srgan.imageio import KEEP_ALL, ImageData, ReadPolicy, read_image, write_image
+from srgan.data.imresize import imresize
+from srgan.imageio import KEEP_ALL, ImageData, ReadPolicy, read_image, to_float, write_image
 from srgan.inference.tiling import ProgressFunction
 from srgan.inference.upscaler import Upscaler
+
+
+@dataclass(frozen=True)
+class OutputSize:
+    """The size asked for, other than the model's own factor: ``outscale`` (any factor), or a
+    ``width`` and/or ``height`` to fit (the aspect ratio is kept; with both, the largest size that fits)."""
+
+    outscale: float | None = None
+    width: int | None = None
+    height: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.outscale is not None and (self.width is not None or self.height is not None):
+            raise ValueError("give either an output scale or a width/height, not both")
+        for name in ("outscale", "width", "height"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"the output {name} must be positive, got {value}")
+
+    def target(self, width: int, height: int) -> tuple[int, int] | None:
+        """(width, height) for an input of this size, or None for the model's own size."""
+        if self.outscale is not None:
+            return max(1, round(width * self.outscale)), max(1, round(height * self.outscale))
+        if self.width is None and self.height is None:
+            return None
+        factors = [f for f in (self.width and self.width / width, self.height and self.height / height) if f]
+        factor = min(factors)
+        return max(1, round(width * factor)), max(1, round(height * factor))
+
+
+def resample(data: ImageData, size: tuple[int, int]) -> ImageData:
+    """The image at ``size`` (width, height) by antialiased bicubic (MATLAB's imresize); DPI follows
+    the real factor."""
+    w, h = size
+    if (w, h) == data.size:
+        return data
+    pixels = imresize(to_float(data.pixels), size=(h, w)).clamp_(0, 1)
+    alpha = imresize(data.alpha, size=(h, w)).clamp_(0, 1) if data.alpha is not None else None
+    return data.scaled(pixels, alpha, w / data.size[0], h / data.size[1])
 
 
 @dataclass
@@ -27,11 +67,37 @@ def upscale_file(
     policy: ReadPolicy = KEEP_ALL,
     overwrite: bool = False,
     progress: ProgressFunction | None = None,
+    size: OutputSize | None = None,
 ) -> UpscaledFile:
-    """Read ``source``, upscale it, write ``target`` (never partially; an existing target only with
-    ``overwrite``). Raises ImageReadError for a bad input, OSError for an unwritable target."""
+    """Read ``source``, upscale it, resample it to ``size`` if one is asked for, write ``target``
+    (never partially; an existing target only with ``overwrite``). Raises ImageReadError for a bad
+    input, OSError for an unwritable target."""
     data = read_image(source, policy)
     out = upscaler.upscale_data(data, progress)
+    wanted = size.target(*data.size) if size is not None else None
+    if wanted is not None:
+        out = resample(out, wanted)
     with atomic_path(target, overwrite=overwrite) as tmp:
         write_image(tmp, out, fmt, quality)
     return UpscaledFile(data, out)
+
+
+def is_complete(target: Path, expected: tuple[int, int]) -> bool:
+    """True when ``target`` is a readable image of the expected (width, height): a finished output.
+    Outputs are renamed into place only when written in full, so a present, well-formed file of the
+    right size is one an earlier run completed."""
+    from srgan.imageio import ImageReadError, probe
+
+    try:
+        return probe(target, ReadPolicy(max_pixels=None)) == expected
+    except (ImageReadError, OSError):
+        return False
+
+
+def output_size_for(source: Path, scale: int, size: OutputSize | None) -> tuple[int, int]:
+    """The (width, height) ``upscale_file`` will write for ``source``, from its header alone."""
+    from srgan.imageio import image_size
+
+    w, h = image_size(source)
+    wanted = size.target(w, h) if size is not None else None
+    return wanted if wanted is not None else (w * scale, h * scale)
