@@ -10,6 +10,8 @@ Importing this module is cheap: torch is imported only by the functions that nee
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
@@ -98,3 +100,37 @@ def place(module: ModuleT, device: torch.device, channels_last: bool) -> ModuleT
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     # torch's type stubs lack Module.to's documented memory_format keyword
     return module.to(device, memory_format=memory_format)  # type: ignore[call-overload,no-any-return]
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+
+def init_distributed(device_name: str) -> tuple[DistInfo, torch.device]:
+    """Read torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK); join the process group if there
+    is more than one process (NCCL on GPUs, gloo on CPUs). Each process drives one GPU
+    (cuda:LOCAL_RANK) or the CPU. Used by training (DDP) and by sharded batch upscaling."""
+    import torch
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    info = DistInfo(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
+    device = select_device(device_name)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", info.local_rank if world > 1 else 0)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if info.enabled and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return info, device

@@ -13,6 +13,7 @@ from srgan.runtime import PRECISIONS, SRGAN_SCALES
 
 if TYPE_CHECKING:
     from srgan.inference.files import OutputSize
+    from srgan.runtime import DistInfo
 
 PIL_DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own decompression-bomb limit
 
@@ -156,36 +157,46 @@ def run(args: argparse.Namespace) -> int:
         size = OutputSize(args.outscale, args.width, args.height)
     except ValueError as exc:
         raise CommandError(f"{exc} (--outscale, --width, --height)") from exc
+    shard = _join_launcher(args)
     upscaler, description = _load_upscaler(args)
     suffix = args.suffix if args.suffix is not None else f"_x{args.outscale or upscaler.scale:g}"
     jobs, plan_errors = plan_outputs(files, args.output, fmt, suffix)
     errors += plan_errors
-    for error in errors:
-        print(f"srgan upscale: error: {error}", file=sys.stderr)
-
+    if shard.is_main:
+        for error in errors:
+            print(f"srgan upscale: error: {error}", file=sys.stderr)
+    # Under torchrun each process takes every world_size-th input of the same sorted list: each input
+    # is processed exactly once, by one process, whatever the number of machines.
+    jobs = jobs[shard.rank :: shard.world_size]
     skipped = 0
     if args.skip_existing:
         remaining = [job for job in jobs if not _finished(job, upscaler.scale, size)]
         skipped, jobs = len(jobs) - len(remaining), remaining
-    bar = tqdm(total=len(jobs), unit="img", disable=args.quiet or not jobs, file=sys.stderr)
-    done = 0
+    total = len(jobs)
+    bar = tqdm(total=total, unit="img", disable=args.quiet or not jobs or not shard.is_main, file=sys.stderr)
+    done, failures = 0, []
     for job in jobs:
         bar.set_description(job.source.name[:30])
         message = _upscale_one(upscaler, job, fmt, args, size)
         if message is None:
             done += 1
         else:
-            errors.append(message)
+            failures.append(message)
             bar.write(f"srgan upscale: error: {message}", file=sys.stderr)
         bar.update(1)
     bar.close()
+    done, total, skipped, failures = _gather(shard, done, total, skipped, failures)
+    errors += failures
+    if not shard.is_main:
+        return 1 if errors else 0
     if args.outscale:
         factor = f"x{args.outscale:g}"
     elif args.width or args.height:
         factor = f"to fit {args.width or 'any'} x {args.height or 'any'} px"
     else:
         factor = f"x{upscaler.scale}"
-    print(f"upscaled {done} of {len(jobs) + len(plan_errors)} image(s) {factor} with {description}")
+    processes = f" in {shard.world_size} processes" if shard.enabled else ""
+    print(f"upscaled {done} of {total + len(plan_errors)} image(s) {factor} with {description}{processes}")
     if skipped:
         print(f"skipped {skipped} image(s) whose output was already complete")
     if errors:
@@ -194,6 +205,35 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {message}", file=sys.stderr)
         return 1
     return 0
+
+
+def _join_launcher(args: argparse.Namespace) -> DistInfo:
+    """The process's place under torchrun (one process otherwise); its device becomes --device."""
+    from srgan.cli import CommandError
+    from srgan.runtime import RuntimeChoiceError, init_distributed
+
+    try:
+        info, device = init_distributed(args.device)
+    except RuntimeChoiceError as exc:
+        raise CommandError(str(exc)) from exc
+    if info.enabled:
+        args.device = str(device)
+    return info
+
+
+def _gather(
+    shard: DistInfo, done: int, total: int, skipped: int, failures: list[str]
+) -> tuple[int, int, int, list[str]]:
+    """Every process's counts and problems, summed on all of them (one summary at the end)."""
+    if not shard.enabled:
+        return done, total, skipped, failures
+    import torch.distributed as dist
+
+    parts: list[tuple[int, int, int, list[str]] | None] = [None] * shard.world_size
+    dist.all_gather_object(parts, (done, total, skipped, failures))
+    dist.destroy_process_group()
+    rows = [p for p in parts if p is not None]
+    return (sum(r[0] for r in rows), sum(r[1] for r in rows), sum(r[2] for r in rows), [m for r in rows for m in r[3]])
 
 
 def _load_upscaler(args: argparse.Namespace):  # type: ignore[no-untyped-def]

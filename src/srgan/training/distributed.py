@@ -1,44 +1,14 @@
-"""torchrun / DistributedDataParallel set-up: NCCL on GPUs, gloo on CPUs."""
+"""Collective helpers for DistributedDataParallel training (the process group itself is joined by
+``srgan.runtime.init_distributed``, which batch upscaling shares)."""
 
 from __future__ import annotations
-
-import os
-from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 
-from srgan.runtime import select_device
+from srgan.runtime import DistInfo, init_distributed
 
-
-@dataclass(frozen=True)
-class DistInfo:
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
-
-
-def init_distributed(device_name: str) -> tuple[DistInfo, torch.device]:
-    """Read torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK); join the process group if
-    there is more than one process. Each process drives one GPU (cuda:LOCAL_RANK) or the CPU."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    info = DistInfo(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
-    device = select_device(device_name)
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", info.local_rank if world > 1 else 0)
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    if info.enabled and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return info, device
+__all__ = ["DistInfo", "all_true", "any_true", "average_buffers", "barrier", "cleanup", "init_distributed"]
 
 
 def _reduce_flag(flag: bool, device: torch.device, op: dist.ReduceOp.RedOpType) -> bool:
