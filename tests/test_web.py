@@ -188,3 +188,30 @@ def test_results_expire_and_respect_the_size_cap() -> None:
         jobs.submit(jobs.uploads_dir / "late.bin", "m")
     jobs.shutdown()
     assert not jobs.results_dir.exists()
+
+
+def test_strength_and_output_scale_through_the_api(model_file: Path) -> None:
+    app = create_app(ServeConfig(["srgan-x4", str(model_file)], max_pixels=50_000, precision="fp32"))
+    with TestClient(app) as c:
+        info = c.get("/api/models").json()
+        assert info["blendable"] == {"srgan-x4": "srresnet-x4"}
+        sizes = {}
+        for strength in ("0", "1"):
+            form = {"model": "srgan-x4", "strength": strength, "outscale": "3"}
+            r = c.post("/api/upscale", files={"file": ("a.png", png_bytes(), "image/png")}, data=form)
+            assert r.status_code == 202, r.text
+            job = wait_done(c, r.json()["id"])
+            assert job["status"] == "done" and (job["width"], job["height"]) == (72, 48), job
+            result = Image.open(io.BytesIO(c.get(str(job["result"])).content))
+            before = Image.open(io.BytesIO(c.get(str(job["input_preview"])).content))
+            assert result.size == before.size == (72, 48)
+            sizes[strength] = np.asarray(result, dtype=np.int16)
+        assert np.abs(sizes["0"] - sizes["1"]).mean() > 0.5, "strength changes the picture"
+        bad = [
+            ({"model": "srgan-x4", "strength": "1.5"}, "strength must be between 0 and 1"),
+            ({"model": str(model_file), "strength": "0.5"}, "has no fidelity base"),
+            ({"model": "srgan-x4", "outscale": "100"}, "outscale must be above 0 and at most 16"),
+        ]
+        for form, message in bad:
+            r = c.post("/api/upscale", files={"file": ("a.png", png_bytes(), "image/png")}, data=form)
+            assert r.status_code == 400 and message in r.json()["error"]

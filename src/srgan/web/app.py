@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import tempfile
 import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -27,9 +28,12 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from srgan.imageio import ImageData, ImageReadError, ReadPolicy, probe, write_image
-from srgan.web.jobs import JobManager, QueueFull
+from srgan.web.jobs import Job, JobManager, QueueFull
 
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+STRENGTH_STEP = 0.05
+MAX_LOADED_MODELS = 4
+MAX_OUTSCALE = 16.0
 
 
 class ServeConfig:
@@ -58,32 +62,43 @@ class ServeConfig:
 
 def create_app(config: ServeConfig) -> FastAPI:
     from srgan.inference.upscaler import Upscaler
+    from srgan.modelfiles.bundled import fidelity_base
 
-    upscalers: dict[str, Upscaler] = {}
+    # Loaded models, the most recently used last; strengths are rounded to STRENGTH_STEP so a
+    # slider cannot fill memory with networks.
+    upscalers: OrderedDict[tuple[str, float], Upscaler] = OrderedDict()
     load_lock = threading.Lock()
+    bases = {name: base for name in config.models if (base := fidelity_base(name)) is not None}
 
-    def upscaler_for(name: str) -> Upscaler:
+    def upscaler_for(name: str, strength: float) -> Upscaler:
+        key = (name, strength)
         with load_lock:
-            if name not in upscalers:
-                upscalers[name] = Upscaler.from_pretrained(name, device=config.device, precision=config.precision)
-            return upscalers[name]
+            if key not in upscalers:
+                upscalers[key] = Upscaler.from_pretrained(
+                    name, device=config.device, precision=config.precision, strength=strength
+                )
+                while len(upscalers) > MAX_LOADED_MODELS:
+                    upscalers.popitem(last=False)
+            upscalers.move_to_end(key)
+            return upscalers[key]
 
-    def upscale(source: Path, model: str, progress: Any, result: Path, preview: Path) -> tuple[int, int]:
+    def upscale(source: Path, job: Job, progress: Any, result: Path, preview: Path) -> tuple[int, int]:
         """Runs in a worker: the upload is decoded here, never in the request handler."""
         from srgan.atomic import atomic_path
-        from srgan.data.imresize import imresize
-        from srgan.inference.files import upscale_file
+        from srgan.inference.files import OutputSize, resample, upscale_file
 
-        up = upscaler_for(model)
+        up = upscaler_for(job.model, job.strength)
+        size = OutputSize(outscale=job.outscale)
         try:
             done = upscale_file(
-                up, source, result, "png", policy=ReadPolicy(max_pixels=config.max_pixels), progress=progress
+                up, source, result, "png", policy=ReadPolicy(max_pixels=config.max_pixels), progress=progress, size=size
             )
         except ImageReadError as exc:
             raise ImageReadError(str(exc).replace(str(source), "the upload")) from None
         data = done.input
-        enlarged_alpha = None if data.alpha is None else imresize(data.alpha, float(up.scale)).clamp(0, 1)
-        enlarged = imresize(data.rgb, float(up.scale)).clamp(0, 1)
+        # the "before" view: the input enlarged by bicubic to the result's exact size
+        before = resample(ImageData(data.rgb, data.alpha, data.gray, 8), done.output.size)
+        enlarged, enlarged_alpha = before.pixels, before.alpha
         with atomic_path(preview) as tmp:
             write_image(tmp, ImageData(enlarged, enlarged_alpha, data.gray, 8), "png")
         return done.output.size
@@ -131,15 +146,26 @@ def create_app(config: ServeConfig) -> FastAPI:
             "default": config.models[0],
             "max_pixels": config.max_pixels,
             "max_upload_mb": config.max_upload_bytes / 2**20,
+            "blendable": bases,
         }
 
     @app.post("/api/upscale", status_code=202)
     async def submit(
-        file: Annotated[UploadFile, File()], model: Annotated[str | None, Form()] = None
+        file: Annotated[UploadFile, File()],
+        model: Annotated[str | None, Form()] = None,
+        strength: Annotated[float | None, Form()] = None,
+        outscale: Annotated[float | None, Form()] = None,
     ) -> dict[str, str]:
         name = model or config.models[0]
         if name not in config.models:
             raise HTTPException(400, f"unknown model {name!r}; choose one of {', '.join(config.models)}")
+        if strength is not None and not 0.0 <= strength <= 1.0:
+            raise HTTPException(400, f"strength must be between 0 and 1, got {strength}")
+        if strength is not None and strength != 1.0 and name not in bases:
+            raise HTTPException(400, f"model {name!r} has no fidelity base to blend with; leave strength out")
+        if outscale is not None and not 0.0 < outscale <= MAX_OUTSCALE:
+            raise HTTPException(400, f"outscale must be above 0 and at most {MAX_OUTSCALE:g}, got {outscale}")
+        blend = 1.0 if strength is None else round(strength / STRENGTH_STEP) * STRENGTH_STEP
         busy = HTTPException(503, "the server is busy; try again shortly", {"Retry-After": "5"})
         if jobs.pending() >= jobs.max_queue:  # before reading the body
             raise busy
@@ -148,7 +174,7 @@ def create_app(config: ServeConfig) -> FastAPI:
             raise HTTPException(413, f"upload exceeds the {config.max_upload_bytes / 2**20:.0f} MB limit")
         upload = await run_in_threadpool(_store_and_probe, body, config.max_pixels, jobs.uploads_dir)
         try:
-            job = jobs.submit(upload, name)
+            job = jobs.submit(upload, name, blend, outscale)
         except QueueFull:
             upload.unlink(missing_ok=True)
             raise busy from None

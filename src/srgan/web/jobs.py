@@ -26,6 +26,8 @@ class QueueFull(Exception):
 class Job:
     id: str
     model: str
+    strength: float = 1.0  # blend towards the model's fidelity base (1 = the model itself)
+    outscale: float | None = None  # final factor; None = the model's
     status: str = "queued"  # queued | running | done | failed
     done: int = 0
     total: int = 0
@@ -39,6 +41,8 @@ class Job:
         result: dict[str, object] = {
             "id": self.id,
             "model": self.model,
+            "strength": self.strength,
+            "outscale": self.outscale,
             "status": self.status,
             "progress": {"done": self.done, "total": self.total},
             "error": self.error,
@@ -53,8 +57,9 @@ class Job:
         return result
 
 
-# (uploaded file, model name, progress callback, result path, preview path) -> (width, height) of the result
-UpscaleFunction = Callable[[Path, str, Callable[[int, int], None], Path, Path], tuple[int, int]]
+# (uploaded file, the job (model, strength, outscale), progress callback, result path, preview path)
+# -> (width, height) of the result
+UpscaleFunction = Callable[[Path, "Job", Callable[[int, int], None], Path, Path], tuple[int, int]]
 
 
 class JobManager:
@@ -81,13 +86,13 @@ class JobManager:
         with self._lock:
             return sum(j.status in ("queued", "running") for j in self._jobs.values())
 
-    def submit(self, upload: Path, model: str) -> Job:
+    def submit(self, upload: Path, model: str, strength: float = 1.0, outscale: float | None = None) -> Job:
         """Queue the upscaling of ``upload`` (a file this manager then owns and deletes)."""
         self.cleanup()
         with self._lock:
             if sum(j.status in ("queued", "running") for j in self._jobs.values()) >= self.max_queue:
                 raise QueueFull
-            job = Job(uuid.uuid4().hex, model)
+            job = Job(uuid.uuid4().hex, model, strength, outscale)
             self._jobs[job.id] = job
         self._pool.submit(self._run, job, upload)
         return job
@@ -109,9 +114,7 @@ class JobManager:
             job.done, job.total = done, total
 
         try:
-            job.width, job.height = self._upscale(
-                upload, job.model, progress, self.result_path(job), self.preview_path(job)
-            )
+            job.width, job.height = self._upscale(upload, job, progress, self.result_path(job), self.preview_path(job))
             job.status = "done"
         except Exception as exc:  # reported to the client, never swallowed silently
             job.error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError | MemoryError) else str(exc)

@@ -2,6 +2,13 @@
 "use strict";
 const $ = (id) => document.getElementById(id);
 let chosen = null;
+let blendable = {};
+
+function updateStrength() {
+  // The strength slider blends a GAN model towards its fidelity base; shown only for such models.
+  $("strength-box").hidden = !(($("model").value) in blendable);
+  $("strength-value").textContent = Number($("strength").value).toFixed(2);
+}
 
 function showError(message) {
   $("error").textContent = message;
@@ -10,6 +17,7 @@ function showError(message) {
 
 async function loadModels() {
   const info = await (await fetch("/api/models")).json();
+  blendable = info.blendable || {};
   for (const name of info.models) {
     const option = document.createElement("option");
     option.value = option.textContent = name;
@@ -33,6 +41,8 @@ async function upscale() {
   const form = new FormData();
   form.append("file", chosen);
   form.append("model", $("model").value);
+  if (!$("strength-box").hidden) form.append("strength", $("strength").value);
+  if ($("outscale").value) form.append("outscale", $("outscale").value);
   try {
     const response = await fetch("/api/upscale", { method: "POST", body: form });
     const body = await response.json();
