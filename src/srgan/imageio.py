@@ -33,6 +33,8 @@ from PIL import Image, ImageOps
 # Pillow's own default decompression-bomb limit (about 89.5 megapixels), as the package's default.
 DEFAULT_MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
 FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP", "tif": "TIFF", "tiff": "TIFF"}
+# output file suffix -> the format name srgan writes it in
+WRITABLE_SUFFIXES = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp", ".tif": "tif", ".tiff": "tif"}
 _LUMA = torch.tensor([0.299, 0.587, 0.114])
 _COLOUR_MODES = {"RGB", "CMYK", "YCbCr", "LAB", "HSV"}
 _GRAY_MODES = {"L", "1", "I;16", "I;16L", "I;16B", "I"}
@@ -221,6 +223,7 @@ def read_image(path: str | os.PathLike[str], policy: ReadPolicy = KEEP_ALL) -> I
     try:
         with _open_unlimited(path) as im:
             check_pixels(path, im.width, im.height, policy.max_pixels)
+            check_single_frame(path, im)
             if im.format == "PNG" and _is_png16(path) and im.mode not in _GRAY_MODES:
                 data = _read_png16(path)
                 data.info.update(_metadata(im))
@@ -244,12 +247,25 @@ def probe(path: str | os.PathLike[str], policy: ReadPolicy = KEEP_ALL) -> tuple[
     try:
         with _open_unlimited(path) as im:
             check_pixels(path, im.width, im.height, policy.max_pixels)
+            check_single_frame(path, im)
             im.verify()
     except ImageReadError:
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageReadError(f"{path}: not a readable image ({exc})") from exc
     return image_size(path)
+
+
+def check_single_frame(name: str | os.PathLike[str], im: Image.Image) -> None:
+    """An animation or a multi-page file is refused: upscaling only its first frame would silently
+    drop the rest."""
+    frames = int(getattr(im, "n_frames", 1))
+    if frames > 1:
+        kind = "pages" if im.format == "TIFF" else "frames"
+        raise ImageReadError(
+            f"{name}: has {frames} {kind} (an animation or multi-page file); srgan upscales single images, "
+            "so extract the frames first (e.g. with ffmpeg or ImageMagick)"
+        )
 
 
 def check_pixels(name: str | os.PathLike[str], width: int, height: int, max_pixels: int | None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from srgan.runtime import EVAL_SCALES
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from srgan.evaluation.protocol import DatasetReport, Sample, bicubic, evaluate_folder, protocol_line
     from srgan.evaluation.report import format_table
     from srgan.modelfiles.loader import ModelLoadError, open_blended
-    from srgan.runtime import select_device
+    from srgan.runtime import RuntimeChoiceError, select_device
 
     if args.pipeline == "y" and args.model != "bicubic":
         raise CommandError("--pipeline y applies to bicubic only (a model sees RGB input)")
@@ -75,7 +76,15 @@ def run(args: argparse.Namespace) -> int:
     for folder in folders:
         if not folder.is_dir():
             raise CommandError(f"data folder {folder} does not exist")
-    device = select_device(args.device)
+        if not _has_images(folder):
+            raise CommandError(f"data folder {folder} holds no image files")
+    for target in (args.json, args.plot):
+        if target:
+            _check_writable(Path(target))
+    try:
+        device = select_device(args.device)
+    except RuntimeChoiceError as exc:
+        raise CommandError(str(exc)) from exc
     upscale_bicubic = bicubic(args.scale)
     with_niqe = not args.no_niqe
 
@@ -115,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         print(format_table(reports, label, args.per_image))
         curve.append((strength, reports))
     print(protocol_line(args.scale, args.pipeline, with_niqe))
+    problems = [p for report in curve[0][1] for p in report.problems]
     if args.plot:
         _plot(args, curve, folders, with_niqe)
     if args.json:
@@ -133,7 +143,42 @@ def run(args: argparse.Namespace) -> int:
             payload["curve"] = [{"strength": s, "datasets": [r.to_dict() for r in reps]} for s, reps in curve]
         with atomic_path(args.json) as tmp:
             tmp.write_text(json.dumps(payload, indent=2) + "\n")
+    if problems:
+        print(f"{len(problems)} image(s) left out:", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _has_images(folder: Path) -> bool:
+    from srgan.imageio import find_images
+
+    try:
+        return bool(find_images([folder]))
+    except FileNotFoundError:
+        return False
+
+
+def _check_writable(target: Path) -> None:
+    """Refuse an output file that cannot be written, before any work is done."""
+    import os
+    import tempfile
+
+    from srgan.cli import CommandError
+
+    parent = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise CommandError(f"{target} is a folder; give a file name")
+    if not parent.is_dir():
+        raise CommandError(f"cannot write {target}: the folder {parent} does not exist")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise CommandError(f"cannot write {target}: permission denied")
+    try:  # the result is written through a temporary file beside it: try making one
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=f".{target.name}.", suffix=".probe"):
+            pass
+    except OSError as exc:
+        raise CommandError(f"cannot write {target} ({exc.strerror or exc})") from None
 
 
 def _plot(args: argparse.Namespace, curve: list, folders: list[Path], with_niqe: bool) -> None:  # type: ignore[type-arg]

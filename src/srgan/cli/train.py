@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from srgan.runtime import SRGAN_SCALES
 
@@ -30,6 +31,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
 
 
+def check_run_dir(run_dir: Path) -> None:
+    """The run folder must be a folder this process can write in (made if it does not exist)."""
+    import os
+
+    from srgan.training.config import ConfigError
+
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"run folder {run_dir} is an existing file; give a folder (--run-dir)")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot make the run folder {run_dir} ({exc.strerror or exc})") from None
+    if not os.access(run_dir, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write in the run folder {run_dir} (permission denied)")
+
+
 def run(args: argparse.Namespace) -> int:
     from srgan.cli import CommandError
     from srgan.training.config import ConfigError, build_config, to_yaml
@@ -51,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
             print(to_yaml(cfg), end="")
             return 0
         cfg.validate()
+        check_run_dir(Path(cfg.run.run_dir))
         from srgan.training.trainer import Trainer, TrainingError
 
         trainer = Trainer(cfg, resume=args.resume)

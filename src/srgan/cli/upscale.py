@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads")
     parser.add_argument(
-        "--format", choices=("png", "jpg", "webp"), help="output format (default: png, or the -o file's)"
+        "--format", choices=("png", "jpg", "webp", "tif"), help="output format (default: png, or the -o file's)"
     )
     parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality")
     parser.add_argument(
@@ -106,13 +106,34 @@ def expand_inputs(inputs: list[str], recursive: bool) -> tuple[list[tuple[Path, 
     return found, missing
 
 
+def output_kind(output: str | None, n_inputs: int) -> tuple[bool, str | None]:
+    """(whether -o names one output file, the format its suffix asks for); a sentence (CommandError)
+    for an -o that cannot work: a file name for several inputs, an unwritable format, an existing file
+    given as a folder."""
+    from srgan.cli import CommandError
+    from srgan.imageio import WRITABLE_SUFFIXES, image_extensions
+
+    if output is None:
+        return False, None
+    path = Path(output)
+    suffix = path.suffix.lower()
+    if suffix in WRITABLE_SUFFIXES or suffix in image_extensions():
+        if suffix not in WRITABLE_SUFFIXES:
+            raise CommandError(f"-o {output}: srgan cannot write {suffix} files; use .png, .jpg, .webp or .tif")
+        if n_inputs > 1:
+            raise CommandError(f"-o {output} names one file, but {n_inputs} images were given; give a folder")
+        if path.is_dir():
+            raise CommandError(f"-o {output} is an existing folder; give a file name or a folder without a suffix")
+        return True, WRITABLE_SUFFIXES[suffix]
+    if path.exists() and not path.is_dir():
+        raise CommandError(f"-o {output} is an existing file, not a folder")
+    return False, None
+
+
 def plan_outputs(
-    files: list[tuple[Path, Path | None]], output: str | None, fmt: str, suffix: str
+    files: list[tuple[Path, Path | None]], output: str | None, fmt: str, suffix: str, single_file_target: bool = False
 ) -> tuple[list[Job], list[str]]:
     """Where every result goes; refuses any target that is an input or a duplicate."""
-    single_file_target = (
-        output is not None and len(files) == 1 and Path(output).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp")
-    )
     inputs = {f.resolve() for f, _ in files}
     jobs, errors, taken = [], [], set()
     for source, folder in files:
@@ -145,13 +166,12 @@ def run(args: argparse.Namespace) -> int:
     from srgan.cli import CommandError
     from srgan.inference.files import OutputSize
 
-    fmt = args.format
-    if fmt is None and args.output and Path(args.output).suffix.lower() in (".jpg", ".jpeg", ".webp", ".png"):
-        fmt = Path(args.output).suffix.lower().lstrip(".").replace("jpeg", "jpg")
-    fmt = fmt or "png"
+    check_options(args)
     files, errors = expand_inputs(args.inputs, args.recursive)
-    if args.max_pixels <= 0:
-        raise CommandError("--max-pixels must be positive")
+    single_file, file_format = output_kind(args.output, len(files))
+    if args.format and file_format and args.format != file_format:
+        raise CommandError(f"--format {args.format} contradicts -o {args.output}; give one of them")
+    fmt = args.format or file_format or "png"
 
     try:
         size = OutputSize(args.outscale, args.width, args.height)
@@ -160,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
     shard = _join_launcher(args)
     upscaler, description = _load_upscaler(args)
     suffix = args.suffix if args.suffix is not None else f"_x{args.outscale or upscaler.scale:g}"
-    jobs, plan_errors = plan_outputs(files, args.output, fmt, suffix)
+    jobs, plan_errors = plan_outputs(files, args.output, fmt, suffix, single_file)
     errors += plan_errors
     if shard.is_main:
         for error in errors:
@@ -205,6 +225,24 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {message}", file=sys.stderr)
         return 1
     return 0
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Every option's range, before any model is loaded or file read."""
+    from srgan.cli import CommandError
+
+    if args.max_pixels <= 0:
+        raise CommandError("--max-pixels must be positive")
+    if args.threads is not None and args.threads < 1:
+        raise CommandError(f"--threads must be at least 1, got {args.threads}")
+    if args.suffix is not None and ("/" in args.suffix or "\\" in args.suffix or args.suffix in (".", "..")):
+        raise CommandError(f"--suffix {args.suffix!r} contains a path separator; it is added to file names only")
+    if not 1 <= args.quality <= 100:
+        raise CommandError(f"--quality must be between 1 and 100, got {args.quality}")
+    for name in ("tile", "tile_overlap"):
+        value = getattr(args, name)
+        if value is not None and value < (1 if name == "tile" else 0):
+            raise CommandError(f"--{name.replace('_', '-')} must be {'positive' if name == 'tile' else 'zero or more'}")
 
 
 def _join_launcher(args: argparse.Namespace) -> DistInfo:

@@ -90,6 +90,14 @@ class SRTrainDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         self.files = [files[i] for i in keep]
         if self.lr_files is not None:
             self.lr_files = [self.lr_files[i] for i in keep]
+            for i, lr_file in zip(keep, self.lr_files, strict=True):
+                w, h = sizes[i]
+                if image_size(lr_file) != (w // scale, h // scale):
+                    lw, lh = image_size(lr_file)
+                    raise ValueError(
+                        f"{lr_file} is {lw}x{lh}, but its HR image {files[i]} ({w}x{h}) at x{scale} needs "
+                        f"{w // scale}x{h // scale}; is the LR folder made for another scale?"
+                    )
         self.skipped_small = small
         self._cache: dict[int, tuple[torch.Tensor, torch.Tensor | None]] | None = None
         if cache:

@@ -11,14 +11,14 @@ applies to bicubic only.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from srgan.data.imresize import imresize
-from srgan.imageio import find_images, quantize, read_tensor, to_float, to_rgb, to_uint8
+from srgan.imageio import ImageReadError, find_images, quantize, read_tensor, to_float, to_rgb, to_uint8
 from srgan.metrics import lattice_score, niqe, psnr_rgb, psnr_y, rgb_to_y, ssim_y
 from srgan.metrics.full_reference import crop_border, psnr, ssim
 
@@ -82,6 +82,31 @@ def iter_samples(folder: Path, scale: int) -> Iterator[Sample]:
         yield make_sample(path, scale, folder)
 
 
+# SSIM's 11x11 window must fit in the Y plane after the border crop.
+MIN_SCORED_SIDE = 11
+
+
+def load_samples(folder: Path, scale: int) -> tuple[list[Sample], list[str]]:
+    """The folder's samples, and one sentence for each image that cannot be scored (unreadable, or
+    too small for SSIM after the border crop): those are left out, the rest are scored."""
+    samples, problems = [], []
+    for path in find_images([folder]):
+        try:
+            sample = make_sample(path, scale, folder)
+        except ImageReadError as exc:
+            problems.append(str(exc))
+            continue
+        h, w = sample.hr.shape[:2]
+        if min(h, w) - 2 * scale < MIN_SCORED_SIDE:
+            problems.append(
+                f"{path}: {w}x{h} is too small to score at x{scale} (SSIM needs {MIN_SCORED_SIDE}x{MIN_SCORED_SIDE} "
+                f"pixels after the {scale}-px border crop); left out"
+            )
+            continue
+        samples.append(sample)
+    return samples, problems
+
+
 def score(sr: torch.Tensor, sample: Sample, scale: int, with_niqe: bool = True) -> tuple[ImageScore, np.ndarray]:
     """Score an SR output (1, 3, H, W) float against the sample's HR; returns the uint8 SR too."""
     sr_u8 = to_uint8(sr[0].float().cpu()).permute(1, 2, 0).numpy()
@@ -121,6 +146,7 @@ class DatasetReport:
     folder: str
     scale: int
     images: list[ImageScore]
+    problems: list[str] = field(default_factory=list)  # images left out, one sentence each
 
     def means(self) -> dict[str, float | None]:
         return {k: self.mean(k) for k in ("psnr_y", "ssim_y", "psnr_rgb", "niqe", "grid")}
@@ -135,6 +161,7 @@ class DatasetReport:
             "folder": self.folder,
             "scale": self.scale,
             "num_images": len(self.images),
+            "left_out": self.problems,
             "mean": self.means(),
             "images": [s.to_dict() for s in self.images],
         }
@@ -172,7 +199,8 @@ def evaluate_folder(
 ) -> DatasetReport:
     """Every image of ``folder`` by the protocol (``sr_fn`` None = bicubic); used by ``srgan eval``,
     training validation, the bundling and crops scripts and the demo."""
-    samples: Iterable[Sample] = list(iter_samples(folder, scale))
+    loaded, problems = load_samples(folder, scale)
+    samples: Iterable[Sample] = loaded
     if progress:
         import sys
 
@@ -183,4 +211,4 @@ def evaluate_folder(
         images = [score_legacy_y_bicubic(s, scale) for s in samples]
     else:
         images = evaluate(samples, sr_fn or bicubic(scale), scale, with_niqe, on_image)
-    return DatasetReport(folder.name, str(folder), scale, images)
+    return DatasetReport(folder.name, str(folder), scale, images, problems)

@@ -38,6 +38,38 @@ REMOVED_KEYS = {
     "(docs/results/srgan_recipe_experiments.md, runs E13/E14/F2); remove the key",
 }
 ADVERSARIAL_LOSSES = ("vanilla", "ragan")
+# (key, lowest, highest) for every number a run depends on; None = unbounded on that side.
+RANGES: tuple[tuple[str, float | None, float | None], ...] = (
+    ("model.num_blocks", 1, 256),
+    ("model.channels", 1, 1024),
+    ("discriminator.channels", 1, 1024),
+    ("data.patch_size", 8, None),
+    ("data.workers", 0, None),
+    ("data.val_max_images", 1, None),
+    ("loss.pixel_weight", 0, None),
+    ("loss.feature_scale", 0, None),
+    ("loss.input_upsample", 1, 8),
+    ("loss.adversarial_weight", 0, None),
+    ("loss.feature_matching_weight", 0, None),
+    ("loss.artifact_weight", 0, None),
+    ("loss.lattice_weight", 0, None),
+    ("loss.lattice_start", 0, None),
+    ("loss.lattice_energy_weight", 0, None),
+    ("loss.chroma_weight", 0, None),
+    ("optim.lr", 1e-12, 10),
+    ("optim.d_lr", 1e-12, 10),
+    ("optim.gamma", 0, 1),
+    ("optim.min_lr", 0, None),
+    ("optim.warmup", 0, None),
+    ("train.iterations", 1, None),
+    ("train.batch_size", 1, None),
+    ("train.ema_decay", 0, 0.999999),
+    ("train.max_nonfinite", 1, None),
+    ("run.save_every", 1, None),
+    ("run.keep_last", 1, None),
+    ("run.val_every", 1, None),
+    ("run.log_every", 1, None),
+)
 
 
 @dataclass
@@ -151,9 +183,16 @@ class Config:
             )
         if self.train.stage == "srgan" and self.data.patch_size < 16:
             raise ConfigError("data.patch_size must be at least 16 for the discriminator")
-        for key in ("iterations", "batch_size"):
-            if getattr(self.train, key) < 1:
-                raise ConfigError(f"train.{key} must be positive")
+        for key, low, high in RANGES:
+            section, name = key.split(".")
+            value = getattr(getattr(self, section), name)
+            if value is None:
+                continue
+            if (low is not None and value < low) or (high is not None and value > high):
+                bounds = f"at least {low}" if high is None else f"between {low} and {high}"
+                raise ConfigError(f"{key} must be {bounds}; got {value}")
+        if self.optim.min_lr > self.optim.lr:
+            raise ConfigError(f"optim.min_lr ({self.optim.min_lr}) is above optim.lr ({self.optim.lr})")
         if not self.data.hr_dirs:
             raise ConfigError("no training images: set data.hr_dirs (or pass --hr-dir DIR)")
         return self

@@ -29,6 +29,23 @@ from srgan.training.steps import AdversarialStep
 from srgan.training.validation import BestTracker, load_samples, validate
 
 
+def check_same_networks(saved: dict[str, Any], cfg: Config, path: Path) -> None:
+    """A checkpoint resumes only into the networks it was trained with; name every differing key."""
+    current = cfg.to_dict()
+    differing = [
+        f"{section}.{key} {saved_value} -> {current[section].get(key)}"
+        for section in ("model", "discriminator")
+        for key, saved_value in (saved.get(section) or {}).items()
+        if section != "model" or key != "d_channels"  # an older key, now discriminator.channels
+        if current[section].get(key) != saved_value
+    ]
+    if differing:
+        raise ConfigError(
+            f"{path} was trained with other networks ({'; '.join(differing)}); use the settings it was "
+            "trained with, or another run folder"
+        )
+
+
 class TrainingError(RuntimeError):
     """Training cannot go on; the message says why, and the last good checkpoint is intact."""
 
@@ -100,6 +117,7 @@ class Trainer:
             raise ConfigError(
                 f"{path} is a {state['config']['train']['stage']} checkpoint; this run is stage {self.stage}"
             )
+        check_same_networks(state["config"], self.cfg, path)
         self.generator.load_state_dict(state["generator"])
         if self.ema is not None and state.get("ema") is not None:
             self.ema.load_state_dict(state["ema"])

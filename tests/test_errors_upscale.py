@@ -1,0 +1,67 @@
+"""`srgan upscale` with bad options and inputs: one sentence, the right status, nothing left behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from .errors import fails_with_one_sentence, snapshot
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(tmp_path / "a.png")
+    frames = [Image.fromarray(np.full((16, 16, 3), i * 60, np.uint8)) for i in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=80, loop=0)
+    frames[0].save(tmp_path / "anim.webp", save_all=True, append_images=frames[1:], duration=80)
+    frames[0].save(tmp_path / "pages.tif", save_all=True, append_images=frames[1:])
+    (tmp_path / "notes.txt").write_text("not a folder")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--threads", "0"], "--threads must be at least 1, got 0"),
+        (["--device", "tpu"], "unknown device 'tpu'"),
+        (["--suffix", "x/y"], "--suffix 'x/y' contains a path separator"),
+        (["--quality", "0"], "--quality must be between 1 and 100"),
+        (["--strength", "-1"], "strength must be between 0 and 1"),
+        (["--outscale", "2", "--width", "10"], "either an output scale or a width/height"),
+        (["-o", "{dir}/out.gif"], "srgan cannot write .gif files"),
+        (["-o", "{dir}/notes.txt"], "-o {dir}/notes.txt is an existing file, not a folder"),
+        (["{dir}/anim.gif", "-o", "{dir}/one.png"], "-o {dir}/one.png names one file, but 2 images were given"),
+        (["--format", "jpg", "-o", "{dir}/o.png"], "--format jpg contradicts -o"),
+    ],
+)
+def test_bad_options_get_one_sentence_and_touch_nothing(
+    model_file: Path, work: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    argv = ["upscale", str(work / "a.png"), *(e.format(dir=work) for e in extra), "--model", str(model_file), "-q"]
+    fails_with_one_sentence(capsys, argv, message.format(dir=work), folder=work)
+
+
+@pytest.mark.parametrize("name", ["anim.gif", "anim.webp", "pages.tif"])
+def test_animations_and_multipage_files_are_refused_not_cut_to_one_frame(
+    model_file: Path, work: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    out = work / "out"
+    err = fails_with_one_sentence(
+        capsys, ["upscale", str(work / name), "-o", str(out), "--model", str(model_file), "-q"], "has 3 ", status=1
+    )
+    assert f"{work / name}: has 3 " in err and "extract the frames" in err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_one_input_to_a_tif_file_writes_that_file(model_file: Path, work: Path) -> None:
+    from srgan.cli import main
+
+    before = snapshot(work)
+    assert main(["upscale", str(work / "a.png"), "-o", str(work / "big.tif"), "--model", str(model_file), "-q"]) == 0
+    with Image.open(work / "big.tif") as im:
+        assert im.format == "TIFF" and im.size == (32, 32)
+    assert {k: v for k, v in snapshot(work).items() if k != "big.tif"} == before
