@@ -65,3 +65,45 @@ def test_one_input_to_a_tif_file_writes_that_file(model_file: Path, work: Path) 
     with Image.open(work / "big.tif") as im:
         assert im.format == "TIFF" and im.size == (32, 32)
     assert {k: v for k, v in snapshot(work).items() if k != "big.tif"} == before
+
+
+def test_sigterm_leaves_no_temp_file_and_stale_ones_are_removed(model_file: Path, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    # a large input so the process is still working when the signal comes
+    big = tmp_path / "big.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (700, 700, 3), dtype=np.uint8)).save(big)
+    out = tmp_path / "out.png"
+    stale = tmp_path / f".{out.name}.999999.tmp"  # left by a killed run whose process is gone
+    stale.write_bytes(b"partial")
+    cmd = [
+        sys.executable,
+        "-m",
+        "srgan",
+        "upscale",
+        str(big),
+        "-o",
+        str(out),
+        "--model",
+        str(model_file),
+        "-q",
+        "--precision",
+        "fp32",
+        "--threads",
+        "1",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not list(tmp_path.glob(f".{out.name}.{proc.pid}.tmp")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    if proc.poll() is not None:
+        pytest.skip("the upscale finished before the signal could be sent")
+    os.kill(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    assert not list(tmp_path.glob(".*.tmp")), "no temp file left, and the stale one is gone"
+    assert not out.exists()

@@ -195,6 +195,8 @@ def test_strength_and_output_scale_through_the_api(model_file: Path) -> None:
     with TestClient(app) as c:
         info = c.get("/api/models").json()
         assert info["blendable"] == {"srgan-x4": "srresnet-x4"}
+        assert info["models"] == ["srgan-x4", "tiny.safetensors"], "clients see names, never server paths"
+        assert str(model_file.parent) not in c.get("/api/models").text
         sizes = {}
         for strength in ("0", "1"):
             form = {"model": "srgan-x4", "strength": strength, "outscale": "3"}
@@ -209,9 +211,42 @@ def test_strength_and_output_scale_through_the_api(model_file: Path) -> None:
         assert np.abs(sizes["0"] - sizes["1"]).mean() > 0.5, "strength changes the picture"
         bad = [
             ({"model": "srgan-x4", "strength": "1.5"}, "strength must be between 0 and 1"),
-            ({"model": str(model_file), "strength": "0.5"}, "has no fidelity base"),
+            ({"model": "tiny.safetensors", "strength": "0.5"}, "has no fidelity base"),
             ({"model": "srgan-x4", "outscale": "100"}, "outscale must be above 0 and at most 16"),
         ]
         for form, message in bad:
             r = c.post("/api/upscale", files={"file": ("a.png", png_bytes(), "image/png")}, data=form)
             assert r.status_code == 400 and message in r.json()["error"]
+
+
+def test_a_bad_model_is_refused_at_start_up(tmp_path: Path) -> None:
+    (tmp_path / "junk.pth").write_bytes(b"junk")
+    with pytest.raises(ValueError, match=r"junk\.pth is not a PyTorch or safetensors model file"):
+        create_app(ServeConfig([str(tmp_path / "junk.pth")]))
+
+
+def test_shutdown_stops_the_running_job_and_removes_the_results_for_good(tmp_path: Path) -> None:
+    started, seen = threading.Event(), []
+
+    def slow(_upload: object, _job: object, progress, result: Path, preview: Path) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+        started.set()
+        for tile in range(1000):
+            progress(tile, 1000)  # raises once the manager is closing
+            time.sleep(0.01)
+            seen.append(tile)
+        result.write_bytes(b"x")
+        return 1, 1
+
+    jobs = JobManager(slow)  # type: ignore[arg-type]
+    (jobs.uploads_dir / "u.bin").write_bytes(b"x")
+    job = jobs.submit(jobs.uploads_dir / "u.bin", "m")
+    assert started.wait(10)
+    t0 = time.time()
+    jobs.shutdown()
+    assert time.time() - t0 < 5, "shutdown waits one tile, not the whole job"
+    assert job.status == "failed" and "shutting down" in (job.error or "")
+    assert len(seen) < 1000 and not jobs.results_dir.exists()
+    time.sleep(0.1)
+    assert not jobs.results_dir.exists(), "nothing re-creates the folder"
+    with pytest.raises(QueueFull):
+        jobs.submit(tmp_path / "late.bin", "m")

@@ -12,6 +12,29 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def remove_stale_temps(path: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temp files ``atomic_path`` left beside ``path`` in processes that no longer run
+    (killed mid-write); a live writer's file is left alone. Returns what was removed."""
+    target = Path(path)
+    removed = []
+    for tmp in target.parent.glob(f".{target.name}.*.tmp"):
+        pid = tmp.name[len(target.name) + 2 : -len(".tmp")]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: alive, not ours to judge
+    return True
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str], overwrite: bool = True) -> Iterator[Path]:
     """Yield a temp path to write; on success it replaces ``path``, on error it is removed.

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from srgan import __version__
@@ -37,11 +39,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt_on_sigterm(signum: int, _frame: object) -> None:
+    # SIGTERM would end the process without unwinding; as KeyboardInterrupt every `finally` runs,
+    # so no temporary file is left behind.
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     module = importlib.import_module(f"srgan.cli.{args._module}")
+    # train saves a checkpoint on SIGTERM itself; serve shuts its server down cleanly
+    previous = None
+    if args.command not in ("train", "serve") and threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     try:
-        return int(module.run(args) or 0)
+        return _run(module, args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(module: object, args: argparse.Namespace) -> int:
+    try:
+        return int(module.run(args) or 0)  # type: ignore[attr-defined]
     except CommandError as exc:
         print(f"srgan {args.command}: error: {exc}", file=sys.stderr)
         return 2

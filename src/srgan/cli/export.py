@@ -23,6 +23,12 @@ def run(args: argparse.Namespace) -> int:
     from srgan.modelfiles.loader import ModelLoadError, load_generator
 
     out = Path(args.output)
+    if args.format == "onnx":
+        import importlib.util
+
+        missing = [m for m in ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
+        if missing:
+            raise CommandError(f"ONNX export needs {' and '.join(missing)}: pip install 'srgan[onnx]'")
     if out.exists() and not args.overwrite:
         raise CommandError(f"{out} already exists (use --overwrite to replace it)")
     try:

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
             models, args.max_pixels, args.max_upload_mb, args.workers, args.queue, args.device, args.precision
         )
         app = create_app(config)
-    except ValueError as exc:
+    except (ValueError, ImportError) as exc:  # includes a model file that cannot be loaded
         raise CommandError(str(exc)) from exc
     print(f"srgan serve: http://{args.host}:{args.port}/  (models: {', '.join(models)}; Ctrl-C to stop)")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from srgan.atomic import atomic_path
+from srgan.atomic import atomic_path, remove_stale_temps
 from srgan.data.imresize import imresize
 from srgan.imageio import KEEP_ALL, ImageData, ReadPolicy, read_image, to_float, write_image
 from srgan.inference.tiling import ProgressFunction
@@ -72,6 +72,7 @@ def upscale_file(
     """Read ``source``, upscale it, resample it to ``size`` if one is asked for, write ``target``
     (never partially; an existing target only with ``overwrite``). Raises ImageReadError for a bad
     input, OSError for an unwritable target."""
+    remove_stale_temps(target)
     data = read_image(source, policy)
     out = upscaler.upscale_data(data, progress)
     wanted = size.target(*data.size) if size is not None else None

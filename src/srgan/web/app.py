@@ -68,14 +68,16 @@ def create_app(config: ServeConfig) -> FastAPI:
     # slider cannot fill memory with networks.
     upscalers: OrderedDict[tuple[str, float], Upscaler] = OrderedDict()
     load_lock = threading.Lock()
-    bases = {name: base for name in config.models if (base := fidelity_base(name)) is not None}
+    # Clients see names, never server paths: a bundled name as it is, a file by its name.
+    sources = public_names(config.models)
+    bases = {name: base for name, spec in sources.items() if (base := fidelity_base(spec)) is not None}
 
     def upscaler_for(name: str, strength: float) -> Upscaler:
         key = (name, strength)
         with load_lock:
             if key not in upscalers:
                 upscalers[key] = Upscaler.from_pretrained(
-                    name, device=config.device, precision=config.precision, strength=strength
+                    sources[name], device=config.device, precision=config.precision, strength=strength
                 )
                 while len(upscalers) > MAX_LOADED_MODELS:
                     upscalers.popitem(last=False)
@@ -103,6 +105,8 @@ def create_app(config: ServeConfig) -> FastAPI:
             write_image(tmp, ImageData(enlarged, enlarged_alpha, data.gray, 8), "png")
         return done.output.size
 
+    for name in sources:  # every model is checked (and loaded) at start-up, not at the first upload
+        upscaler_for(name, 1.0)
     jobs = JobManager(upscale, config.workers, config.max_queue, config.max_result_bytes, config.result_ttl)
 
     @asynccontextmanager
@@ -142,8 +146,8 @@ def create_app(config: ServeConfig) -> FastAPI:
     @app.get("/api/models")
     async def models() -> dict[str, Any]:
         return {
-            "models": config.models,
-            "default": config.models[0],
+            "models": list(sources),
+            "default": next(iter(sources)),
             "max_pixels": config.max_pixels,
             "max_upload_mb": config.max_upload_bytes / 2**20,
             "blendable": bases,
@@ -156,9 +160,9 @@ def create_app(config: ServeConfig) -> FastAPI:
         strength: Annotated[float | None, Form()] = None,
         outscale: Annotated[float | None, Form()] = None,
     ) -> dict[str, str]:
-        name = model or config.models[0]
-        if name not in config.models:
-            raise HTTPException(400, f"unknown model {name!r}; choose one of {', '.join(config.models)}")
+        name = model or next(iter(sources))
+        if name not in sources:
+            raise HTTPException(400, f"unknown model {name!r}; choose one of {', '.join(sources)}")
         if strength is not None and not 0.0 <= strength <= 1.0:
             raise HTTPException(400, f"strength must be between 0 and 1, got {strength}")
         if strength is not None and strength != 1.0 and name not in bases:
@@ -208,6 +212,18 @@ def create_app(config: ServeConfig) -> FastAPI:
         return finished_file(job_id, preview=True)
 
     return app
+
+
+def public_names(models: list[str]) -> dict[str, str]:
+    """name shown to clients -> the model as given on the command line (bundled name or path)."""
+    names: dict[str, str] = {}
+    for spec in models:
+        base = spec if "/" not in spec and "\\" not in spec else Path(spec).name
+        name, n = base, 2
+        while name in names:
+            name, n = f"{base} ({n})", n + 1
+        names[name] = spec
+    return names
 
 
 def _store_and_probe(body: bytes, max_pixels: int, folder: Path) -> Path:

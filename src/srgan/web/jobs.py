@@ -18,6 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+class JobCancelled(Exception):
+    """The server is shutting down; the job stops where it is."""
+
+
 class QueueFull(Exception):
     """Too many jobs waiting or running; the client should retry later."""
 
@@ -74,6 +78,7 @@ class JobManager:
         self._upscale = upscale
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="srgan-job")
         self._lock = threading.Lock()
+        self._closing = threading.Event()
         self._jobs: dict[str, Job] = {}
         self.max_queue = max_queue
         self.max_result_bytes = max_result_bytes
@@ -90,6 +95,8 @@ class JobManager:
         """Queue the upscaling of ``upload`` (a file this manager then owns and deletes)."""
         self.cleanup()
         with self._lock:
+            if self._closing.is_set():
+                raise QueueFull
             if sum(j.status in ("queued", "running") for j in self._jobs.values()) >= self.max_queue:
                 raise QueueFull
             job = Job(uuid.uuid4().hex, model, strength, outscale)
@@ -111,6 +118,8 @@ class JobManager:
         job.status = "running"
 
         def progress(done: int, total: int) -> None:
+            if self._closing.is_set():  # shutting down: stop at the next tile
+                raise JobCancelled("the server is shutting down")
             job.done, job.total = done, total
 
         try:
@@ -148,5 +157,8 @@ class JobManager:
                 self._jobs.pop(job.id, None)
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop: queued jobs are cancelled, a running one stops at its next tile, and only when no
+        worker can write any more is the results folder (with the users' images) removed."""
+        self._closing.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(self.results_dir, ignore_errors=True)
