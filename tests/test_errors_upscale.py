@@ -107,3 +107,25 @@ def test_sigterm_leaves_no_temp_file_and_stale_ones_are_removed(model_file: Path
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
     assert not list(tmp_path.glob(".*.tmp")), "no temp file left, and the stale one is gone"
     assert not out.exists()
+
+
+def test_a_job_that_cannot_fit_in_memory_is_refused_before_it_starts(
+    model_file: Path, work: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import srgan.inference.upscaler as upscaler_module
+
+    big = work / "big.png"
+    Image.fromarray(np.zeros((600, 800, 3), np.uint8)).save(big)
+    monkeypatch.setattr(upscaler_module, "_available_memory", lambda: 300 << 20)  # a small machine: 300 MiB free
+    decoded = []
+    import srgan.inference.files as files_module
+
+    real_read = files_module.read_image
+    monkeypatch.setattr(files_module, "read_image", lambda *a, **k: decoded.append(1) or real_read(*a, **k))
+    err = fails_with_one_sentence(
+        capsys, ["upscale", str(big), "-o", str(work / "o.png"), "--model", str(model_file), "-q"], "needs about", 1
+    )
+    assert f"{big}: upscaling 800x600 to 1600x1200 needs about" in err and "but only 0.3 GiB is available" in err
+    assert "tile" not in err.split("needs about")[1], "the message never blames the tile size"
+    assert not decoded, "refused before decoding"
+    assert not (work / "o.png").exists()

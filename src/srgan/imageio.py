@@ -112,18 +112,29 @@ class ImageData:
         colour = colour.clone() if colour.dtype == torch.uint8 else colour.float().clone()
         return cls(colour, alpha, c in (1, 2), bits or (8 if t.dtype == torch.uint8 else 16))
 
-    def planes(self) -> torch.Tensor:
-        """(C, H, W) float32 in the image's own layout: luma or RGB, then alpha if it has one."""
-        colour = to_luma(self.rgb) if self.gray else self.rgb
-        return torch.cat([colour, self.alpha]) if self.alpha is not None else colour
+    def planes(self, rows: slice = slice(None)) -> torch.Tensor:
+        """(C, H, W) float32 in the image's own layout: luma or RGB, then alpha if it has one
+        (``rows``: only those rows)."""
+        rgb = to_rgb(to_float(self.pixels[:, rows]))
+        colour = to_luma(rgb) if self.gray else rgb
+        return torch.cat([colour, self.alpha[:, rows]]) if self.alpha is not None else colour
 
     def to_numpy(self, bits: int | None = None) -> np.ndarray:
-        """(H, W) or (H, W, C) uint8 (8 bits) or uint16 array in the image's own layout."""
+        """(H, W) or (H, W, C) uint8 (8 bits) or uint16 array in the image's own layout.
+
+        Converted in strips of rows into one preallocated array, so a large image costs its integer
+        output plus one small float strip, not several full-size float copies."""
         bits = bits or self.bits
-        t = self.planes().clamp(0, 1)
         peak, dtype = (65535.0, np.uint16) if bits > 8 else (255.0, np.uint8)
-        arr = (t * peak).round_().permute(1, 2, 0).numpy().astype(dtype)
-        return arr[..., 0] if arr.shape[-1] == 1 else arr
+        w, h = self.size
+        channels = (1 if self.gray else 3) + (1 if self.alpha is not None else 0)
+        arr = np.empty((h, w, channels), dtype)
+        step = max(1, (4 << 20) // max(1, w * channels))  # about 16 MiB of float32 per strip
+        for top in range(0, h, step):
+            # clamp (not clamp_) copies: the planes may share memory with self.pixels
+            strip = self.planes(slice(top, top + step)).clamp(0, 1).mul_(peak).round_()
+            arr[top : top + step] = strip.permute(1, 2, 0).numpy().astype(dtype)
+        return arr[..., 0] if channels == 1 else arr
 
     def to_pil(self) -> Image.Image:
         """A PIL image (16-bit colour becomes 8-bit: Pillow has no 16-bit RGB mode), with ICC and DPI."""
@@ -211,6 +222,18 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
             return (h, w) if im.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (w, h)
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"{path}: not a readable image ({exc})") from exc
+
+
+def image_header(path: str | os.PathLike[str]) -> tuple[int, int, bool, int]:
+    """(width, height, has alpha, bits per sample) from the header alone: enough to plan memory."""
+    try:
+        with _open_unlimited(Path(path)) as im:
+            alpha = im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info
+            bits = 16 if im.mode.startswith("I") or (im.format == "PNG" and _is_png16(Path(path))) else 8
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(f"{path}: not a readable image ({exc})") from exc
+    w, h = image_size(path)
+    return w, h, alpha, bits
 
 
 def read_image(path: str | os.PathLike[str], policy: ReadPolicy = KEEP_ALL) -> ImageData:

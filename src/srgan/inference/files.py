@@ -73,6 +73,7 @@ def upscale_file(
     (never partially; an existing target only with ``overwrite``). Raises ImageReadError for a bad
     input, OSError for an unwritable target."""
     remove_stale_temps(target)
+    check_memory(upscaler, source, size, policy)
     data = read_image(source, policy)
     out = upscaler.upscale_data(data, progress)
     wanted = size.target(*data.size) if size is not None else None
@@ -81,6 +82,52 @@ def upscale_file(
     with atomic_path(target, overwrite=overwrite) as tmp:
         write_image(tmp, out, fmt, quality)
     return UpscaledFile(data, out)
+
+
+def estimate_bytes(
+    upscaler: Upscaler, width: int, height: int, alpha: bool, bits: int, final: tuple[int, int] | None
+) -> int:
+    """Peak host memory (bytes) to upscale a width x height image, from what the code allocates: the
+    float input (and its premultiplied copy), the tiler's float accumulator and weights per output
+    pixel (twice with alpha, which is upscaled in a pass of its own, plus the un-premultiplied colour),
+    a resampled copy for another output size, the integer output, and the network's working set."""
+    s = upscaler.scale
+    in_px, out_px = width * height, width * height * s * s
+    final_px = final[0] * final[1] if final is not None else 0
+    channels_out = 4 if alpha else 3
+    per_out = 16 + (16 + 12 if alpha else 0)
+    return (
+        in_px * (12 + (16 if alpha else 0))
+        + out_px * per_out
+        + final_px * 4 * channels_out
+        + (final_px or out_px) * channels_out * (2 if bits > 8 else 1)
+        + upscaler.working_set_bytes()
+    )
+
+
+def check_memory(upscaler: Upscaler, source: Path, size: OutputSize | None, policy: ReadPolicy = KEEP_ALL) -> None:
+    """Refuse, before decoding, a job that would need more memory than this machine has free.
+    A file whose header cannot be read, or that is over the pixel limit, is left to ``read_image``,
+    which names that problem."""
+    from srgan.imageio import ImageReadError, image_header
+    from srgan.inference.upscaler import available_memory
+
+    try:
+        w, h, alpha, bits = image_header(source)
+    except (ImageReadError, OSError):
+        return
+    if policy.max_pixels is not None and w * h > policy.max_pixels:
+        return
+    final = size.target(w, h) if size is not None else None
+    need, free = estimate_bytes(upscaler, w, h, alpha, bits, final), available_memory()
+    if need > free:
+        s = upscaler.scale
+        out_w, out_h = final or (w * s, h * s)
+        raise ImageReadError(
+            f"{source}: upscaling {w}x{h} to {out_w}x{out_h} needs about {need / 2**30:.1f} GiB of memory, but only "
+            f"{free / 2**30:.1f} GiB is available; upscale it in parts (crop it into pieces) or on a machine with "
+            "more memory"
+        )
 
 
 def is_complete(target: Path, expected: tuple[int, int]) -> bool:

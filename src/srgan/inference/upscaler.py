@@ -187,6 +187,12 @@ class Upscaler:
         side = int(math.sqrt(budget / per_px)) // 8 * 8
         return max(side, 2 * self.margin + 32)
 
+    def working_set_bytes(self) -> int:
+        """Host memory the network itself uses while upscaling: the tile's activations (see
+        auto_tile) and the reconstruction strips, whatever the image size."""
+        per_px = 4 * self.config.channels * 6
+        return self.auto_tile() ** 2 * per_px * self._batch_size() + (256 << 20)
+
     def _batch_size(self) -> int:
         return 4 if self.device.type == "cuda" else 1  # a CPU gains nothing from batching big tiles
 
@@ -254,6 +260,11 @@ class Upscaler:
 
     def _upscale_pil(self, image: Any, progress: ProgressFunction | None) -> Any:
         return self.upscale_data(ImageData.from_pil(image), progress).to_pil()
+
+
+def available_memory() -> int:
+    """Bytes of memory this process can still allocate (MemAvailable; 4 GiB if unknown)."""
+    return _available_memory()
 
 
 def _available_memory() -> int:
