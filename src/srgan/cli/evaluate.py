@@ -23,6 +23,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "perception-distortion curve (e.g. 0,0.25,0.5,0.75,1)",
     )
     parser.add_argument("--blend-with", metavar="MODEL", help="the fidelity base for --strength (default: the card's)")
+    parser.add_argument(
+        "--degradation",
+        choices=("jpeg75", "noise10"),
+        help="real-world LR: the protocol's LR saved as JPEG q75 (4:2:0), or with Gaussian noise sigma 10/255 "
+        "(docs/evaluation.md); the HR stays the reference",
+    )
+    parser.add_argument("--degradation-seed", type=int, default=0, metavar="N", help="seed of the noise preset")
     parser.add_argument("--plot", metavar="PNG", help="draw the curve (NIQE against PSNR-Y), bicubic included")
     parser.add_argument(
         "--reference",
@@ -69,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.pipeline == "y" and args.model != "bicubic":
         raise CommandError("--pipeline y applies to bicubic only (a model sees RGB input)")
+    if args.pipeline == "y" and args.degradation:
+        raise CommandError("--degradation applies to the standard (rgb) pipeline, not --pipeline y")
     strengths = parse_strengths(args.strength)
     if args.model == "bicubic" and (strengths != [1.0] or args.blend_with):
         raise CommandError("--strength and --blend-with apply to models, not to bicubic")
@@ -120,10 +129,22 @@ def run(args: argparse.Namespace) -> int:
                 def save(sample: Sample, sr_u8: np.ndarray, out_dir: Path = out_dir) -> None:
                     _save_images(out_dir, sample, sr_u8, upscale_bicubic, args.model)
 
-            reports.append(evaluate_folder(folder, model_fn, args.scale, with_niqe, args.pipeline, save, progress=True))
+            reports.append(
+                evaluate_folder(
+                    folder,
+                    model_fn,
+                    args.scale,
+                    with_niqe,
+                    args.pipeline,
+                    save,
+                    True,
+                    args.degradation,
+                    args.degradation_seed,
+                )
+            )
         print(format_table(reports, label, args.per_image))
         curve.append((strength, reports))
-    print(protocol_line(args.scale, args.pipeline, with_niqe))
+    print(protocol_line(args.scale, args.pipeline, with_niqe, args.degradation, args.degradation_seed))
     problems = [p for report in curve[0][1] for p in report.problems]
     if args.plot:
         _plot(args, curve, folders, with_niqe)
@@ -134,7 +155,9 @@ def run(args: argparse.Namespace) -> int:
             "model": args.model,
             "scale": args.scale,
             "pipeline": args.pipeline,
-            "protocol": protocol_line(args.scale, args.pipeline, with_niqe),
+            "degradation": args.degradation,
+            "degradation_seed": args.degradation_seed if args.degradation else None,
+            "protocol": protocol_line(args.scale, args.pipeline, with_niqe, args.degradation, args.degradation_seed),
         }
         if len(curve) == 1:
             payload["strength"] = curve[0][0]

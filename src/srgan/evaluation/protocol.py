@@ -10,6 +10,7 @@ applies to bicubic only.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,16 +18,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from srgan.data.degradations import gaussian_noise, jpeg
 from srgan.data.imresize import imresize
 from srgan.imageio import ImageReadError, find_images, quantize, read_tensor, to_float, to_rgb, to_uint8
-from srgan.metrics import lattice_score, niqe, psnr_rgb, psnr_y, rgb_to_y, ssim_y
+from srgan.metrics import blockiness, lattice_score, niqe, psnr_rgb, psnr_y, rgb_to_y, ssim_y
 from srgan.metrics.full_reference import crop_border, psnr, ssim
 
 # LR (1, 3, h, w) float in [0, 1] -> SR (1, 3, s*h, s*w) float
 SRFunction = Callable[[torch.Tensor], torch.Tensor]
 
 
-def protocol_line(scale: int, pipeline: str = "rgb", with_niqe: bool = True) -> str:
+def protocol_line(
+    scale: int, pipeline: str = "rgb", with_niqe: bool = True, degradation: str | None = None, seed: int = 0
+) -> str:
     if pipeline == "y":
         return (
             f"Protocol: legacy Y-only pipeline: HR Y (uint8), MATLAB-bicubic down/up x{scale} on Y, "
@@ -37,7 +41,9 @@ def protocol_line(scale: int, pipeline: str = "rgb", with_niqe: bool = True) -> 
         f"Protocol: HR mod-cropped to x{scale}; LR = MATLAB bicubic (antialiased) of RGB HR, rounded to uint8; "
         f"SR rounded to uint8; PSNR/SSIM (11x11 Gaussian, sigma 1.5) on BT.601 Y (MATLAB rgb2ycbcr), "
         f"{scale}-px border cropped; gray HR measured on its gray values{niqe_part}; Grid = srgan.metrics."
-        f"lattice_score of SR Y (period {scale}; natural images ~0.12, a visible grid ~0.5 and more)."
+        f"lattice_score of SR Y (period {scale}; natural images ~0.12, a visible grid ~0.5 and more); "
+        f"Block = srgan.metrics.blockiness of SR Y at {8 * scale}-px blocks (clean ~1)."
+        + (f" LR degraded by preset {degradation} (seed {seed}, docs/evaluation.md)." if degradation else "")
     )
 
 
@@ -49,6 +55,7 @@ class ImageScore:
     psnr_rgb: float
     niqe: float | None
     grid: float | None = None  # srgan.metrics.lattice_score of the SR's Y, period = scale
+    block: float | None = None  # srgan.metrics.blockiness of the SR's Y at the LR's 8x8 JPEG blocks (8 x scale)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -68,13 +75,35 @@ def mod_crop(image: torch.Tensor, scale: int) -> torch.Tensor:
     return image[..., : h - h % scale, : w - w % scale]
 
 
-def make_sample(path: Path, scale: int, root: Path) -> Sample:
+# Real-world presets: the protocol's uint8 LR, damaged as camera and web images are (docs/evaluation.md).
+DEGRADATIONS = ("jpeg75", "noise10")
+
+
+def degrade(lr: torch.Tensor, preset: str, name: str, seed: int) -> torch.Tensor:
+    """The protocol's LR (1, 3, h, w) on the 8-bit grid after a real-world ``preset``, again on the 8-bit
+    grid. ``jpeg75``: saved as a JPEG of quality 75 with 4:2:0 chroma (libjpeg through Pillow) and
+    decoded; ``noise10``: Gaussian noise of sigma 10/255 per channel, seeded by (``seed``, the image's
+    name), clamped and rounded. The same seed and name always give the same image."""
+    if preset == "jpeg75":
+        u8 = to_uint8(lr[0].float()).permute(1, 2, 0).numpy()
+        decoded = torch.from_numpy(jpeg(u8, 75, "4:2:0")).permute(2, 0, 1)[None]
+        return decoded.double() / 255.0
+    if preset == "noise10":
+        generator = torch.Generator().manual_seed(zlib.crc32(f"{seed}:{name}".encode()))
+        return quantize(gaussian_noise(lr, 10 / 255, generator))
+    raise ValueError(f"unknown degradation {preset!r}; use one of {', '.join(DEGRADATIONS)}")
+
+
+def make_sample(path: Path, scale: int, root: Path, degradation: str | None = None, seed: int = 0) -> Sample:
     hr = mod_crop(read_tensor(path), scale)
     if hr.dtype != torch.uint8:
         hr = to_uint8(hr)  # 16-bit HR: measured on its 8-bit rounding, like every published number
     lr = quantize(imresize(to_rgb(to_float(hr)).double()[None], 1.0 / scale))
+    name = str(path.relative_to(root))
+    if degradation is not None:
+        lr = degrade(lr, degradation, name, seed)
     hr_np = hr[0].numpy() if hr.shape[0] == 1 else hr.permute(1, 2, 0).numpy()
-    return Sample(str(path.relative_to(root)), hr_np, lr)
+    return Sample(name, hr_np, lr)
 
 
 def iter_samples(folder: Path, scale: int) -> Iterator[Sample]:
@@ -86,13 +115,15 @@ def iter_samples(folder: Path, scale: int) -> Iterator[Sample]:
 MIN_SCORED_SIDE = 11
 
 
-def load_samples(folder: Path, scale: int) -> tuple[list[Sample], list[str]]:
+def load_samples(
+    folder: Path, scale: int, degradation: str | None = None, seed: int = 0
+) -> tuple[list[Sample], list[str]]:
     """The folder's samples, and one sentence for each image that cannot be scored (unreadable, or
     too small for SSIM after the border crop): those are left out, the rest are scored."""
     samples, problems = [], []
     for path in find_images([folder]):
         try:
-            sample = make_sample(path, scale, folder)
+            sample = make_sample(path, scale, folder, degradation, seed)
         except ImageReadError as exc:
             problems.append(str(exc))
             continue
@@ -123,6 +154,7 @@ def score(sr: torch.Tensor, sample: Sample, scale: int, with_niqe: bool = True) 
         psnr_rgb=psnr_rgb(sr_u8, sample.hr, scale),
         niqe=niqe_value,
         grid=lattice_score(plane, scale) if min(plane.shape) >= 3 * scale else None,
+        block=blockiness(rgb_to_y(sr_u8), 8 * scale, scale) if min(sr_u8.shape[:2]) > 16 * scale else None,
     )
     return result, sr_u8
 
@@ -149,7 +181,7 @@ class DatasetReport:
     problems: list[str] = field(default_factory=list)  # images left out, one sentence each
 
     def means(self) -> dict[str, float | None]:
-        return {k: self.mean(k) for k in ("psnr_y", "ssim_y", "psnr_rgb", "niqe", "grid")}
+        return {k: self.mean(k) for k in ("psnr_y", "ssim_y", "psnr_rgb", "niqe", "grid", "block")}
 
     def mean(self, field: str) -> float | None:
         values = [getattr(s, field) for s in self.images if getattr(s, field) is not None]
@@ -196,10 +228,12 @@ def evaluate_folder(
     pipeline: str = "rgb",
     on_image: ImageCallback | None = None,
     progress: bool = False,
+    degradation: str | None = None,
+    degradation_seed: int = 0,
 ) -> DatasetReport:
     """Every image of ``folder`` by the protocol (``sr_fn`` None = bicubic); used by ``srgan eval``,
     training validation, the bundling and crops scripts and the demo."""
-    loaded, problems = load_samples(folder, scale)
+    loaded, problems = load_samples(folder, scale, degradation, degradation_seed)
     samples: Iterable[Sample] = loaded
     if progress:
         import sys

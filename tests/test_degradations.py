@@ -1,0 +1,86 @@
+"""Degradations and the real-world evaluation presets; the blockiness metric."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from srgan.data.degradations import gaussian_noise, jpeg
+from srgan.evaluation.protocol import degrade, evaluate_folder, make_sample
+from srgan.metrics import blockiness
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "baboon.png"
+
+
+def photo() -> np.ndarray:
+    return np.asarray(Image.open(EXAMPLE).convert("RGB"))[:128, :128].copy()
+
+
+def test_blockiness_sees_blocks_and_not_clean_images() -> None:
+    rng = np.random.default_rng(0)
+    clean = torch.from_numpy(rng.normal(128, 5, (128, 128)))
+    assert blockiness(clean, 8) == pytest.approx(1.0, abs=0.05)
+    blocky = clean.clone()
+    for y in range(0, 128, 8):
+        for x in range(0, 128, 8):
+            blocky[y : y + 8, x : x + 8] += rng.normal(0, 15)  # each 8x8 block shifted on its own
+    assert blockiness(blocky, 8) > 1.5
+    shifted = torch.roll(blocky, shifts=(4, 4), dims=(0, 1))  # the same blocks off the measured grid
+    assert blockiness(shifted, 8) < 1.2
+
+
+def test_jpeg_quality_is_monotone_in_size_and_error() -> None:
+    image = photo()
+    sizes, errors = [], []
+    for quality in (20, 50, 75, 95):
+        decoded = jpeg(image, quality)
+        buf = io.BytesIO()
+        Image.fromarray(image).save(buf, "JPEG", quality=quality, subsampling="4:2:0")
+        sizes.append(len(buf.getvalue()))
+        errors.append(np.abs(decoded.astype(float) - image).mean())
+    assert sizes == sorted(sizes) and errors == sorted(errors, reverse=True)
+
+
+def test_noise_sigma_is_measured_back() -> None:
+    image = torch.full((1, 3, 256, 256), 0.5, dtype=torch.float64)
+    noisy = gaussian_noise(image, 10 / 255, torch.Generator().manual_seed(0))
+    assert float((noisy - image).std()) * 255 == pytest.approx(10, rel=0.02)
+    gray = gaussian_noise(image, 10 / 255, torch.Generator().manual_seed(0), gray=True)
+    assert torch.equal(gray[:, 0], gray[:, 1])
+
+
+def test_presets_reproduce_exactly_and_depend_on_the_seed() -> None:
+    a = make_sample(EXAMPLE, 4, EXAMPLE.parent, "noise10", seed=3)
+    b = make_sample(EXAMPLE, 4, EXAMPLE.parent, "noise10", seed=3)
+    c = make_sample(EXAMPLE, 4, EXAMPLE.parent, "noise10", seed=4)
+    clean = make_sample(EXAMPLE, 4, EXAMPLE.parent)
+    assert torch.equal(a.lr, b.lr) and not torch.equal(a.lr, c.lr)
+    assert float((a.lr - clean.lr).std()) * 255 == pytest.approx(10, rel=0.1)
+    assert torch.equal(a.lr, (a.lr * 255).round() / 255), "on the 8-bit grid, as a saved LR file"
+    j1, j2 = (make_sample(EXAMPLE, 4, EXAMPLE.parent, "jpeg75", seed=s).lr for s in (0, 9))
+    assert torch.equal(j1, j2), "JPEG is deterministic"
+    lr_u8 = (clean.lr[0] * 255).round().byte().permute(1, 2, 0).numpy()
+    assert np.array_equal((j1[0] * 255).round().byte().permute(1, 2, 0).numpy(), jpeg(lr_u8, 75, "4:2:0"))
+    with pytest.raises(ValueError, match="unknown degradation"):
+        degrade(clean.lr, "jpeg12", "x", 0)
+
+
+def test_blockiness_of_an_upscale_compares_like_with_like_phases() -> None:
+    # a smooth ramp upscaled x4 by repeating pixels: every step sits between LR pixels (phase 3)
+    lr = torch.arange(64, dtype=torch.float64).repeat(64, 1) * 2
+    sr = lr.repeat_interleave(4, 0).repeat_interleave(4, 1)
+    assert blockiness(sr, 32, lattice=4) == pytest.approx(1.0)
+    assert blockiness(sr, 32) > 3, "without the phase rule the interpolator's own steps look like blocks"
+
+
+def test_bicubic_of_jpeg_inputs_is_blocky_and_of_clean_ones_is_not() -> None:
+    clean = evaluate_folder(EXAMPLE.parent, None, 4, with_niqe=False)
+    damaged = evaluate_folder(EXAMPLE.parent, None, 4, with_niqe=False, degradation="jpeg75")
+    assert 0.9 < clean.mean("block") < 1.1  # type: ignore[operator]
+    assert damaged.mean("block") > clean.mean("block") + 0.05  # type: ignore[operator]
+    assert damaged.mean("psnr_y") < clean.mean("psnr_y")  # type: ignore[operator]
