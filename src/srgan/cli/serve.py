@@ -11,7 +11,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: this computer only)")
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--model", action="append", help="model to offer (repeatable; default: the bundled ones)")
-    parser.add_argument("--max-pixels", type=int, default=16_000_000, help="largest accepted input, in pixels")
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=4_000_000,
+        help="largest accepted input, in pixels (default 4 MP: one job then peaks near 2 GiB, see README)",
+    )
     parser.add_argument("--max-upload-mb", type=float, default=25.0, help="largest accepted upload, in MB")
     parser.add_argument("--workers", type=int, default=1, help="images upscaled at the same time")
     parser.add_argument("--queue", type=int, default=8, help="jobs waiting or running before new ones get 503")

@@ -7,7 +7,7 @@ API (all JSON unless noted):
   model, 411 no Content-Length, 503 queue full (with Retry-After).
 - ``GET  /api/jobs/{id}``: status, progress (tiles done/total), error, and when done the result URLs.
 - ``GET  /api/jobs/{id}/result``: the upscaled PNG; ``GET /api/jobs/{id}/input``: the input
-  enlarged by bicubic (for the before/after view).
+  as decoded, PNG, at its own size (the page stretches it over the result for the before/after view).
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from srgan.imageio import ImageData, ImageReadError, ReadPolicy, probe, write_image
+from srgan.imageio import ImageReadError, ReadPolicy, probe, write_image
 from srgan.web.jobs import Job, JobManager, QueueFull
 
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -40,7 +40,7 @@ class ServeConfig:
     def __init__(
         self,
         models: list[str],
-        max_pixels: int = 16_000_000,
+        max_pixels: int = 4_000_000,
         max_upload_mb: float = 25.0,
         workers: int = 1,
         max_queue: int = 8,
@@ -87,7 +87,7 @@ def create_app(config: ServeConfig) -> FastAPI:
     def upscale(source: Path, job: Job, progress: Any, result: Path, preview: Path) -> tuple[int, int]:
         """Runs in a worker: the upload is decoded here, never in the request handler."""
         from srgan.atomic import atomic_path
-        from srgan.inference.files import OutputSize, resample, upscale_file
+        from srgan.inference.files import OutputSize, upscale_file
 
         up = upscaler_for(job.model, job.strength)
         size = OutputSize(outscale=job.outscale)
@@ -97,13 +97,13 @@ def create_app(config: ServeConfig) -> FastAPI:
             )
         except ImageReadError as exc:
             raise ImageReadError(str(exc).replace(str(source), "the upload")) from None
-        data = done.input
-        # the "before" view: the input enlarged by bicubic to the result's exact size
-        before = resample(ImageData(data.rgb, data.alpha, data.gray, 8), done.output.size)
-        enlarged, enlarged_alpha = before.pixels, before.alpha
+        width, height = done.output.size
+        del done.output  # the result is written; free its pixels before the preview is made
+        # The "before" view is the input itself, at its own size: the page stretches it over the result
+        # (a full-size bicubic enlargement would cost as much memory as the result).
         with atomic_path(preview) as tmp:
-            write_image(tmp, ImageData(enlarged, enlarged_alpha, data.gray, 8), "png")
-        return done.output.size
+            write_image(tmp, done.input, "png")
+        return width, height
 
     for name in sources:  # every model is checked (and loaded) at start-up, not at the first upload
         upscaler_for(name, 1.0)
@@ -173,10 +173,11 @@ def create_app(config: ServeConfig) -> FastAPI:
         busy = HTTPException(503, "the server is busy; try again shortly", {"Retry-After": "5"})
         if jobs.pending() >= jobs.max_queue:  # before reading the body
             raise busy
-        body = await file.read(config.max_upload_bytes + 1)
-        if len(body) > config.max_upload_bytes:
-            raise HTTPException(413, f"upload exceeds the {config.max_upload_bytes / 2**20:.0f} MB limit")
-        upload = await run_in_threadpool(_store_and_probe, body, config.max_pixels, jobs.uploads_dir)
+        # The multipart parser has spooled the upload to a temporary file; it is copied to a private
+        # file in chunks, never held in memory whole.
+        upload = await run_in_threadpool(
+            _store_and_probe, file.file, config.max_upload_bytes, config.max_pixels, jobs.uploads_dir
+        )
         try:
             job = jobs.submit(upload, name, blend, outscale)
         except QueueFull:
@@ -185,6 +186,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         return {"id": job.id, "status_url": f"/api/jobs/{job.id}"}
 
     def job_or_404(job_id: str) -> Any:
+        jobs.cleanup()  # an expired job is forgotten (and its files deleted) before it could be served
         job = jobs.get(job_id) if _JOB_ID.match(job_id) else None
         if job is None:
             raise HTTPException(404, "no such job (it may have expired)")
@@ -226,14 +228,20 @@ def public_names(models: list[str]) -> dict[str, str]:
     return names
 
 
-def _store_and_probe(body: bytes, max_pixels: int, folder: Path) -> Path:
-    """Write an upload to a private file and check its header and structure (no pixel is decoded:
-    that happens in a worker, so memory is bounded by the jobs accepted, not the requests made)."""
+def _store_and_probe(source: BinaryIO, max_bytes: int, max_pixels: int, folder: Path) -> Path:
+    """Copy an upload to a private file in 1 MiB chunks and check its header and structure (no pixel
+    is decoded: that happens in a worker, so memory is bounded by the jobs accepted, not the requests
+    made)."""
     fd, name = tempfile.mkstemp(dir=folder, prefix="upload-", suffix=".bin")
     path = Path(name)
     try:
+        written = 0
         with open(fd, "wb") as f:
-            f.write(body)
+            while chunk := source.read(1 << 20):
+                written += len(chunk)
+                if written > max_bytes:
+                    raise HTTPException(413, f"upload exceeds the {max_bytes / 2**20:.0f} MB limit")
+                f.write(chunk)
         probe(path, ReadPolicy(max_pixels=max_pixels))
     except ImageReadError as exc:
         path.unlink(missing_ok=True)

@@ -1,0 +1,128 @@
+"""`srgan serve` under concurrent maximum-size uploads: memory bounded by the jobs it accepts."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+pytest.importorskip("fastapi", reason="srgan serve needs the web extra")
+import httpx
+
+from srgan.modelfiles.safetensors import save_generator
+from srgan.models import Generator
+
+
+def rss_peak_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+def test_concurrent_maximum_size_uploads_keep_memory_bounded(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    g = Generator(scale=2, num_blocks=1, channels=8).eval()
+    model = tmp_path / "tiny-x2.safetensors"
+    save_generator(model, g.state_dict(), g.config)
+    side = 2000  # the largest accepted: --max-pixels 4,000,000
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)).save(buf, "PNG")
+    body = buf.getvalue()  # about 12 MB of incompressible pixels
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    workers, queue = 1, 4
+    cmd = [
+        sys.executable,
+        "-m",
+        "srgan",
+        "serve",
+        "--model",
+        str(model),
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--queue",
+        str(queue),
+        "--max-pixels",
+        str(side * side),
+        "--max-upload-mb",
+        "16",
+        "--precision",
+        "fp32",
+    ]
+    server = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(f"{url}/api/models", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        base = rss_peak_mib(server.pid)
+
+        def upload(_: int) -> int:
+            files = {"file": ("big.png", body, "image/png")}
+            return httpx.post(f"{url}/api/upscale", files=files, timeout=120).status_code
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=40) as pool:
+            codes = list(pool.map(upload, range(40)))
+        accepted = codes.count(202)
+        assert set(codes) <= {202, 503} and 1 <= accepted <= workers + queue + 1, codes
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            jobs_done = httpx.get(f"{url}/api/models", timeout=5).status_code == 200
+            time.sleep(1)
+            status = server.poll()
+            assert status is None, "the server died"
+            # wait until nothing is queued or running: the worker pool is idle again
+            if jobs_done and not _busy(url):
+                break
+        peak = rss_peak_mib(server.pid)
+    finally:
+        server.terminate()
+        server.wait(30)
+    # Only a running job holds decoded pixels (uploads wait on disk), so the bound is the base plus, per
+    # worker, the per-job budget srgan upscale checks before starting (srgan.inference.files.estimate_bytes:
+    # input, the tiler's buffers, the integer output, the network's working set), plus slack for the
+    # HTTP server's own buffers.
+    from srgan.inference.files import estimate_bytes
+    from srgan.inference.upscaler import Upscaler
+
+    per_job = estimate_bytes(
+        Upscaler.from_pretrained(model, device="cpu", precision="fp32"), side, side, False, 8, None
+    )
+    bound = base + workers * per_job / 2**20 + 150
+    print(f"serve RSS: base {base:.0f} MiB, peak {peak:.0f} MiB, bound {bound:.0f} MiB, accepted {accepted} of 40")
+    assert peak < bound
+
+
+def _busy(url: str) -> bool:
+    # the probe upload is refused with 503 only while the queue is full; an idle server accepts it,
+    # so poll the jobs' state through a tiny upload instead of reaching into the process
+    small = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(small, "PNG")
+    r = httpx.post(f"{url}/api/upscale", files={"file": ("s.png", small.getvalue(), "image/png")}, timeout=30)
+    if r.status_code != 202:
+        return True
+    job = r.json()["id"]
+    for _ in range(600):
+        if httpx.get(f"{url}/api/jobs/{job}", timeout=5).json()["status"] in ("done", "failed"):
+            return False
+        time.sleep(0.2)
+    return True
