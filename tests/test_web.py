@@ -250,3 +250,13 @@ def test_shutdown_stops_the_running_job_and_removes_the_results_for_good(tmp_pat
     assert not jobs.results_dir.exists(), "nothing re-creates the folder"
     with pytest.raises(QueueFull):
         jobs.submit(tmp_path / "late.bin", "m")
+
+
+def test_an_expired_result_is_never_served(client: TestClient) -> None:
+    r = client.post("/api/upscale", files={"file": ("a.png", png_bytes(), "image/png")})
+    job = wait_done(client, r.json()["id"])
+    assert client.get(str(job["result"])).status_code == 200
+    client.app.state.jobs.ttl_seconds = 0  # type: ignore[attr-defined]
+    time.sleep(0.01)
+    assert client.get(str(job["result"])).status_code == 404
+    assert client.get(str(job["input_preview"])).status_code == 404
