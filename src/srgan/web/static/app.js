@@ -23,6 +23,7 @@ async function loadModels() {
     option.value = option.textContent = name;
     $("model").appendChild(option);
   }
+  updateStrength();
   $("limits").textContent = `Up to ${info.max_upload_mb.toFixed(0)} MB and ${(info.max_pixels / 1e6).toFixed(1)} megapixels.`;
 }
 
@@ -89,6 +90,8 @@ function setSlider() {
 $("file").addEventListener("change", (e) => choose(e.target.files[0] || null));
 $("go").addEventListener("click", upscale);
 $("slider").addEventListener("input", setSlider);
+$("model").addEventListener("change", updateStrength);
+$("strength").addEventListener("input", updateStrength);
 $("zoom").addEventListener("change", (e) => $("viewer").classList.toggle("zoom", e.target.checked));
 const drop = $("drop");
 drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("hover"); });
