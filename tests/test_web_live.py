@@ -90,13 +90,16 @@ def test_page_in_a_real_browser(server: str, tmp_path: Path) -> None:
         page.wait_for_selector("#result:not([hidden])", timeout=60_000)
         page.wait_for_function("document.getElementById('after').naturalWidth > 0")
         assert page.eval_on_selector("#after", "e => [e.naturalWidth, e.naturalHeight]") == [80, 60]
-        assert page.eval_on_selector("#before", "e => [e.naturalWidth, e.naturalHeight]") == [80, 60]
+        assert page.eval_on_selector("#before", "e => [e.naturalWidth, e.naturalHeight]") == [40, 30]  # the input
+        box = "e => {const r = e.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]}"
+        assert page.eval_on_selector("#before", box) == page.eval_on_selector("#after", box), "stretched over it"
         assert "80 × 60" in page.inner_text("#size")
         page.fill("#slider", "20")
         page.dispatch_event("#slider", "input")
         assert page.eval_on_selector("#before", "e => e.style.clipPath") == "inset(0px 80% 0px 0px)"
         page.check("#zoom")
         assert "zoom" in page.get_attribute("#viewer", "class")  # type: ignore[operator]
+        assert page.eval_on_selector("#before", box) == page.eval_on_selector("#after", box), "also at 100%"
         with page.expect_download() as info:
             page.click("#download")
         saved = tmp_path / "download.png"
