@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -239,6 +240,21 @@ def image_header(path: str | os.PathLike[str]) -> tuple[int, int, bool, int]:
 def read_image(path: str | os.PathLike[str], policy: ReadPolicy = KEEP_ALL) -> ImageData:
     """Decode ``path`` by the module's rules; ImageReadError (naming the file) on any problem."""
     path = Path(path)
+    with _checked_open(path, policy) as im:
+        if im.format == "PNG" and _is_png16(path) and im.mode not in _GRAY_MODES:
+            data = _read_png16(path)
+            data.info.update(_metadata(im))
+        else:
+            im.load()
+            data = _from_pil(ImageOps.exif_transpose(im), str(path), _metadata(im))
+    return _apply_policy(data, policy)
+
+
+@contextmanager
+def _checked_open(path: Path, policy: ReadPolicy) -> Iterator[Image.Image]:
+    """The opened file (header only) after the checks every reader makes: it exists and is not empty,
+    its size is within ``policy.max_pixels``, it is one frame; any decoding error inside the block
+    becomes one ImageReadError naming the file."""
     if not path.is_file():
         raise ImageReadError(f"{path}: no such file")
     if path.stat().st_size == 0:
@@ -247,17 +263,11 @@ def read_image(path: str | os.PathLike[str], policy: ReadPolicy = KEEP_ALL) -> I
         with _open_unlimited(path) as im:
             check_pixels(path, im.width, im.height, policy.max_pixels)
             check_single_frame(path, im)
-            if im.format == "PNG" and _is_png16(path) and im.mode not in _GRAY_MODES:
-                data = _read_png16(path)
-                data.info.update(_metadata(im))
-            else:
-                im.load()
-                data = _from_pil(ImageOps.exif_transpose(im), str(path), _metadata(im))
+            yield im
     except ImageReadError:
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageReadError(f"{path}: not a readable image ({exc})") from exc
-    return _apply_policy(data, policy)
 
 
 def probe(path: str | os.PathLike[str], policy: ReadPolicy = KEEP_ALL) -> tuple[int, int]:
@@ -265,17 +275,8 @@ def probe(path: str | os.PathLike[str], policy: ReadPolicy = KEEP_ALL) -> tuple[
     size against ``policy.max_pixels``, and the file's structure checked (``Image.verify``: PNG
     chunk checksums, truncation). Memory stays at the file's own size."""
     path = Path(path)
-    if path.stat().st_size == 0:
-        raise ImageReadError(f"{path}: empty file (0 bytes)")
-    try:
-        with _open_unlimited(path) as im:
-            check_pixels(path, im.width, im.height, policy.max_pixels)
-            check_single_frame(path, im)
-            im.verify()
-    except ImageReadError:
-        raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise ImageReadError(f"{path}: not a readable image ({exc})") from exc
+    with _checked_open(path, policy) as im:
+        im.verify()
     return image_size(path)
 
 

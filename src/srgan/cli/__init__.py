@@ -28,6 +28,16 @@ class CommandError(Exception):
     """A user-facing failure: printed as one sentence, exit status 2."""
 
 
+def report_problems(problems: list[str], what: str) -> int:
+    """Print the problems of a run that went on past them; the exit status: 1 if there were any."""
+    if not problems:
+        return 0
+    print(f"{len(problems)} {what}:", file=sys.stderr)
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
+    return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="srgan", description="SRGAN super-resolution.")
     parser.add_argument("--version", action="version", version=f"srgan {__version__}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from srgan.runtime import EVAL_SCALES
@@ -68,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from srgan.cli import CommandError
+    from srgan.cli import CommandError, report_problems
     from srgan.evaluation.protocol import DatasetReport, Sample, bicubic, evaluate_folder, protocol_line
     from srgan.evaluation.report import format_table
     from srgan.modelfiles.loader import ModelLoadError, open_blended
@@ -166,12 +165,7 @@ def run(args: argparse.Namespace) -> int:
             payload["curve"] = [{"strength": s, "datasets": [r.to_dict() for r in reps]} for s, reps in curve]
         with atomic_path(args.json) as tmp:
             tmp.write_text(json.dumps(payload, indent=2) + "\n")
-    if problems:
-        print(f"{len(problems)} image(s) left out:", file=sys.stderr)
-        for problem in problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 1
-    return 0
+    return report_problems(problems, "image(s) left out")
 
 
 def _has_images(folder: Path) -> bool:

@@ -163,7 +163,7 @@ def plan_outputs(
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from srgan.cli import CommandError
+    from srgan.cli import CommandError, report_problems
     from srgan.inference.files import OutputSize
 
     check_options(args)
@@ -219,12 +219,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"upscaled {done} of {total + len(plan_errors)} image(s) {factor} with {description}{processes}")
     if skipped:
         print(f"skipped {skipped} image(s) whose output was already complete")
-    if errors:
-        print(f"{len(errors)} problem(s):", file=sys.stderr)
-        for message in errors:
-            print(f"  {message}", file=sys.stderr)
-        return 1
-    return 0
+    return report_problems(errors, "problem(s)")
 
 
 def check_options(args: argparse.Namespace) -> None:
