@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 
 import numpy as np
@@ -84,3 +85,77 @@ def test_bicubic_of_jpeg_inputs_is_blocky_and_of_clean_ones_is_not() -> None:
     assert 0.9 < clean.mean("block") < 1.1  # type: ignore[operator]
     assert damaged.mean("block") > clean.mean("block") + 0.05  # type: ignore[operator]
     assert damaged.mean("psnr_y") < clean.mean("psnr_y")  # type: ignore[operator]
+
+
+# ---- the realistic training pipeline ----------------------------------------------------------
+
+
+def _dataset(tmp_path: Path, realistic: bool):  # type: ignore[no-untyped-def]
+    from srgan.data.dataset import SRTrainDataset
+    from srgan.data.degradations import RealisticConfig
+
+    folder = tmp_path / "hr"
+    if not folder.exists():
+        folder.mkdir()
+        rng = np.random.default_rng(0)
+        for i in range(4):
+            Image.fromarray(rng.integers(0, 256, (80, 80, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    return SRTrainDataset([folder], 4, 32, degradation=RealisticConfig() if realistic else None)
+
+
+def _lr_batches(ds, workers: int, start: int = 0, n: int = 3) -> list[torch.Tensor]:  # type: ignore[no-untyped-def]
+    import itertools
+
+    from torch.utils.data import DataLoader
+
+    from srgan.data.dataset import InfiniteSampler
+
+    loader = DataLoader(ds, batch_size=4, sampler=InfiniteSampler(len(ds), seed=5, start=start), num_workers=workers)
+    return [lr for lr, _ in itertools.islice(loader, n)]
+
+
+def test_realistic_lr_depends_only_on_seed_and_position(tmp_path: Path) -> None:
+    ds = _dataset(tmp_path, realistic=True)
+    zero, two = _lr_batches(ds, 0), _lr_batches(ds, 2)
+    for a, b in zip(zero, two, strict=True):
+        assert torch.equal(a, b), "the same batches with 0 or 2 workers"
+    resumed = _lr_batches(ds, 0, start=4, n=2)  # resuming at stream position 4 = from the second batch on
+    for a, b in zip(zero[1:], resumed, strict=True):
+        assert torch.equal(a, b)
+    bicubic = _lr_batches(_dataset(tmp_path, realistic=False), 0)
+    assert not torch.equal(zero[0], bicubic[0]), "the pipeline changes the LR"
+    assert zero[0].shape == bicubic[0].shape == (4, 3, 8, 8)
+    assert torch.equal(zero[0], (zero[0] * 255).round() / 255), "on the 8-bit grid"
+
+
+def test_each_degradation_does_what_it_says() -> None:
+    from srgan.data.degradations import blur_kernel, poisson_noise, sinc_kernel
+
+    for kind in ("iso", "aniso", "generalized", "plateau"):
+        k = blur_kernel(kind, 21, 2.0, 1.0 if kind != "iso" else 2.0, 0.3, 2.0)
+        assert k.shape == (21, 21) and float(k.sum()) == pytest.approx(1.0) and bool((k >= 0).all())
+    iso = blur_kernel("iso", 21, 2.0, 2.0, 0.0, 2.0)
+    assert torch.allclose(iso, iso.T), "isotropic"
+    aniso = blur_kernel("aniso", 21, 3.0, 0.5, 0.0, 2.0)
+    assert float(aniso[10].sum()) > 2 * float(aniso[:, 10].sum()), "wide along x, narrow along y"
+    s = sinc_kernel(21, math.pi / 3)
+    assert float(s.sum()) == pytest.approx(1.0) and float(s.min()) < 0, "a sinc rings: it has negative lobes"
+    flat = torch.full((3, 64, 64), 0.5)
+    noisy = poisson_noise(flat, 1.0, torch.Generator().manual_seed(0))
+    assert float((noisy - flat).std()) > 0.005
+    assert torch.equal(poisson_noise(flat, 1.0, torch.Generator().manual_seed(0)), noisy), "seeded"
+
+
+def test_the_config_selects_the_pipeline(tmp_path: Path) -> None:
+    from srgan.training.config import ConfigError, build_config
+
+    cfg = build_config(
+        "cpu",
+        "srresnet",
+        None,
+        [f"data.hr_dirs=[{tmp_path}]", "data.degradation=realistic", "data.realistic.jpeg_quality=[50, 60]"],
+    )
+    cfg.validate()
+    assert cfg.data.realistic.jpeg_quality == (50, 60)
+    with pytest.raises(ConfigError, match=r"data\.degradation must be one of bicubic, realistic"):
+        build_config("cpu", "srresnet", None, [f"data.hr_dirs=[{tmp_path}]", "data.degradation=jpeg"]).validate()

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from srgan.data.degradations import RealisticConfig, realistic_lr
 from srgan.data.imresize import imresize
 from srgan.imageio import ImageReadError, find_images, image_size, quantize, read_tensor, to_float, to_rgb
 
@@ -57,10 +58,14 @@ class SRTrainDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         augment: bool = True,
         lr_dirs: Sequence[str | os.PathLike[str]] | None = None,
         cache: bool = False,
+        degradation: RealisticConfig | None = None,
     ) -> None:
         if patch_size % scale:
             raise ValueError(f"patch_size {patch_size} is not a multiple of the scale {scale}")
         self.scale, self.patch_size, self.augment = scale, patch_size, augment
+        if degradation is not None and lr_dirs:
+            raise ValueError("paired LR folders and a degradation pipeline exclude each other; choose one")
+        self.degradation = degradation
         files = find_images(hr_dirs)
         self.lr_files = _match_lr_files(files, hr_dirs, lr_dirs) if lr_dirs else None
         sizes = {}
@@ -150,7 +155,10 @@ class SRTrainDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             flips = torch.rand(3, generator=g) < 0.5
             hr_patch = augment(hr_patch, flips)
             lr_patch = None if lr_patch is None else augment(lr_patch, flips)
-        if lr_patch is None:
+        if lr_patch is None and self.degradation is not None:
+            # drawn from the same per-sample generator: the LR depends only on (seed, stream position)
+            lr_patch = realistic_lr(hr_patch, s, self.degradation, g)
+        elif lr_patch is None:
             lr_patch = quantize(imresize(hr_patch, 1.0 / s))
         return lr_patch.contiguous(), hr_patch.contiguous()
 

@@ -4,9 +4,12 @@ their inputs and an explicit ``torch.Generator``, so a degraded image depends on
 from __future__ import annotations
 
 import io
+import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 
@@ -28,3 +31,174 @@ def gaussian_noise(image: torch.Tensor, sigma: float, generator: torch.Generator
     shape = (*image.shape[:-3], 1, *image.shape[-2:]) if gray else image.shape
     noise = torch.randn(shape, generator=generator, dtype=torch.float64).to(image.dtype)
     return image + sigma * noise
+
+
+# ---- the "realistic" training pipeline (high-order degradations, as Real-ESRGAN's) -----------------
+
+
+@dataclass
+class RealisticConfig:
+    """Parameters of ``realistic_lr``; the defaults follow the published high-order pipelines
+    (Wang et al., Real-ESRGAN, 2021) scaled to 8-bit units. Ranges are (low, high), drawn uniformly."""
+
+    kernel_sizes: tuple[int, int] = (7, 21)  # odd sizes in between
+    blur_sigma: tuple[float, float] = (0.2, 3.0)
+    blur_sigma2: tuple[float, float] = (0.2, 1.5)
+    blur_prob2: float = 0.8  # the second round's blur
+    # kernel kinds: iso, aniso Gaussian, generalized Gaussian (shape beta), plateau (shape beta)
+    kernel_weights: tuple[float, float, float, float] = (0.45, 0.25, 0.15, 0.15)
+    beta: tuple[float, float] = (0.5, 4.0)  # generalized Gaussian shape
+    plateau_beta: tuple[float, float] = (1.0, 2.0)
+    sinc_prob: float = 0.1  # a sinc (ringing) kernel instead of a blur, each round
+    final_sinc_prob: float = 0.8
+    resize_range: tuple[float, float] = (0.15, 1.5)
+    resize_range2: tuple[float, float] = (0.3, 1.2)
+    noise_sigma: tuple[float, float] = (1.0, 30.0)  # Gaussian, in 8-bit levels
+    noise_sigma2: tuple[float, float] = (1.0, 25.0)
+    poisson_scale: tuple[float, float] = (0.05, 3.0)
+    poisson_scale2: tuple[float, float] = (0.05, 2.5)
+    gaussian_noise_prob: float = 0.5  # else Poisson
+    gray_noise_prob: float = 0.4
+    jpeg_quality: tuple[int, int] = (30, 95)
+    jpeg_quality2: tuple[int, int] = (30, 95)
+    second_round_prob: float = 0.8
+
+
+def _uniform(g: torch.Generator, low: float, high: float) -> float:
+    return low + (high - low) * float(torch.rand((), generator=g, dtype=torch.float64))
+
+
+def _chance(g: torch.Generator, p: float) -> bool:
+    return float(torch.rand((), generator=g, dtype=torch.float64)) < p
+
+
+def blur_kernel(kind: str, size: int, sigma_x: float, sigma_y: float, angle: float, beta: float) -> torch.Tensor:
+    """A normalised (size, size) kernel: ``iso``/``aniso`` Gaussian, ``generalized`` Gaussian (exp(-r^beta)),
+    ``plateau`` (1 / (1 + r^beta)), with axes sigma_x, sigma_y rotated by ``angle``."""
+    r = size // 2
+    y, x = torch.meshgrid(
+        torch.arange(-r, r + 1, dtype=torch.float64), torch.arange(-r, r + 1, dtype=torch.float64), indexing="ij"
+    )
+    c, s = math.cos(angle), math.sin(angle)
+    u, v = (c * x + s * y) / sigma_x, (-s * x + c * y) / sigma_y
+    d2 = u * u + v * v
+    if kind in ("iso", "aniso"):
+        k = torch.exp(-0.5 * d2)
+    elif kind == "generalized":
+        k = torch.exp(-0.5 * d2.pow(beta / 2))
+    elif kind == "plateau":
+        k = 1.0 / (1.0 + d2.pow(beta / 2))
+    else:
+        raise ValueError(f"unknown kernel kind {kind!r}")
+    return k / k.sum()
+
+
+def sinc_kernel(size: int, cutoff: float) -> torch.Tensor:
+    """A circular low-pass (2-d sinc, jinc-like via the radial sinc) that rings like over-sharpened or
+    band-limited images do; ``cutoff`` in radians per pixel (pi = no filtering)."""
+    r = size // 2
+    y, x = torch.meshgrid(
+        torch.arange(-r, r + 1, dtype=torch.float64), torch.arange(-r, r + 1, dtype=torch.float64), indexing="ij"
+    )
+    d = torch.sqrt(x * x + y * y)
+    k = torch.where(
+        d == 0,
+        torch.full_like(d, cutoff**2 / (4 * math.pi)),
+        cutoff * torch.special.bessel_j1(cutoff * d) / (2 * math.pi * d.clamp_min(1e-12)),
+    )
+    return k / k.sum()
+
+
+def _filter(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    pad = kernel.shape[-1] // 2
+    c = image.shape[0]
+    padded = F.pad(image[None], (pad, pad, pad, pad), mode="replicate")  # any size, even tiny patches
+    weight = kernel.to(image.dtype).expand(c, 1, *kernel.shape)
+    return F.conv2d(padded, weight, groups=c)[0]
+
+
+def _random_kernel(
+    g: torch.Generator, cfg: RealisticConfig, sigma: tuple[float, float], sinc_prob: float
+) -> torch.Tensor:
+    low, high = cfg.kernel_sizes
+    size = 2 * int(torch.randint(low // 2, high // 2 + 1, (), generator=g)) + 1
+    if _chance(g, sinc_prob):
+        cutoff = _uniform(g, math.pi / 3, math.pi) if size < 13 else _uniform(g, math.pi / 5, math.pi)
+        return sinc_kernel(size, cutoff)
+    kinds = ("iso", "aniso", "generalized", "plateau")
+    kind = kinds[int(torch.multinomial(torch.tensor(cfg.kernel_weights), 1, generator=g))]
+    sx = _uniform(g, *sigma)
+    sy = sx if kind == "iso" else _uniform(g, *sigma)
+    angle = _uniform(g, -math.pi, math.pi)
+    beta = _uniform(g, *(cfg.plateau_beta if kind == "plateau" else cfg.beta))
+    return blur_kernel(kind, size, sx, sy, angle, beta)
+
+
+def _resize(image: torch.Tensor, size: tuple[int, int], g: torch.Generator) -> torch.Tensor:
+    mode = ("area", "bilinear", "bicubic")[int(torch.randint(0, 3, (), generator=g))]
+    if mode == "area":
+        return F.interpolate(image[None], size=size, mode="area")[0]
+    return F.interpolate(image[None], size=size, mode=mode, align_corners=False, antialias=True)[0]
+
+
+def _noise(
+    image: torch.Tensor,
+    g: torch.Generator,
+    cfg: RealisticConfig,
+    sigma: tuple[float, float],
+    poisson: tuple[float, float],
+) -> torch.Tensor:
+    gray = _chance(g, cfg.gray_noise_prob)
+    if _chance(g, cfg.gaussian_noise_prob):
+        return gaussian_noise(image, _uniform(g, *sigma) / 255.0, g, gray)
+    return poisson_noise(image, _uniform(g, *poisson), g, gray)
+
+
+def poisson_noise(image: torch.Tensor, scale: float, generator: torch.Generator, gray: bool = False) -> torch.Tensor:
+    """Photon (shot) noise: counts drawn from Poisson(image x peak), peak = 10^k for the image's distinct
+    values (as Real-ESRGAN does), the difference to the image scaled by ``scale``; not clamped."""
+    base = image.mean(dim=-3, keepdim=True) if gray else image
+    clipped = base.clamp(0, 1)
+    peak = 2.0 ** math.ceil(math.log2(max(len(torch.unique((clipped * 255).round())), 2)))
+    counts = torch.poisson(clipped.double() * peak, generator=generator) / peak
+    return image + scale * (counts.to(image.dtype) - clipped)
+
+
+def _jpeg_tensor(image: torch.Tensor, quality: int) -> torch.Tensor:
+    u8 = (image.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+    return torch.from_numpy(jpeg(u8, quality)).permute(2, 0, 1).to(image.dtype) / 255.0
+
+
+def realistic_lr(hr: torch.Tensor, scale: int, cfg: RealisticConfig, g: torch.Generator) -> torch.Tensor:
+    """A realistic LR of an HR patch (3, H, W) in [0, 1]: blur, random resize, noise and real JPEG, in two
+    rounds, ending at (H / scale, W / scale) with a sinc filter and a last JPEG in random order; the
+    result is on the 8-bit grid. It depends only on ``hr``, ``cfg`` and ``g``'s state (determinism)."""
+    _, h, w = hr.shape
+    out_h, out_w = h // scale, w // scale
+    x = hr.float()
+    x = _filter(x, _random_kernel(g, cfg, cfg.blur_sigma, cfg.sinc_prob))
+    f = _uniform(g, *cfg.resize_range)
+    x = _resize(x, (max(4, round(h * f)), max(4, round(w * f))), g)
+    x = _noise(x, g, cfg, cfg.noise_sigma, cfg.poisson_scale).clamp(0, 1)
+    x = _jpeg_tensor(x, int(torch.randint(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1, (), generator=g)))
+    if _chance(g, cfg.second_round_prob):
+        if _chance(g, cfg.blur_prob2):
+            x = _filter(x, _random_kernel(g, cfg, cfg.blur_sigma2, cfg.sinc_prob))
+        f2 = _uniform(g, *cfg.resize_range2)
+        x = _resize(x, (max(4, round(out_h * f2)), max(4, round(out_w * f2))), g)  # relative to the final LR
+        x = _noise(x, g, cfg, cfg.noise_sigma2, cfg.poisson_scale2).clamp(0, 1)
+    quality = int(torch.randint(cfg.jpeg_quality2[0], cfg.jpeg_quality2[1] + 1, (), generator=g))
+    sinc = (
+        sinc_kernel(2 * int(torch.randint(3, 11, (), generator=g)) + 1, _uniform(g, math.pi / 3, math.pi))
+        if _chance(g, cfg.final_sinc_prob)
+        else None
+    )
+    if _chance(g, 0.5):
+        x = _resize(x, (out_h, out_w), g)
+        x = _filter(x, sinc) if sinc is not None else x
+        x = _jpeg_tensor(x.clamp(0, 1), quality)
+    else:
+        x = _jpeg_tensor(x.clamp(0, 1), quality)
+        x = _resize(x, (out_h, out_w), g)
+        x = _filter(x, sinc) if sinc is not None else x
+    return (x.clamp(0, 1) * 255).round() / 255

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from srgan.data.degradations import RealisticConfig
 from srgan.losses import PAPER_ADVERSARIAL_WEIGHT, PAPER_FEATURE_SCALE
 from srgan.models.discriminator import D_ARCHS, DiscriminatorConfig
 from srgan.models.generator import GeneratorConfig
@@ -38,6 +39,7 @@ REMOVED_KEYS = {
     "(docs/results/srgan_recipe_experiments.md, runs E13/E14/F2); remove the key",
 }
 ADVERSARIAL_LOSSES = ("vanilla", "ragan")
+DEGRADATIONS = ("bicubic", "realistic")
 # (key, lowest, highest) for every number a run depends on; None = unbounded on that side.
 RANGES: tuple[tuple[str, float | None, float | None], ...] = (
     ("model.num_blocks", 1, 256),
@@ -83,6 +85,10 @@ class DataConfig:
     cache: bool = False  # keep decoded training images in memory
     workers: int = 2
     pin_memory: bool = True  # used only with CUDA
+    # how LR patches are made: bicubic (the paper and the benchmark protocol) | realistic (blur, resize,
+    # noise and real JPEG in two rounds, srgan.data.degradations.realistic_lr, parameters below)
+    degradation: str = "bicubic"
+    realistic: RealisticConfig = field(default_factory=RealisticConfig)
 
 
 @dataclass
@@ -165,6 +171,7 @@ class Config:
             ("train", "stage"): STAGES,
             ("train", "precision"): PRECISIONS,
             ("loss", "adversarial"): ADVERSARIAL_LOSSES,
+            ("data", "degradation"): DEGRADATIONS,
             ("discriminator", "arch"): D_ARCHS,
             ("loss", "pixel"): ("mse", "l1"),
             ("loss", "perceptual"): ("vgg19", "squeezenet", "mse"),

@@ -77,7 +77,10 @@ class Trainer:
         # Everything that can fail on a bad setting or a missing file fails here, before step 1.
         content = build.build_content_loss(cfg) if self.stage == "srgan" else None
         d = cfg.data
-        self.dataset = SRTrainDataset(d.hr_dirs, cfg.model.scale, d.patch_size, d.augment, d.lr_dirs, d.cache)
+        realistic = d.realistic if d.degradation == "realistic" else None
+        self.dataset = SRTrainDataset(
+            d.hr_dirs, cfg.model.scale, d.patch_size, d.augment, d.lr_dirs, d.cache, realistic
+        )
         self.val_samples = load_samples(d.val_dirs, cfg.model.scale, d.val_max_images)
         self.generator = build.build_generator(cfg)
         self.discriminator = build.build_discriminator_for(cfg)
