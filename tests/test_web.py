@@ -209,7 +209,12 @@ def test_strength_and_output_scale_through_the_api(model_file: Path) -> None:
             assert result.size == (72, 48) and before.size == (24, 16)
             sizes[strength] = np.asarray(result, dtype=np.int16)
         assert np.abs(sizes["0"] - sizes["1"]).mean() > 0.5, "strength changes the picture"
+        r = c.post("/api/upscale", files={"file": ("a.png", png_bytes(), "image/png")}, data={"width": "100"})
+        job = wait_done(c, r.json()["id"])
+        assert (job["width"], job["height"]) == (100, 67), "fit to a width, aspect kept"
         bad = [
+            ({"model": "srgan-x4", "outscale": "2", "width": "100"}, "either outscale or width/height"),
+            ({"model": "srgan-x4", "height": "0"}, "height must be between 1 and 32768"),
             ({"model": "srgan-x4", "strength": "1.5"}, "strength must be between 0 and 1"),
             ({"model": "tiny.safetensors", "strength": "0.5"}, "has no fidelity base"),
             ({"model": "srgan-x4", "outscale": "100"}, "outscale must be above 0 and at most 16"),

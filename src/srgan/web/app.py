@@ -34,6 +34,7 @@ _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 STRENGTH_STEP = 0.05
 MAX_LOADED_MODELS = 4
 MAX_OUTSCALE = 16.0
+MAX_SIDE = 32768
 
 
 class ServeConfig:
@@ -90,7 +91,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         from srgan.inference.files import OutputSize, upscale_file
 
         up = upscaler_for(job.model, job.strength)
-        size = OutputSize(outscale=job.outscale)
+        size = OutputSize(job.outscale, job.width_limit, job.height_limit)
         try:
             done = upscale_file(
                 up, source, result, "png", policy=ReadPolicy(max_pixels=config.max_pixels), progress=progress, size=size
@@ -159,6 +160,8 @@ def create_app(config: ServeConfig) -> FastAPI:
         model: Annotated[str | None, Form()] = None,
         strength: Annotated[float | None, Form()] = None,
         outscale: Annotated[float | None, Form()] = None,
+        width: Annotated[int | None, Form()] = None,
+        height: Annotated[int | None, Form()] = None,
     ) -> dict[str, str]:
         name = model or next(iter(sources))
         if name not in sources:
@@ -169,6 +172,11 @@ def create_app(config: ServeConfig) -> FastAPI:
             raise HTTPException(400, f"model {name!r} has no fidelity base to blend with; leave strength out")
         if outscale is not None and not 0.0 < outscale <= MAX_OUTSCALE:
             raise HTTPException(400, f"outscale must be above 0 and at most {MAX_OUTSCALE:g}, got {outscale}")
+        if outscale is not None and (width is not None or height is not None):
+            raise HTTPException(400, "give either outscale or width/height, not both")
+        for label, side in (("width", width), ("height", height)):
+            if side is not None and not 1 <= side <= MAX_SIDE:
+                raise HTTPException(400, f"{label} must be between 1 and {MAX_SIDE}, got {side}")
         blend = 1.0 if strength is None else round(strength / STRENGTH_STEP) * STRENGTH_STEP
         busy = HTTPException(503, "the server is busy; try again shortly", {"Retry-After": "5"})
         if jobs.pending() >= jobs.max_queue:  # before reading the body
@@ -179,7 +187,7 @@ def create_app(config: ServeConfig) -> FastAPI:
             _store_and_probe, file.file, config.max_upload_bytes, config.max_pixels, jobs.uploads_dir
         )
         try:
-            job = jobs.submit(upload, name, blend, outscale)
+            job = jobs.submit(upload, name, blend, outscale, width, height)
         except QueueFull:
             upload.unlink(missing_ok=True)
             raise busy from None

@@ -32,6 +32,8 @@ class Job:
     model: str
     strength: float = 1.0  # blend towards the model's fidelity base (1 = the model itself)
     outscale: float | None = None  # final factor; None = the model's
+    width_limit: int | None = None  # fit the result to this width and/or height (aspect kept)
+    height_limit: int | None = None
     status: str = "queued"  # queued | running | done | failed
     done: int = 0
     total: int = 0
@@ -47,6 +49,8 @@ class Job:
             "model": self.model,
             "strength": self.strength,
             "outscale": self.outscale,
+            "width_limit": self.width_limit,
+            "height_limit": self.height_limit,
             "status": self.status,
             "progress": {"done": self.done, "total": self.total},
             "error": self.error,
@@ -91,7 +95,15 @@ class JobManager:
         with self._lock:
             return sum(j.status in ("queued", "running") for j in self._jobs.values())
 
-    def submit(self, upload: Path, model: str, strength: float = 1.0, outscale: float | None = None) -> Job:
+    def submit(
+        self,
+        upload: Path,
+        model: str,
+        strength: float = 1.0,
+        outscale: float | None = None,
+        width: int | None = None,
+        height: int | None = None,
+    ) -> Job:
         """Queue the upscaling of ``upload`` (a file this manager then owns and deletes)."""
         self.cleanup()
         with self._lock:
@@ -99,7 +111,7 @@ class JobManager:
                 raise QueueFull
             if sum(j.status in ("queued", "running") for j in self._jobs.values()) >= self.max_queue:
                 raise QueueFull
-            job = Job(uuid.uuid4().hex, model, strength, outscale)
+            job = Job(uuid.uuid4().hex, model, strength, outscale, width, height)
             self._jobs[job.id] = job
         self._pool.submit(self._run, job, upload)
         return job

@@ -43,7 +43,8 @@ async function upscale() {
   form.append("file", chosen);
   form.append("model", $("model").value);
   if (!$("strength-box").hidden) form.append("strength", $("strength").value);
-  if ($("outscale").value) form.append("outscale", $("outscale").value);
+  if ($("outscale").value === "fit") form.append("width", $("fit-width").value);
+  else if ($("outscale").value) form.append("outscale", $("outscale").value);
   try {
     const response = await fetch("/api/upscale", { method: "POST", body: form });
     const body = await response.json();
@@ -91,6 +92,7 @@ $("file").addEventListener("change", (e) => choose(e.target.files[0] || null));
 $("go").addEventListener("click", upscale);
 $("slider").addEventListener("input", setSlider);
 $("model").addEventListener("change", updateStrength);
+$("outscale").addEventListener("change", () => { $("fit-box").hidden = $("outscale").value !== "fit"; });
 $("strength").addEventListener("input", updateStrength);
 $("zoom").addEventListener("change", (e) => $("viewer").classList.toggle("zoom", e.target.checked));
 const drop = $("drop");
