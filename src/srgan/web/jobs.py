@@ -134,15 +134,16 @@ class JobManager:
                 raise JobCancelled("the server is shutting down")
             job.done, job.total = done, total
 
+        status = "failed"
         try:
             job.width, job.height = self._upscale(upload, job, progress, self.result_path(job), self.preview_path(job))
-            job.status = "done"
+            status = "done"
         except Exception as exc:  # reported to the client, never swallowed silently
             job.error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError | MemoryError) else str(exc)
-            job.status = "failed"
         finally:
             upload.unlink(missing_ok=True)
             job.finished = time.time()
+            job.status = status  # last: a client that sees the final status sees everything else done
         self.cleanup()
 
     def cleanup(self) -> None:
