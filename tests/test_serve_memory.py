@@ -126,3 +126,63 @@ def _busy(url: str) -> bool:
             return False
         time.sleep(0.2)
     return True
+
+
+def test_sigterm_stops_the_server_within_seconds_and_removes_the_results(tmp_path: Path) -> None:
+    import glob
+    import signal
+    import tempfile
+
+    torch.manual_seed(0)
+    g = Generator(scale=2, num_blocks=4, channels=32).eval()
+    model = tmp_path / "x2.safetensors"
+    save_generator(model, g.state_dict(), g.config)
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (1500, 1500, 3), dtype=np.uint8)).save(buf, "PNG")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    before = set(glob.glob(f"{tempfile.gettempdir()}/srgan-serve-*"))
+    cmd = [
+        sys.executable,
+        "-m",
+        "srgan",
+        "serve",
+        "--model",
+        str(model),
+        "--port",
+        str(port),
+        "--precision",
+        "fp32",
+        "--max-upload-mb",
+        "16",
+    ]
+    server = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(f"{url}/api/models", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        folders = set(glob.glob(f"{tempfile.gettempdir()}/srgan-serve-*")) - before
+        assert len(folders) == 1
+        job = httpx.post(
+            f"{url}/api/upscale", files={"file": ("b.png", buf.getvalue(), "image/png")}, timeout=60
+        ).json()
+        for _ in range(300):  # until the job is running
+            if httpx.get(f"{url}/api/jobs/{job['id']}", timeout=5).json()["status"] == "running":
+                break
+            time.sleep(0.05)
+        t0 = time.time()
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+        assert time.time() - t0 < 10, "stopped at the next tile, not at the end of the job"
+        time.sleep(0.5)
+        assert not any(Path(f).exists() for f in folders), "the results folder is gone and not re-created"
+    finally:
+        if server.poll() is None:
+            server.kill()
