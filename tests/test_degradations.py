@@ -159,3 +159,13 @@ def test_the_config_selects_the_pipeline(tmp_path: Path) -> None:
     assert cfg.data.realistic.jpeg_quality == (50, 60)
     with pytest.raises(ConfigError, match=r"data\.degradation must be one of bicubic, realistic"):
         build_config("cpu", "srresnet", None, [f"data.hr_dirs=[{tmp_path}]", "data.degradation=jpeg"]).validate()
+
+
+def test_the_realistic_preset_is_one_reproducible_draw_per_image() -> None:
+    a = make_sample(EXAMPLE, 4, EXAMPLE.parent, "realistic", seed=0)
+    b = make_sample(EXAMPLE, 4, EXAMPLE.parent, "realistic", seed=0)
+    c = make_sample(EXAMPLE, 4, EXAMPLE.parent, "realistic", seed=1)
+    clean = make_sample(EXAMPLE, 4, EXAMPLE.parent)
+    assert torch.equal(a.lr, b.lr) and not torch.equal(a.lr, c.lr)
+    assert a.lr.shape == clean.lr.shape and not torch.equal(a.lr, clean.lr)
+    assert torch.equal(a.lr, (a.lr * 255).round() / 255)

@@ -24,9 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--blend-with", metavar="MODEL", help="the fidelity base for --strength (default: the card's)")
     parser.add_argument(
         "--degradation",
-        choices=("jpeg75", "noise10"),
-        help="real-world LR: the protocol's LR saved as JPEG q75 (4:2:0), or with Gaussian noise sigma 10/255 "
-        "(docs/evaluation.md); the HR stays the reference",
+        choices=("jpeg75", "noise10", "realistic"),
+        help="real-world LR: the protocol's LR saved as JPEG q75 (4:2:0), or with Gaussian noise sigma 10/255, or "
+        "one seeded draw of the realistic training pipeline (docs/evaluation.md); the HR stays the reference",
     )
     parser.add_argument("--degradation-seed", type=int, default=0, metavar="N", help="seed of the noise preset")
     parser.add_argument("--plot", metavar="PNG", help="draw the curve (NIQE against PSNR-Y), bicubic included")

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from srgan.data.degradations import gaussian_noise, jpeg
+from srgan.data.degradations import RealisticConfig, gaussian_noise, jpeg, realistic_lr
 from srgan.data.imresize import imresize
 from srgan.imageio import ImageReadError, find_images, quantize, read_tensor, to_float, to_rgb, to_uint8
 from srgan.metrics import blockiness, lattice_score, niqe, psnr_rgb, psnr_y, rgb_to_y, ssim_y
@@ -76,7 +76,7 @@ def mod_crop(image: torch.Tensor, scale: int) -> torch.Tensor:
 
 
 # Real-world presets: the protocol's uint8 LR, damaged as camera and web images are (docs/evaluation.md).
-DEGRADATIONS = ("jpeg75", "noise10")
+DEGRADATIONS = ("jpeg75", "noise10", "realistic")
 
 
 def degrade(lr: torch.Tensor, preset: str, name: str, seed: int) -> torch.Tensor:
@@ -98,10 +98,14 @@ def make_sample(path: Path, scale: int, root: Path, degradation: str | None = No
     hr = mod_crop(read_tensor(path), scale)
     if hr.dtype != torch.uint8:
         hr = to_uint8(hr)  # 16-bit HR: measured on its 8-bit rounding, like every published number
-    lr = quantize(imresize(to_rgb(to_float(hr)).double()[None], 1.0 / scale))
     name = str(path.relative_to(root))
-    if degradation is not None:
-        lr = degrade(lr, degradation, name, seed)
+    if degradation == "realistic":  # one seeded draw of the training pipeline, from the HR itself
+        generator = torch.Generator().manual_seed(zlib.crc32(f"{seed}:{name}".encode()))
+        lr = quantize(realistic_lr(to_rgb(to_float(hr)), scale, RealisticConfig(), generator).double()[None])
+    else:
+        lr = quantize(imresize(to_rgb(to_float(hr)).double()[None], 1.0 / scale))
+        if degradation is not None:
+            lr = degrade(lr, degradation, name, seed)
     hr_np = hr[0].numpy() if hr.shape[0] == 1 else hr.permute(1, 2, 0).numpy()
     return Sample(name, hr_np, lr)
 
