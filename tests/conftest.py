@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -57,3 +58,36 @@ def blur_generator() -> Generator:
         g.head[1].weight.fill_(1.0)
         g.upsample[0].act.weight.fill_(1.0)
     return g
+
+
+def wait_for_server(url: str, tries: int = 200) -> None:
+    """Poll ``url``/api/models until the server answers (a live uvicorn in a thread or a process)."""
+    import time
+
+    import httpx
+
+    for _ in range(tries):
+        try:
+            httpx.get(f"{url}/api/models", timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise AssertionError(f"the server at {url} did not start")
+
+
+def start_serve(*args: str) -> tuple[Any, str]:
+    """``srgan serve ARGS`` in a process of its own on a free loopback port: (the process, its URL)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "srgan", "serve", "--port", str(port), *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    server = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    wait_for_server(url)
+    return server, url

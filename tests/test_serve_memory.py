@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import io
-import os
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,6 +17,8 @@ import httpx
 
 from srgan.modelfiles.safetensors import save_generator
 from srgan.models import Generator
+
+from .conftest import start_serve
 
 
 def rss_peak_mib(pid: int) -> float:
@@ -39,19 +37,10 @@ def test_concurrent_maximum_size_uploads_keep_memory_bounded(tmp_path: Path) -> 
     buf = io.BytesIO()
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)).save(buf, "PNG")
     body = buf.getvalue()  # about 12 MB of incompressible pixels
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     workers, queue = 1, 4
-    cmd = [
-        sys.executable,
-        "-m",
-        "srgan",
-        "serve",
+    server, url = start_serve(
         "--model",
         str(model),
-        "--port",
-        str(port),
         "--workers",
         str(workers),
         "--queue",
@@ -62,18 +51,8 @@ def test_concurrent_maximum_size_uploads_keep_memory_bounded(tmp_path: Path) -> 
         "16",
         "--precision",
         "fp32",
-    ]
-    server = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"}
     )
-    url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                httpx.get(f"{url}/api/models", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
         base = rss_peak_mib(server.pid)
 
         def upload(_: int) -> int:
@@ -139,35 +118,9 @@ def test_sigterm_stops_the_server_within_seconds_and_removes_the_results(tmp_pat
     save_generator(model, g.state_dict(), g.config)
     buf = io.BytesIO()
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (1500, 1500, 3), dtype=np.uint8)).save(buf, "PNG")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     before = set(glob.glob(f"{tempfile.gettempdir()}/srgan-serve-*"))
-    cmd = [
-        sys.executable,
-        "-m",
-        "srgan",
-        "serve",
-        "--model",
-        str(model),
-        "--port",
-        str(port),
-        "--precision",
-        "fp32",
-        "--max-upload-mb",
-        "16",
-    ]
-    server = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"}
-    )
-    url = f"http://127.0.0.1:{port}"
+    server, url = start_serve("--model", str(model), "--precision", "fp32", "--max-upload-mb", "16")
     try:
-        for _ in range(200):
-            try:
-                httpx.get(f"{url}/api/models", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
         folders = set(glob.glob(f"{tempfile.gettempdir()}/srgan-serve-*")) - before
         assert len(folders) == 1
         job = httpx.post(

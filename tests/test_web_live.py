@@ -25,6 +25,8 @@ from srgan.modelfiles.safetensors import save_generator
 from srgan.models import Generator
 from srgan.web.app import ServeConfig, create_app
 
+from .conftest import wait_for_server
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -57,12 +59,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            httpx.get(f"{url}/api/models", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.05)
+    wait_for_server(url)
     yield url
     srv.should_exit = True
     thread.join(10)
