@@ -91,3 +91,13 @@ def start_serve(*args: str) -> tuple[Any, str]:
     url = f"http://127.0.0.1:{port}"
     wait_for_server(url)
     return server, url
+
+
+# torchrun with two CPU processes (gloo), one thread each: the command line before the script's own.
+TORCHRUN_2 = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+
+
+def torchrun_env() -> dict[str, str]:
+    import os
+
+    return {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -20,6 +20,8 @@ from srgan.training.build import lr_factor
 from srgan.training.config import Config, ConfigError, apply_overrides, build_config, preset
 from srgan.training.trainer import Trainer, TrainingError
 
+from .conftest import TORCHRUN_2, torchrun_env
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -368,18 +370,8 @@ def test_non_finite_losses_skip_steps_then_stop_with_checkpoint_intact(
 
 @pytest.mark.parametrize("stage", ["srresnet", "srgan"])
 def test_torchrun_two_processes_gloo(images: Path, tmp_path: Path, stage: str) -> None:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node=2",
-        str(ROOT / "tests" / "ddp_worker.py"),
-        str(tmp_path),
-        str(images),
-        stage,
-    ]
+    env = torchrun_env()
+    cmd = [sys.executable, *TORCHRUN_2, str(ROOT / "tests" / "ddp_worker.py"), str(tmp_path), str(images), stage]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "world 2 status finished" in done.stdout
@@ -391,19 +383,9 @@ def test_torchrun_two_processes_gloo(images: Path, tmp_path: Path, stage: str) -
 
 
 def test_a_signal_to_one_rank_stops_every_rank_with_a_checkpoint(images: Path, tmp_path: Path) -> None:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node=2",
-        str(ROOT / "tests" / "ddp_worker.py"),
-        str(tmp_path),
-        str(images),
-        "srresnet",
-        "100000",
-    ]
+    env = torchrun_env()
+    worker = str(ROOT / "tests" / "ddp_worker.py")
+    cmd = [sys.executable, *TORCHRUN_2, worker, str(tmp_path), str(images), "srresnet", "100000"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     assert proc.stdout is not None
     pids: dict[int, int] = {}

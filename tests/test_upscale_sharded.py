@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from .conftest import TORCHRUN_2, torchrun_env
 
 
 def test_torchrun_shards_a_folder_and_processes_each_input_exactly_once(model_file: Path, tmp_path: Path) -> None:
@@ -18,12 +19,7 @@ def test_torchrun_shards_a_folder_and_processes_each_input_exactly_once(model_fi
     for i in range(5):
         Image.fromarray(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)).save(folder / f"{i}.png")
     out = tmp_path / "out"
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node=2",
+    upscale = [
         "-m",
         "srgan",
         "upscale",
@@ -36,8 +32,8 @@ def test_torchrun_shards_a_folder_and_processes_each_input_exactly_once(model_fi
         "cpu",
         "-q",
     ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    cmd = [sys.executable, *TORCHRUN_2, *upscale]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=torchrun_env())
     assert done.returncode == 0, done.stdout + done.stderr
     # one summary (rank 0's), counting every rank's work: a twice-processed input would count 6 (or
     # fail on the existing output), a skipped one 4
