@@ -38,6 +38,10 @@ def run(args: argparse.Namespace) -> int:
         )
         if card.get("summary"):
             print(f"{'':<16}{card['summary']}")
+        if card.get("base"):
+            print(
+                f"{'':<16}--strength S blends it with its fidelity base {card['base']} (0 = {card['base']}, 1 = itself)"
+            )
     print(
         "PSNR-Y: fidelity (higher is better); NIQE: naturalness (lower is better); Grid: sub-pixel grid "
         "artifacts (natural images ~0.12). Model card: docs/models.md"
