@@ -66,6 +66,7 @@ def test_models_command_lists_both_with_metrics() -> None:
         line = next(line for line in out.splitlines() if line.startswith(name))
         assert f"{card['metrics']['Set5']['psnr_y']:.2f}" in line
         assert f"{card['metrics']['BSD100']['psnr_y']:.2f}" in line
+    assert "--strength S blends it with its fidelity base srresnet-x4" in out, "the card's base is shown"
 
 
 @pytest.mark.parametrize("name", list(bundled.BUNDLED))
