@@ -116,7 +116,7 @@ def test_a_job_that_cannot_fit_in_memory_is_refused_before_it_starts(
 
     big = work / "big.png"
     Image.fromarray(np.zeros((600, 800, 3), np.uint8)).save(big)
-    monkeypatch.setattr(upscaler_module, "_available_memory", lambda: 300 << 20)  # a small machine: 300 MiB free
+    monkeypatch.setattr(upscaler_module, "available_memory", lambda: 300 << 20)  # a small machine: 300 MiB free
     decoded = []
     import srgan.inference.files as files_module
 

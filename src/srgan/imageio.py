@@ -218,11 +218,15 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     """(width, height) after EXIF orientation, from the header alone (no pixel is decoded)."""
     try:
         with _open_unlimited(Path(path)) as im:
-            w, h = im.size
-            # EXIF orientations 5-8 swap width and height.
-            return (h, w) if im.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (w, h)
+            return _oriented_size(im)
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"{path}: not a readable image ({exc})") from exc
+
+
+def _oriented_size(im: Image.Image) -> tuple[int, int]:
+    w, h = im.size
+    # EXIF orientations 5-8 swap width and height.
+    return (h, w) if im.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (w, h)
 
 
 def image_header(path: str | os.PathLike[str]) -> tuple[int, int, bool, int]:
@@ -231,9 +235,9 @@ def image_header(path: str | os.PathLike[str]) -> tuple[int, int, bool, int]:
         with _open_unlimited(Path(path)) as im:
             alpha = im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info
             bits = 16 if im.mode.startswith("I") or (im.format == "PNG" and _is_png16(Path(path))) else 8
+            w, h = _oriented_size(im)
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"{path}: not a readable image ({exc})") from exc
-    w, h = image_size(path)
     return w, h, alpha, bits
 
 
@@ -277,6 +281,7 @@ def probe(path: str | os.PathLike[str], policy: ReadPolicy = KEEP_ALL) -> tuple[
     path = Path(path)
     with _checked_open(path, policy) as im:
         im.verify()
+    # verify() must come straight after opening and spends the image: the size needs a fresh header read
     return image_size(path)
 
 

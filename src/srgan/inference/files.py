@@ -40,6 +40,10 @@ class OutputSize:
         factor = min(factors)
         return max(1, round(width * factor)), max(1, round(height * factor))
 
+    def written(self, width: int, height: int, scale: int) -> tuple[int, int]:
+        """The size ``upscale_file`` writes for a width x height input and an x``scale`` model."""
+        return self.target(width, height) or (width * scale, height * scale)
+
 
 def resample(data: ImageData, size: tuple[int, int]) -> ImageData:
     """The image at ``size`` (width, height) by antialiased bicubic (MATLAB's imresize); DPI follows
@@ -121,8 +125,7 @@ def check_memory(upscaler: Upscaler, source: Path, size: OutputSize | None, poli
     final = size.target(w, h) if size is not None else None
     need, free = estimate_bytes(upscaler, w, h, alpha, bits, final), available_memory()
     if need > free:
-        s = upscaler.scale
-        out_w, out_h = final or (w * s, h * s)
+        out_w, out_h = (size or OutputSize()).written(w, h, upscaler.scale)
         raise ImageReadError(
             f"{source}: upscaling {w}x{h} to {out_w}x{out_h} needs about {need / 2**30:.1f} GiB of memory, but only "
             f"{free / 2**30:.1f} GiB is available; upscale it in parts (crop it into pieces) or on a machine with "
@@ -146,6 +149,4 @@ def output_size_for(source: Path, scale: int, size: OutputSize | None) -> tuple[
     """The (width, height) ``upscale_file`` will write for ``source``, from its header alone."""
     from srgan.imageio import image_size
 
-    w, h = image_size(source)
-    wanted = size.target(w, h) if size is not None else None
-    return wanted if wanted is not None else (w * scale, h * scale)
+    return (size or OutputSize()).written(*image_size(source), scale)

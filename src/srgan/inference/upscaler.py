@@ -28,6 +28,8 @@ from srgan.runtime import PRECISIONS, autocast_dtype, place, precision_name, sel
 ImageLike = TypeVar("ImageLike")
 # auto picks bf16 only if its output is this close to fp32's on a calibration image (PSNR, dB)
 BF16_MIN_PSNR = 45.0
+# The reconstruction (upsamplers and tail) runs in row strips whose 4x-channel tensors stay within this.
+STRIP_BYTES = 256 << 20
 
 
 def _calibration_image(size: int = 64) -> torch.Tensor:
@@ -67,9 +69,9 @@ class Upscaler:
         self._model = None
         if model is not None:
             fast = FastGenerator(model) if not isinstance(model, FastGenerator) else model
-            self._channels_last = self.device.type in ("cpu", "cuda")
-            self._memory_format = torch.channels_last if self._channels_last else torch.contiguous_format
-            self._model = place(fast, self.device, self._channels_last).eval()
+            channels_last = self.device.type in ("cpu", "cuda")
+            self._memory_format = torch.channels_last if channels_last else torch.contiguous_format
+            self._model = place(fast, self.device, channels_last).eval()
         self.autocast_dtype = self._choose_precision(precision)
         self._auto_precision = precision == "auto"
         self._lock = threading.Lock()
@@ -93,14 +95,11 @@ class Upscaler:
 
         ``strength`` < 1 blends the model's parameters towards its fidelity base (``blend_with``, by
         default the base its bundled card names): 0 is the base (srresnet-x4 for srgan-x4), 1 the model."""
-        from srgan.modelfiles.loader import ModelLoadError, open_blended, open_model
+        from srgan.modelfiles.loader import ModelLoadError, open_blended
 
         if threads is not None:
             torch.set_num_threads(threads)
-        if strength == 1.0 and blend_with is None:
-            opened = open_model(name_or_path, threads=threads)
-        else:
-            opened = open_blended(name_or_path, strength, blend_with)
+        opened = open_blended(name_or_path, strength, blend_with, threads=threads)
         if opened.session is not None:
             precision = "fp32" if precision == "auto" else precision
             return cls(None, opened.spec.config, "cpu", precision, tile, tile_overlap, opened.session)
@@ -159,9 +158,9 @@ class Upscaler:
             return out
 
     def _strip_rows(self, width: int) -> int:
-        """LR rows per reconstruction strip, so the 4x-channel tensors stay within ~256 MiB."""
+        """LR rows per reconstruction strip, so the 4x-channel tensors stay within STRIP_BYTES."""
         per_row = width * self._reconstruct_bytes_per_px()
-        return max(int((256 << 20) // per_row), 8)
+        return max(int(STRIP_BYTES // per_row), 8)
 
     def _reconstruct_bytes_per_px(self) -> int:
         # the last upsampler's 4x-channel output and its PReLU copy at (scale/2)^2 pixels per LR pixel, fp32
@@ -176,22 +175,23 @@ class Upscaler:
         quarter of free memory (at most 512 MiB) on the CPU, half of free GPU memory."""
         if self._tile:
             return self._tile
-        # Peak bytes per LR pixel of a tile: the trunk keeps about six 64-channel fp32 maps alive;
-        # the reconstruction runs in strips of bounded size (see _forward).
-        per_px = 4 * self.config.channels * 6
         if self.device.type == "cuda":
             free, _ = torch.cuda.mem_get_info(self.device)
             budget = 0.5 * free
         else:
-            budget = min(_available_memory() / 4, 512 << 20)
-        side = int(math.sqrt(budget / per_px)) // 8 * 8
+            budget = min(available_memory() / 4, 512 << 20)
+        side = int(math.sqrt(budget / self._tile_bytes_per_px())) // 8 * 8
         return max(side, 2 * self.margin + 32)
+
+    def _tile_bytes_per_px(self) -> int:
+        # Peak bytes per LR pixel of a tile: the trunk keeps about six 64-channel fp32 maps alive;
+        # the reconstruction runs in strips of bounded size (see _forward).
+        return 4 * self.config.channels * 6
 
     def working_set_bytes(self) -> int:
         """Host memory the network itself uses while upscaling: the tile's activations (see
         auto_tile) and the reconstruction strips, whatever the image size."""
-        per_px = 4 * self.config.channels * 6
-        return self.auto_tile() ** 2 * per_px * self._batch_size() + (256 << 20)
+        return self.auto_tile() ** 2 * self._tile_bytes_per_px() * self._batch_size() + STRIP_BYTES
 
     def _batch_size(self) -> int:
         return 4 if self.device.type == "cuda" else 1  # a CPU gains nothing from batching big tiles
@@ -264,10 +264,6 @@ class Upscaler:
 
 def available_memory() -> int:
     """Bytes of memory this process can still allocate (MemAvailable; 4 GiB if unknown)."""
-    return _available_memory()
-
-
-def _available_memory() -> int:
     try:
         with open("/proc/meminfo") as f:
             for line in f:

@@ -106,16 +106,18 @@ def open_blended(
     strength: float = 1.0,
     base: str | os.PathLike[str] | None = None,
     scale: int | None = None,
+    threads: int | None = None,
 ) -> OpenedModel:
     """``name_or_path`` at ``strength`` towards its fidelity ``base`` (default: the base its bundled
-    card names). Strength 1 is the model itself (no base needed), 0 the base."""
+    card names). Strength 1 without an explicit base is the model itself, opened alone (ONNX too);
+    an explicit base is always checked against the model, so an incompatible pair is refused."""
     from srgan.modelfiles.blend import blend_states, check_strength
     from srgan.modelfiles.bundled import fidelity_base
 
     check_strength(strength)
-    base = base if base is not None else fidelity_base(str(name_or_path))
     if strength == 1.0 and base is None:
-        return open_model(name_or_path, scale)
+        return open_model(name_or_path, scale, threads)
+    base = base if base is not None else fidelity_base(str(name_or_path))
     if base is None:
         raise ModelLoadError(f"{name_or_path} names no fidelity base to blend with; give one (--blend-with FILE)")
     model, fidelity = open_model(name_or_path, scale), open_model(base, scale)
