@@ -76,7 +76,9 @@ def mod_crop(image: torch.Tensor, scale: int) -> torch.Tensor:
 
 
 # Real-world presets: the protocol's uint8 LR, damaged as camera and web images are (docs/evaluation.md).
-DEGRADATIONS = ("jpeg75", "noise10", "realistic")
+# jpeg75 and noise10 damage the protocol's LR (``degrade``); the third preset, realistic, makes the LR
+# from the HR itself (``make_sample``).
+LR_PRESETS = ("jpeg75", "noise10")
 
 
 def degrade(lr: torch.Tensor, preset: str, name: str, seed: int) -> torch.Tensor:
@@ -91,7 +93,7 @@ def degrade(lr: torch.Tensor, preset: str, name: str, seed: int) -> torch.Tensor
     if preset == "noise10":
         generator = torch.Generator().manual_seed(zlib.crc32(f"{seed}:{name}".encode()))
         return quantize(gaussian_noise(lr, 10 / 255, generator))
-    raise ValueError(f"unknown degradation {preset!r}; use one of {', '.join(DEGRADATIONS)}")
+    raise ValueError(f"unknown degradation {preset!r} of the LR; use one of {', '.join(LR_PRESETS)}")
 
 
 def make_sample(path: Path, scale: int, root: Path, degradation: str | None = None, seed: int = 0) -> Sample:
