@@ -101,3 +101,13 @@ def torchrun_env() -> dict[str, str]:
     import os
 
     return {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+# The smallest networks and batches the trainer accepts, so training tests take a second or two.
+TINY_TRAINING = [
+    "model.num_blocks=1",
+    "model.channels=8",
+    "data.patch_size=32",
+    "train.batch_size=2",
+    "run.tensorboard=false",
+]

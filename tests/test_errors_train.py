@@ -11,6 +11,7 @@ from PIL import Image
 
 from srgan.cli import main
 
+from .conftest import TINY_TRAINING
 from .errors import fails_with_one_sentence
 
 
@@ -24,15 +25,7 @@ def photos(tmp_path: Path) -> Path:
     return folder
 
 
-TINY = [
-    "model.num_blocks=1",
-    "model.channels=8",
-    "data.patch_size=32",
-    "train.batch_size=2",
-    "data.workers=0",
-    "run.tensorboard=false",
-    "train.device=cpu",
-]
+TINY = [*TINY_TRAINING, "data.workers=0", "train.device=cpu"]
 
 
 @pytest.mark.parametrize(

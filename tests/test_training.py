@@ -20,7 +20,7 @@ from srgan.training.build import lr_factor
 from srgan.training.config import Config, ConfigError, apply_overrides, build_config, preset
 from srgan.training.trainer import Trainer, TrainingError
 
-from .conftest import TORCHRUN_2, torchrun_env
+from .conftest import TINY_TRAINING, TORCHRUN_2, torchrun_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,13 +40,9 @@ def tiny(images: Path, run_dir: Path, stage: str = "srresnet", *extra: str) -> C
         f"data.hr_dirs=[{images}]",
         f"run.run_dir={run_dir}",
         "model.scale=2",
-        "model.num_blocks=1",
-        "model.channels=8",
+        *TINY_TRAINING,
         "discriminator.channels=8",
-        "data.patch_size=32",
         "data.workers=0",
-        "train.batch_size=2",
-        "run.tensorboard=false",
         "run.log_every=2",
         "train.device=cpu",
         *extra,
@@ -112,12 +108,8 @@ def test_cli_runs_with_no_config_file(images: Path, tmp_path: Path, capsys: pyte
             "--run-dir",
             str(tmp_path / "r"),
             "train.iterations=3",
-            "model.num_blocks=1",
-            "model.channels=8",
-            "data.patch_size=32",
-            "train.batch_size=2",
+            *TINY_TRAINING,
             "data.workers=0",
-            "run.tensorboard=false",
         ]
     )
     assert code == 0
@@ -310,12 +302,8 @@ def test_sigint_saves_and_the_same_command_resumes(images: Path, tmp_path: Path)
             "--run-dir",
             str(run),
             f"train.iterations={iterations}",
-            "model.num_blocks=1",
-            "model.channels=8",
-            "data.patch_size=32",
-            "train.batch_size=2",
+            *TINY_TRAINING,
             "data.workers=1",
-            "run.tensorboard=false",
             "run.save_every=1000",
             "run.log_every=1",
         ]
@@ -405,13 +393,10 @@ def test_a_signal_to_one_rank_stops_every_rank_with_a_checkpoint(images: Path, t
 
 
 def test_torchrun_cli_entry_point(images: Path, tmp_path: Path) -> None:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = torchrun_env()
     cmd = [
         sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node=2",
+        *TORCHRUN_2,
         "-m",
         "srgan",
         "train",
@@ -422,12 +407,8 @@ def test_torchrun_cli_entry_point(images: Path, tmp_path: Path) -> None:
         "--run-dir",
         str(tmp_path / "r"),
         "train.iterations=2",
-        "model.num_blocks=1",
-        "model.channels=8",
-        "data.patch_size=32",
-        "train.batch_size=2",
+        *TINY_TRAINING,
         "data.workers=0",
-        "run.tensorboard=false",
     ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
