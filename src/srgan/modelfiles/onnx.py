@@ -1,4 +1,5 @@
-"""ONNX export of a generator (BN folded, the fast tail) and loading it back for onnxruntime."""
+"""ONNX export of a network (an SRResNet with BN folded and the fast tail; an RRDBNet or
+SRVGGNetCompact as it is) and loading it back for onnxruntime."""
 
 from __future__ import annotations
 
@@ -10,29 +11,30 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from srgan.atomic import atomic_path
 from srgan.modelfiles.errors import ModelLoadError
-from srgan.modelfiles.safetensors import CONFIG_KEY, FORMAT, FORMAT_KEY
-from srgan.modelfiles.spec import generator_config_from
-from srgan.models.generator import Generator, GeneratorConfig
+from srgan.modelfiles.safetensors import ARCH_KEY, CONFIG_KEY, FORMAT, FORMAT_KEY
+from srgan.modelfiles.spec import NetworkConfig, arch_name, input_multiple, network_config_from
+from srgan.models.generator import Generator
 
 OPSET = 17
 
 
-def export_onnx(generator: Generator, path: str | os.PathLike[str], opset: int = OPSET) -> None:
+def export_onnx(network: nn.Module, config: NetworkConfig, path: str | os.PathLike[str], opset: int = OPSET) -> None:
     """Write ``path`` with input ``lr`` (N, 3, H, W) and output ``sr`` (N, 3, sH, sW), all dynamic;
-    values in [0, 1]; scale, value range and generator config in the model's metadata."""
+    values in [0, 1]; scale, value range, architecture and config in the model's metadata."""
     import onnx
 
     from srgan.models.fast import FastGenerator
 
-    fast = FastGenerator(generator.eval()).eval()
+    traced = FastGenerator(network.eval()).eval() if isinstance(network, Generator) else network.eval()
     dummy = torch.rand(1, 3, 32, 32)
     with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
         torch.onnx.export(
-            fast,
+            traced,
             (dummy,),
             str(tmp),
             dynamo=False,
@@ -47,19 +49,20 @@ def export_onnx(generator: Generator, path: str | os.PathLike[str], opset: int =
         model = onnx.load(str(tmp))
         meta = {
             FORMAT_KEY: FORMAT,
-            "scale": str(generator.config.scale),
+            "scale": str(config.scale),
             "value_range": "[0, 1] in and out (clamp the output)",
-            CONFIG_KEY: json.dumps(generator.config.to_dict()),
+            ARCH_KEY: arch_name(config),
+            CONFIG_KEY: json.dumps(config.to_dict()),
         }
         for key, value in meta.items():
             entry = model.metadata_props.add()
             entry.key, entry.value = key, value
-        model.doc_string = "srgan SRResNet generator; BatchNorm folded; input lr (N,3,H,W) in [0,1]"
+        model.doc_string = f"srgan {arch_name(config)} network; input lr (N,3,H,W) in [0,1]"
         onnx.save(model, str(tmp))
 
 
-def load_onnx(path: Path, threads: int | None = None) -> tuple[Any, GeneratorConfig]:
-    """An onnxruntime session and the generator config from an srgan ONNX file."""
+def load_onnx(path: Path, threads: int | None = None) -> tuple[Any, str, NetworkConfig]:
+    """An onnxruntime session, the architecture and its config from an srgan ONNX file."""
     try:
         import onnxruntime as ort
     except ImportError as exc:
@@ -78,7 +81,8 @@ def load_onnx(path: Path, threads: int | None = None) -> tuple[Any, GeneratorCon
     tag = meta.get(FORMAT_KEY, meta.get("srgan_format"))
     if tag != FORMAT or CONFIG_KEY not in meta:
         raise ModelLoadError(f"{path} is an ONNX model, but not one exported by srgan (no {FORMAT!r} tag)")
-    return session, generator_config_from(_json(meta[CONFIG_KEY], path), path)
+    arch = meta.get(ARCH_KEY, "srresnet")
+    return session, arch, network_config_from(arch, _json(meta[CONFIG_KEY], path), path)
 
 
 def _json(text: str, path: Path) -> object:
@@ -88,15 +92,16 @@ def _json(text: str, path: Path) -> object:
         raise ModelLoadError(f"{path}: its generator config is not valid JSON ({exc})") from exc
 
 
-def parity(generator: Generator, path: Path, sizes: tuple[tuple[int, int], ...] = ((24, 32), (37, 29))) -> float:
+def parity(network: nn.Module, path: Path, sizes: tuple[tuple[int, int], ...] = ((24, 32), (37, 29))) -> float:
     """Max |onnxruntime - PyTorch| over random inputs of the given LR sizes."""
-    session, _ = load_onnx(path)
+    session, _, config = load_onnx(path)
+    m = input_multiple(config)
     worst = 0.0
     g = torch.Generator().manual_seed(0)
     for h, w in sizes:
-        x = torch.rand(1, 3, h, w, generator=g)
+        x = torch.rand(1, 3, -(-h // m) * m, -(-w // m) * m, generator=g)
         with torch.no_grad():
-            ref = generator.eval()(x).numpy()
+            ref = network.eval()(x).numpy()
         (out,) = session.run(None, {"lr": x.numpy()})
         worst = max(worst, float(np.abs(out - ref).max()))
     return worst

@@ -1,4 +1,5 @@
-"""The generator export: a safetensors file whose metadata carries the format tag and the config."""
+"""The generator export: a safetensors file whose metadata carries the format tag, the
+architecture and its config."""
 
 from __future__ import annotations
 
@@ -10,18 +11,20 @@ import torch
 
 from srgan.atomic import atomic_path
 from srgan.modelfiles.errors import ModelLoadError
-from srgan.models.generator import GeneratorConfig
+from srgan.modelfiles.spec import NetworkConfig, arch_name
 
 FORMAT = "srgan-generator"
-# The metadata keys srgan writes (safetensors and ONNX alike): the format tag and the config.
+# The metadata keys srgan writes (safetensors and ONNX alike): the format tag, the architecture
+# (absent in files written before there was more than one: those are "srresnet") and the config.
 FORMAT_KEY = "format"
+ARCH_KEY = "arch"
 CONFIG_KEY = "generator_config"
 
 
 def save_generator(
     path: str | os.PathLike[str],
     state_dict: dict[str, torch.Tensor],
-    config: GeneratorConfig,
+    config: NetworkConfig,
     extra: dict[str, str] | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> None:
@@ -31,7 +34,12 @@ def save_generator(
     tensors = {
         k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous() for k, v in state_dict.items()
     }
-    metadata = {FORMAT_KEY: FORMAT, CONFIG_KEY: json.dumps(config.to_dict()), "value_range": "[0, 1]"}
+    metadata = {
+        FORMAT_KEY: FORMAT,
+        ARCH_KEY: arch_name(config),
+        CONFIG_KEY: json.dumps(config.to_dict()),
+        "value_range": "[0, 1]",
+    }
     metadata.update(extra or {})
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
