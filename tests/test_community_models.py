@@ -207,3 +207,28 @@ def test_cli_upscale_eval_and_export_take_a_community_file(tmp_path: Path) -> No
     st = tmp_path / "c.safetensors"
     assert main(["export", "--model", str(tmp_path / "c.pth"), "--format", "safetensors", "-o", str(st)]) == 0
     assert open_model(st).spec.arch == "compact" and open_model(st).spec.file_format == "safetensors"
+
+
+def test_the_web_page_serves_a_community_file(tmp_path: Path) -> None:
+    pytest.importorskip("fastapi", reason="srgan serve needs the web extra")
+    import io
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from srgan.web.app import ServeConfig, create_app
+
+    torch.save({"params_ema": compact(scale=2).state_dict()}, tmp_path / "anime.pth")
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (16, 24, 3), dtype=np.uint8)).save(buf, "PNG")
+    app = create_app(ServeConfig([str(tmp_path / "anime.pth")], precision="fp32"))
+    with TestClient(app) as client:
+        assert client.get("/api/models").json()["models"] == ["anime.pth"]
+        r = client.post("/api/upscale", files={"file": ("a.png", buf.getvalue(), "image/png")})
+        assert r.status_code == 202, r.text
+        for _ in range(400):
+            job = client.get(f"/api/jobs/{r.json()['id']}").json()
+            if job["status"] in ("done", "failed"):
+                break
+            time.sleep(0.05)
+        assert job["status"] == "done" and (job["width"], job["height"]) == (48, 32), job
