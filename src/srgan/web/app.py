@@ -64,6 +64,11 @@ class ServeConfig:
 def create_app(config: ServeConfig) -> FastAPI:
     from srgan.inference.upscaler import Upscaler
     from srgan.modelfiles.bundled import fidelity_base
+    from srgan.runtime import return_freed_memory
+
+    # A server's resident memory must follow its current jobs (the bound in docs/benchmarks.md), so
+    # freed blocks go back to the system instead of being kept for speed as in `srgan upscale`.
+    return_freed_memory()
 
     # Loaded models, the most recently used last; strengths are rounded to STRENGTH_STEP so a
     # slider cannot fill memory with networks.
