@@ -90,7 +90,7 @@ def test_bicubic_of_jpeg_inputs_is_blocky_and_of_clean_ones_is_not() -> None:
 # ---- the realistic training pipeline ----------------------------------------------------------
 
 
-def _dataset(tmp_path: Path, realistic: bool):  # type: ignore[no-untyped-def]
+def _dataset(tmp_path: Path, realistic: bool, clean_prob: float = 0.0):  # type: ignore[no-untyped-def]
     from srgan.data.dataset import SRTrainDataset
     from srgan.data.degradations import RealisticConfig
 
@@ -100,7 +100,7 @@ def _dataset(tmp_path: Path, realistic: bool):  # type: ignore[no-untyped-def]
         rng = np.random.default_rng(0)
         for i in range(4):
             Image.fromarray(rng.integers(0, 256, (80, 80, 3), dtype=np.uint8)).save(folder / f"{i}.png")
-    return SRTrainDataset([folder], 4, 32, degradation=RealisticConfig() if realistic else None)
+    return SRTrainDataset([folder], 4, 32, degradation=RealisticConfig(clean_prob=clean_prob) if realistic else None)
 
 
 def _lr_batches(ds, workers: int, start: int = 0, n: int = 3) -> list[torch.Tensor]:  # type: ignore[no-untyped-def]
@@ -126,6 +126,15 @@ def test_realistic_lr_depends_only_on_seed_and_position(tmp_path: Path) -> None:
     assert not torch.equal(zero[0], bicubic[0]), "the pipeline changes the LR"
     assert zero[0].shape == bicubic[0].shape == (4, 3, 8, 8)
     assert torch.equal(zero[0], (zero[0] * 255).round() / 255), "on the 8-bit grid"
+
+
+def test_clean_prob_keeps_that_share_of_samples_on_the_clean_protocol_lr(tmp_path: Path) -> None:
+    mixed = _dataset(tmp_path, realistic=True, clean_prob=0.5)
+    got = torch.cat(_lr_batches(mixed, 0, n=6))
+    clean = torch.cat(_lr_batches(_dataset(tmp_path, realistic=False), 0, n=6))
+    same = [torch.equal(a, b) for a, b in zip(got, clean, strict=True)]
+    assert 4 <= sum(same) <= 20, f"about half of 24 samples keep the bicubic LR, got {sum(same)}"
+    assert torch.equal(got, torch.cat(_lr_batches(mixed, 2, n=6))), "still the same with 0 or 2 workers"
 
 
 def test_each_degradation_does_what_it_says() -> None:

@@ -155,8 +155,12 @@ class SRTrainDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             flips = torch.rand(3, generator=g) < 0.5
             hr_patch = augment(hr_patch, flips)
             lr_patch = None if lr_patch is None else augment(lr_patch, flips)
-        if lr_patch is None and self.degradation is not None:
+        damaged = self.degradation is not None and (
             # drawn from the same per-sample generator: the LR depends only on (seed, stream position)
+            self.degradation.clean_prob == 0 or float(torch.rand((), generator=g)) >= self.degradation.clean_prob
+        )
+        if lr_patch is None and damaged:
+            assert self.degradation is not None
             lr_patch = realistic_lr(hr_patch, s, self.degradation, g)
         elif lr_patch is None:
             lr_patch = quantize(imresize(hr_patch, 1.0 / s))

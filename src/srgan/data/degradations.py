@@ -62,6 +62,9 @@ class RealisticConfig:
     jpeg_quality: tuple[int, int] = (30, 95)
     jpeg_quality2: tuple[int, int] = (30, 95)
     second_round_prob: float = 0.8
+    # Training only (the eval preset keeps 0): this fraction of samples keeps the clean bicubic LR of
+    # the benchmark protocol, so a model trained on damaged input stays faithful on clean input.
+    clean_prob: float = 0.0
 
 
 def _uniform(g: torch.Generator, low: float, high: float) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import types
 import typing
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ RANGES: tuple[tuple[str, float | None, float | None], ...] = (
     ("data.patch_size", 8, None),
     ("data.workers", 0, None),
     ("data.val_max_images", 1, None),
+    ("data.realistic.clean_prob", 0, 1),
     ("loss.pixel_weight", 0, None),
     ("loss.feature_scale", 0, None),
     ("loss.input_upsample", 1, 8),
@@ -191,8 +193,7 @@ class Config:
         if self.train.stage == "srgan" and self.data.patch_size < 16:
             raise ConfigError("data.patch_size must be at least 16 for the discriminator")
         for key, low, high in RANGES:
-            section, name = key.split(".")
-            value = getattr(getattr(self, section), name)
+            value = functools.reduce(getattr, key.split("."), self)
             if value is None:
                 continue
             if (low is not None and value < low) or (high is not None and value > high):
