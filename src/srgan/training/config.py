@@ -193,7 +193,7 @@ class Config:
         if self.train.stage == "srgan" and self.data.patch_size < 16:
             raise ConfigError("data.patch_size must be at least 16 for the discriminator")
         for key, low, high in RANGES:
-            value = functools.reduce(getattr, key.split("."), self)
+            value: Any = functools.reduce(getattr, key.split("."), self)  # "data.realistic.clean_prob" too
             if value is None:
                 continue
             if (low is not None and value < low) or (high is not None and value > high):
