@@ -193,12 +193,12 @@ class Config:
         if self.train.stage == "srgan" and self.data.patch_size < 16:
             raise ConfigError("data.patch_size must be at least 16 for the discriminator")
         for key, low, high in RANGES:
-            value: Any = functools.reduce(getattr, key.split("."), self)  # "data.realistic.clean_prob" too
-            if value is None:
+            number: Any = functools.reduce(getattr, key.split("."), self)  # "data.realistic.clean_prob" too
+            if number is None:
                 continue
-            if (low is not None and value < low) or (high is not None and value > high):
+            if (low is not None and number < low) or (high is not None and number > high):
                 bounds = f"at least {low}" if high is None else f"between {low} and {high}"
-                raise ConfigError(f"{key} must be {bounds}; got {value}")
+                raise ConfigError(f"{key} must be {bounds}; got {number}")
         if self.optim.min_lr > self.optim.lr:
             raise ConfigError(f"optim.min_lr ({self.optim.min_lr}) is above optim.lr ({self.optim.lr})")
         if not self.data.hr_dirs:
