@@ -90,7 +90,7 @@ def test_bicubic_of_jpeg_inputs_is_blocky_and_of_clean_ones_is_not() -> None:
 # ---- the realistic training pipeline ----------------------------------------------------------
 
 
-def _dataset(tmp_path: Path, realistic: bool, clean_prob: float = 0.0):  # type: ignore[no-untyped-def]
+def _dataset(tmp_path: Path, realistic: bool, clean_prob: float = 0.0, light_prob: float = 0.0):  # type: ignore[no-untyped-def]
     from srgan.data.dataset import SRTrainDataset
     from srgan.data.degradations import RealisticConfig
 
@@ -100,7 +100,8 @@ def _dataset(tmp_path: Path, realistic: bool, clean_prob: float = 0.0):  # type:
         rng = np.random.default_rng(0)
         for i in range(4):
             Image.fromarray(rng.integers(0, 256, (80, 80, 3), dtype=np.uint8)).save(folder / f"{i}.png")
-    return SRTrainDataset([folder], 4, 32, degradation=RealisticConfig(clean_prob=clean_prob) if realistic else None)
+    degradation = RealisticConfig(clean_prob=clean_prob, light_prob=light_prob) if realistic else None
+    return SRTrainDataset([folder], 4, 32, degradation=degradation)
 
 
 def _lr_batches(ds, workers: int, start: int = 0, n: int = 3) -> list[torch.Tensor]:  # type: ignore[no-untyped-def]
@@ -135,6 +136,10 @@ def test_clean_prob_keeps_that_share_of_samples_on_the_clean_protocol_lr(tmp_pat
     same = [torch.equal(a, b) for a, b in zip(got, clean, strict=True)]
     assert 4 <= sum(same) <= 20, f"about half of 24 samples keep the bicubic LR, got {sum(same)}"
     assert torch.equal(got, torch.cat(_lr_batches(mixed, 2, n=6))), "still the same with 0 or 2 workers"
+    light = torch.cat(_lr_batches(_dataset(tmp_path, realistic=True, light_prob=1.0), 0, n=6))
+    assert not any(torch.equal(a, b) for a, b in zip(light, clean, strict=True)), "every light sample is re-encoded"
+    assert (light - clean).abs().mean() < 0.05, "but only by a JPEG round: the same picture"
+    assert torch.equal(light, (light * 255).round() / 255)
 
 
 def test_each_degradation_does_what_it_says() -> None:

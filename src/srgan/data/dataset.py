@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from srgan.data.degradations import RealisticConfig, realistic_lr
+from srgan.data.degradations import RealisticConfig, jpeg_of_lr, realistic_lr
 from srgan.data.imresize import imresize
 from srgan.imageio import ImageReadError, find_images, image_size, quantize, read_tensor, to_float, to_rgb
 
@@ -155,16 +155,23 @@ class SRTrainDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             flips = torch.rand(3, generator=g) < 0.5
             hr_patch = augment(hr_patch, flips)
             lr_patch = None if lr_patch is None else augment(lr_patch, flips)
-        damaged = self.degradation is not None and (
-            # drawn from the same per-sample generator: the LR depends only on (seed, stream position)
-            self.degradation.clean_prob == 0 or float(torch.rand((), generator=g)) >= self.degradation.clean_prob
-        )
-        if lr_patch is None and damaged:
-            assert self.degradation is not None
-            lr_patch = realistic_lr(hr_patch, s, self.degradation, g)
-        elif lr_patch is None:
-            lr_patch = quantize(imresize(hr_patch, 1.0 / s))
+        if lr_patch is None:
+            lr_patch = self._make_lr(hr_patch, g)
         return lr_patch.contiguous(), hr_patch.contiguous()
+
+    def _make_lr(self, hr_patch: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """The LR of an HR patch: the protocol's bicubic, or with a realistic pipeline one of its
+        branches (clean, light = bicubic + one JPEG, or the full two-round pipeline), all drawn from
+        the sample's own generator, so the LR depends only on (seed, stream position)."""
+        cfg, s = self.degradation, self.scale
+        if cfg is None:
+            return quantize(imresize(hr_patch, 1.0 / s))
+        u = float(torch.rand((), generator=g)) if cfg.clean_prob or cfg.light_prob else 1.0
+        if u < cfg.clean_prob:
+            return quantize(imresize(hr_patch, 1.0 / s))
+        if u < cfg.clean_prob + cfg.light_prob:
+            return jpeg_of_lr(quantize(imresize(hr_patch, 1.0 / s)), cfg, g)
+        return realistic_lr(hr_patch, s, cfg, g)
 
 
 def augment(image: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:

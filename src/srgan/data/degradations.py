@@ -65,6 +65,9 @@ class RealisticConfig:
     # Training only (the eval preset keeps 0): this fraction of samples keeps the clean bicubic LR of
     # the benchmark protocol, so a model trained on damaged input stays faithful on clean input.
     clean_prob: float = 0.0
+    # Training only: this fraction of samples is the clean bicubic LR saved once as a JPEG (quality drawn
+    # from jpeg_quality): a downscaled photo from a camera or the web, the commonest real input.
+    light_prob: float = 0.0
 
 
 def _uniform(g: torch.Generator, low: float, high: float) -> float:
@@ -170,6 +173,13 @@ def poisson_noise(image: torch.Tensor, scale: float, generator: torch.Generator,
 def _jpeg_tensor(image: torch.Tensor, quality: int) -> torch.Tensor:
     u8 = (image.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
     return torch.from_numpy(jpeg(u8, quality)).permute(2, 0, 1).to(image.dtype) / 255.0
+
+
+def jpeg_of_lr(lr: torch.Tensor, cfg: RealisticConfig, g: torch.Generator) -> torch.Tensor:
+    """The light branch: an LR (3, h, w) on the 8-bit grid saved as a JPEG of a quality drawn from
+    ``cfg.jpeg_quality`` and decoded again."""
+    quality = int(torch.randint(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1, (), generator=g))
+    return _jpeg_tensor(lr, quality)
 
 
 def realistic_lr(hr: torch.Tensor, scale: int, cfg: RealisticConfig, g: torch.Generator) -> torch.Tensor:

@@ -50,6 +50,7 @@ RANGES: tuple[tuple[str, float | None, float | None], ...] = (
     ("data.workers", 0, None),
     ("data.val_max_images", 1, None),
     ("data.realistic.clean_prob", 0, 1),
+    ("data.realistic.light_prob", 0, 1),
     ("loss.pixel_weight", 0, None),
     ("loss.feature_scale", 0, None),
     ("loss.input_upsample", 1, 8),
@@ -199,6 +200,8 @@ class Config:
             if (low is not None and number < low) or (high is not None and number > high):
                 bounds = f"at least {low}" if high is None else f"between {low} and {high}"
                 raise ConfigError(f"{key} must be {bounds}; got {number}")
+        if self.data.realistic.clean_prob + self.data.realistic.light_prob > 1:
+            raise ConfigError("data.realistic.clean_prob + data.realistic.light_prob must be at most 1")
         if self.optim.min_lr > self.optim.lr:
             raise ConfigError(f"optim.min_lr ({self.optim.min_lr}) is above optim.lr ({self.optim.lr})")
         if not self.data.hr_dirs:
