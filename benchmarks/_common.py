@@ -16,8 +16,7 @@ def machine_line() -> str:
     )
 
 
-def seconds_per_call(fn: Callable[[], object], warmup: int, repeats: int) -> float:
-    """Median wall time of ``fn`` after ``warmup`` untimed calls."""
+def _timings(fn: Callable[[], object], warmup: int, repeats: int) -> list[float]:
     for _ in range(warmup):
         fn()
     times = []
@@ -25,20 +24,18 @@ def seconds_per_call(fn: Callable[[], object], warmup: int, repeats: int) -> flo
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
-    times.sort()
+    return sorted(times)
+
+
+def seconds_per_call(fn: Callable[[], object], warmup: int, repeats: int) -> float:
+    """Median wall time of ``fn`` after ``warmup`` untimed calls."""
+    times = _timings(fn, warmup, repeats)
     return times[len(times) // 2]
 
 
 def best_seconds(fn: Callable[[], object], warmup: int, repeats: int) -> float:
     """Best wall time of ``fn`` after ``warmup`` untimed calls (the least disturbed run)."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+    return _timings(fn, warmup, repeats)[0]
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
