@@ -62,7 +62,8 @@ def tile_context(config: NetworkConfig) -> int:
 
 
 def tile_bytes_per_px(config: NetworkConfig) -> int:
-    """Peak fp32 activation bytes per LR pixel of a tile (measured by benchmarks/upscale_memory.py)."""
+    """Peak fp32 activation bytes per LR pixel of a tile, rounded up from peak-RSS measurements around
+    one upscale (docs/benchmarks.md)."""
     if isinstance(config, GeneratorConfig):
         # the trunk keeps about six 64-channel maps alive; the reconstruction runs in bounded strips
         return 4 * config.channels * 6
