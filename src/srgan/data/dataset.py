@@ -163,15 +163,14 @@ class SRTrainDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         """The LR of an HR patch: the protocol's bicubic, or with a realistic pipeline one of its
         branches (clean, light = bicubic + one JPEG, or the full two-round pipeline), all drawn from
         the sample's own generator, so the LR depends only on (seed, stream position)."""
-        cfg, s = self.degradation, self.scale
-        if cfg is None:
-            return quantize(imresize(hr_patch, 1.0 / s))
-        u = float(torch.rand((), generator=g)) if cfg.clean_prob or cfg.light_prob else 1.0
-        if u < cfg.clean_prob:
-            return quantize(imresize(hr_patch, 1.0 / s))
-        if u < cfg.clean_prob + cfg.light_prob:
-            return jpeg_of_lr(quantize(imresize(hr_patch, 1.0 / s)), cfg, g)
-        return realistic_lr(hr_patch, s, cfg, g)
+        cfg = self.degradation
+        u = 0.0  # the bicubic branch without a pipeline
+        if cfg is not None:
+            u = float(torch.rand((), generator=g)) if cfg.clean_prob or cfg.light_prob else 1.0
+            if u >= cfg.clean_prob + cfg.light_prob:
+                return realistic_lr(hr_patch, self.scale, cfg, g)
+        lr = quantize(imresize(hr_patch, 1.0 / self.scale))
+        return jpeg_of_lr(lr, cfg, g) if cfg is not None and u >= cfg.clean_prob else lr
 
 
 def augment(image: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:

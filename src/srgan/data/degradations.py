@@ -175,11 +175,15 @@ def _jpeg_tensor(image: torch.Tensor, quality: int) -> torch.Tensor:
     return torch.from_numpy(jpeg(u8, quality)).permute(2, 0, 1).to(image.dtype) / 255.0
 
 
+def _quality(g: torch.Generator, bounds: tuple[int, int]) -> int:
+    """A JPEG quality drawn uniformly from ``bounds`` (both included)."""
+    return int(torch.randint(bounds[0], bounds[1] + 1, (), generator=g))
+
+
 def jpeg_of_lr(lr: torch.Tensor, cfg: RealisticConfig, g: torch.Generator) -> torch.Tensor:
     """The light branch: an LR (3, h, w) on the 8-bit grid saved as a JPEG of a quality drawn from
     ``cfg.jpeg_quality`` and decoded again."""
-    quality = int(torch.randint(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1, (), generator=g))
-    return _jpeg_tensor(lr, quality)
+    return _jpeg_tensor(lr, _quality(g, cfg.jpeg_quality))
 
 
 def realistic_lr(hr: torch.Tensor, scale: int, cfg: RealisticConfig, g: torch.Generator) -> torch.Tensor:
@@ -193,14 +197,14 @@ def realistic_lr(hr: torch.Tensor, scale: int, cfg: RealisticConfig, g: torch.Ge
     f = _uniform(g, *cfg.resize_range)
     x = _resize(x, (max(4, round(h * f)), max(4, round(w * f))), g)
     x = _noise(x, g, cfg, cfg.noise_sigma, cfg.poisson_scale).clamp(0, 1)
-    x = _jpeg_tensor(x, int(torch.randint(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1, (), generator=g)))
+    x = _jpeg_tensor(x, _quality(g, cfg.jpeg_quality))
     if _chance(g, cfg.second_round_prob):
         if _chance(g, cfg.blur_prob2):
             x = _filter(x, _random_kernel(g, cfg, cfg.blur_sigma2, cfg.sinc_prob))
         f2 = _uniform(g, *cfg.resize_range2)
         x = _resize(x, (max(4, round(out_h * f2)), max(4, round(out_w * f2))), g)  # relative to the final LR
         x = _noise(x, g, cfg, cfg.noise_sigma2, cfg.poisson_scale2).clamp(0, 1)
-    quality = int(torch.randint(cfg.jpeg_quality2[0], cfg.jpeg_quality2[1] + 1, (), generator=g))
+    quality = _quality(g, cfg.jpeg_quality2)
     sinc = (
         sinc_kernel(2 * int(torch.randint(3, 11, (), generator=g)) + 1, _uniform(g, math.pi / 3, math.pi))
         if _chance(g, cfg.final_sinc_prob)

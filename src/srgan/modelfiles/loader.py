@@ -159,7 +159,7 @@ def _open_weights(path: Path) -> OpenedModel:
     else:
         try:
             state = layouts.normalise(state)
-            arch = _detect(state, path)
+            arch = _detect(state)
             config = arch.infer(state)
         except (KeyError, IndexError) as exc:
             raise ModelLoadError(f"{path}: tensor {exc} is missing or misshapen for its architecture") from exc
@@ -175,7 +175,7 @@ def _open_weights(path: Path) -> OpenedModel:
     return OpenedModel(path, ModelSpec(arch.name, config.scale, kind, config), network.eval())
 
 
-def _detect(state: dict[str, torch.Tensor], path: Path) -> Architecture:
+def _detect(state: dict[str, torch.Tensor]) -> Architecture:
     arch = next((a for a in ARCHITECTURES if a.matches(state)), None)
     if arch is None:
         known = ", ".join(a.title for a in ARCHITECTURES)

@@ -61,13 +61,6 @@ def network_config_from(arch: str, raw: object, source: str | os.PathLike[str]) 
     return config
 
 
-def generator_config_from(raw: object, source: str | os.PathLike[str]) -> GeneratorConfig:
-    """An SRResNet ``GeneratorConfig`` from a file's stored mapping (see network_config_from)."""
-    config = network_config_from("srresnet", raw, source)
-    assert isinstance(config, GeneratorConfig)
-    return config
-
-
 def input_multiple(config: NetworkConfig) -> int:
     """Input height and width must be multiples of this (an RRDBNet's pixel-unshuffle factor)."""
     return config.unshuffle if isinstance(config, RRDBConfig) else 1

@@ -116,11 +116,6 @@ class RRDBNet(nn.Module):
     def scale(self) -> int:
         return self.config.scale
 
-    @property
-    def feature_stride(self) -> int:
-        """Output pixels per feature pixel (the trunk runs at 1/unshuffle of the input)."""
-        return 2**self.config.upsamples
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.reconstruct(self.features(x))
 
