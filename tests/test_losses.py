@@ -15,11 +15,13 @@ from srgan.losses import (
     feature_matching_loss,
     generator_adversarial_loss,
     lattice_energy_loss,
+    lattice_error_loss,
     lattice_loss,
     pixel_loss,
     relativistic_discriminator_loss,
     relativistic_generator_loss,
 )
+from srgan.metrics.lattice import phase_blocks
 from srgan.models import Discriminator, Generator
 from srgan.models.discriminator import UNetDiscriminator
 from srgan.models.squeezenet import SqueezeNetFeatures
@@ -142,6 +144,23 @@ def test_lattice_loss_sees_a_grid_and_not_texture_or_colour() -> None:
     assert lattice_loss(flat + texture + grid, 4) > 20 * lattice_loss(flat + texture, 4)
 
 
+def test_lattice_error_loss_sees_per_image_grids_that_the_pooled_term_misses_and_not_hr_detail() -> None:
+    torch.manual_seed(0)
+    hr = 0.5 + 0.01 * torch.randn(8, 3, 96, 96)
+    grid = torch.zeros(1, 1, 96, 96)
+    grid[..., ::4, :] = 1 / 255
+    sign = torch.tensor([1.0, -1.0] * 4).view(8, 1, 1, 1)  # the grid's sign follows each image's content
+    sr = hr + sign * grid
+    assert lattice_loss(sr, 4) < 2 * lattice_loss(hr, 4), "pooled over the batch, opposite grids cancel"
+    assert lattice_error_loss(sr, hr, 4) > 1e-7
+    # HR's own lattice-aligned detail is what SR should have: reproducing it costs nothing
+    aligned = hr + grid
+    assert lattice_error_loss(aligned, aligned, 4) == 0 and lattice_loss(aligned, 4) > 1e-7
+    # the measure is the squared per-phase mean of the high-passed error
+    stripe_mean = phase_blocks(grid, 4).mean(dim=(2, 4))
+    torch.testing.assert_close(lattice_error_loss(sr, hr, 4), stripe_mean.pow(2).mean(), rtol=1e-4, atol=0)
+
+
 def test_chroma_loss_sees_false_colour_and_not_grey_detail() -> None:
     torch.manual_seed(0)
     hr = torch.rand(2, 3, 32, 32)
@@ -174,6 +193,7 @@ def test_lattice_energy_loss_sees_phase_dependent_detail_that_the_signed_term_mi
         ("pixel_weight", "pixel", lambda b: torch.nn.functional.mse_loss(b.sr, b.hr)),
         ("lattice_weight", "lattice", lambda b: lattice_loss(b.sr, 2)),
         ("lattice_energy_weight", "lattice_energy", lambda b: lattice_energy_loss(b.sr, 2)),
+        ("lattice_error_weight", "lattice_error", lambda b: lattice_error_loss(b.sr, b.hr, 2)),
         ("chroma_weight", "chroma", lambda b: chroma_loss(b.sr, b.hr)),
         (
             "feature_matching_weight",

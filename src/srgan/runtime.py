@@ -4,6 +4,8 @@
 AMX) and on a CUDA GPU that supports it, fp16 on older CUDA GPUs, fp32 elsewhere; fp16 never on a
 CPU. Inference adds one refinement on top of this rule (``Upscaler``): a model whose bf16 output
 is not visually identical to fp32 on a built-in image runs in fp32, and 16-bit images always do.
+Inference also offers ``int8`` (opt-in, x86 CPUs): int8 convolutions, the rest as ``auto`` would run
+it on that CPU.
 
 Importing this module is cheap: torch is imported only by the functions that need it.
 """
@@ -21,6 +23,8 @@ if TYPE_CHECKING:
 ModuleT = TypeVar("ModuleT", bound="nn.Module")
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# Upscaling also runs SRResNet generators with int8 convolutions (srgan.models.quantized).
+INFERENCE_PRECISIONS = (*PRECISIONS, "int8")
 # The x2 PixelShuffle blocks of the SRResNet generator make its scale a power of two.
 SRGAN_SCALES = (2, 4, 8)
 # Evaluation also scores bicubic and models of other architectures, at x3 too.
@@ -66,11 +70,16 @@ def cpu_supports_bf16() -> bool:
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for ``precision`` on ``device`` (None = fp32), by the rule above."""
+    """The autocast dtype for ``precision`` on ``device`` (None = fp32), by the rule above; for
+    ``int8``, the dtype of the parts that stay in floating point."""
     import torch
 
-    if precision not in PRECISIONS:
-        raise RuntimeChoiceError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    if precision not in INFERENCE_PRECISIONS:
+        raise RuntimeChoiceError(f"precision must be one of {', '.join(INFERENCE_PRECISIONS)}; got {precision!r}")
+    if precision == "int8":
+        if device.type != "cpu":
+            raise RuntimeChoiceError("int8 is for CPUs; on a GPU use fp16 or bf16")
+        return torch.bfloat16 if cpu_supports_bf16() else None
     if precision == "fp32":
         return None
     if precision == "fp16":

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from srgan.runtime import EVAL_SCALES
+from srgan.runtime import EVAL_SCALES, INFERENCE_PRECISIONS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +49,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="rgb: the standard pipeline (default); y: the legacy Y-only bicubic pipeline (bicubic only)",
     )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps, or auto")
+    parser.add_argument(
+        "--precision",
+        choices=INFERENCE_PRECISIONS,
+        default="fp32",
+        help="fp32: the protocol (the model as trained); another precision scores what `srgan upscale "
+        "--precision P` outputs (e.g. int8)",
+    )
 
 
 def parse_strengths(text: str) -> list[float]:
@@ -78,8 +85,8 @@ def run(args: argparse.Namespace) -> int:
     if args.pipeline == "y" and args.degradation:
         raise CommandError("--degradation applies to the standard (rgb) pipeline, not --pipeline y")
     strengths = parse_strengths(args.strength)
-    if args.model == "bicubic" and (strengths != [1.0] or args.blend_with):
-        raise CommandError("--strength and --blend-with apply to models, not to bicubic")
+    if args.model == "bicubic" and (strengths != [1.0] or args.blend_with or args.precision != "fp32"):
+        raise CommandError("--strength, --blend-with and --precision apply to models, not to bicubic")
     folders = [Path(d) for d in args.data]
     for folder in folders:
         if not folder.is_dir():
@@ -100,11 +107,14 @@ def run(args: argparse.Namespace) -> int:
         if args.model == "bicubic":
             return upscale_bicubic
         try:
-            network = open_blended(args.model, strength, args.blend_with, scale=args.scale).network
+            opened = open_blended(args.model, strength, args.blend_with, scale=args.scale)
         except ModelLoadError as exc:
             raise CommandError(str(exc)) from exc
+        network = opened.network
         if network is None:
             raise CommandError(f"{args.model} is an ONNX file; srgan eval scores PyTorch model files")
+        if args.precision != "fp32":
+            return _upscaler_function(opened, device, args.precision)
         network = network.to(device)
 
         @torch.inference_mode()
@@ -166,6 +176,25 @@ def run(args: argparse.Namespace) -> int:
         with atomic_path(args.json) as tmp:
             tmp.write_text(json.dumps(payload, indent=2) + "\n")
     return report_problems(problems, "image(s) left out")
+
+
+def _upscaler_function(opened, device, precision: str):  # type: ignore[no-untyped-def]
+    """What ``srgan upscale --precision`` computes, as an SR function of the protocol."""
+    import torch
+
+    from srgan.cli import CommandError
+    from srgan.inference.upscaler import Upscaler
+    from srgan.runtime import RuntimeChoiceError
+
+    try:
+        upscaler = Upscaler(opened.network, opened.spec.config, str(device), precision, int8_ranges=opened.int8_ranges)
+    except RuntimeChoiceError as exc:
+        raise CommandError(str(exc)) from exc
+
+    def model_fn(lr: torch.Tensor) -> torch.Tensor:
+        return upscaler.upscale_tensor(lr[0].float())[None]
+
+    return model_fn
 
 
 def _has_images(folder: Path) -> bool:

@@ -4,6 +4,15 @@ onnxruntime, TensorRT, ...) or to srgan's safetensors export."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+# int8 calibration: the top-left crop of this many images (sorted by path), this many pixels a side
+CALIBRATION_IMAGES = 16
+CALIBRATION_CROP = 96
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,11 +24,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fp16", action="store_true", help="safetensors: store weights in float16")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     parser.add_argument("--no-check", action="store_true", help="onnx: skip the onnxruntime parity check")
+    parser.add_argument(
+        "--int8-calibration",
+        metavar="FOLDER",
+        help=f"safetensors, SRResNet models: store int8 input ranges measured on {CALIBRATION_IMAGES} photos "
+        "of FOLDER (training photos, not a benchmark set), for --precision int8",
+    )
+
+
+def calibration_images(folder: Path) -> list[torch.Tensor]:
+    """The int8 calibration input: top-left crops of the first images of ``folder``, (1, 3, h, w) in [0, 1]."""
+    from srgan.imageio import find_images, read_tensor, to_float, to_rgb
+
+    paths = find_images([folder])[:CALIBRATION_IMAGES]
+    return [to_rgb(to_float(read_tensor(p)[:, :CALIBRATION_CROP, :CALIBRATION_CROP]))[None] for p in paths]
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     import torch
 
     from srgan.cli import CommandError
@@ -34,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError(f"ONNX export needs {' and '.join(missing)}: pip install 'srgan[onnx]'")
     if out.exists() and not args.overwrite:
         raise CommandError(f"{out} already exists (use --overwrite to replace it)")
+    if args.int8_calibration and args.format != "safetensors":
+        raise CommandError("--int8-calibration is stored in safetensors exports; add --format safetensors")
+    if args.int8_calibration and not Path(args.int8_calibration).is_dir():
+        raise CommandError(f"int8 calibration folder {args.int8_calibration} does not exist")
     try:
         opened = open_model(args.model)
     except ModelLoadError as exc:
@@ -44,8 +69,10 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "safetensors":
         from srgan.modelfiles.safetensors import save_generator
 
-        save_generator(out, network.state_dict(), config, dtype=torch.float16 if args.fp16 else torch.float32)
-        print(f"wrote {out}")
+        ranges = _calibrate(network, Path(args.int8_calibration)) if args.int8_calibration else opened.int8_ranges
+        dtype = torch.float16 if args.fp16 else torch.float32
+        save_generator(out, network.state_dict(), config, dtype=dtype, int8_ranges=ranges)
+        print(f"wrote {out}" + (" with int8 calibration" if ranges else ""))
         return 0
     try:
         from srgan.modelfiles.onnx import export_onnx, parity
@@ -59,3 +86,19 @@ def run(args: argparse.Namespace) -> int:
         if diff > 1e-4:
             raise CommandError(f"ONNX output differs from PyTorch by {diff:.2e} (> 1e-4)")
     return 0
+
+
+def _calibrate(network: torch.nn.Module, folder: Path) -> dict[str, tuple[float, float]]:
+    from srgan.cli import CommandError
+    from srgan.imageio import ImageReadError
+    from srgan.models.fast import FastGenerator
+    from srgan.models.generator import Generator
+    from srgan.models.quantized import calibrate
+
+    if not isinstance(network, Generator):
+        raise CommandError("--int8-calibration applies to srgan's SRResNet generators (int8 runs only those)")
+    try:
+        images = calibration_images(folder)
+    except (FileNotFoundError, ImageReadError) as exc:
+        raise CommandError(f"int8 calibration: {exc}") from exc
+    return calibrate(FastGenerator(network), images)

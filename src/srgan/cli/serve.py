@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from srgan.runtime import PRECISIONS
+from srgan.runtime import INFERENCE_PRECISIONS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="images upscaled at the same time")
     parser.add_argument("--queue", type=int, default=8, help="jobs waiting or running before new ones get 503")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--precision", default="auto", choices=PRECISIONS)
+    parser.add_argument("--precision", default="auto", choices=INFERENCE_PRECISIONS)
 
 
 def run(args: argparse.Namespace) -> int:

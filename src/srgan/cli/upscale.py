@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from srgan.runtime import PRECISIONS, SRGAN_SCALES
+from srgan.runtime import INFERENCE_PRECISIONS, SRGAN_SCALES
 
 if TYPE_CHECKING:
     from srgan.inference.files import OutputSize
@@ -43,7 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="context pixels around each tile (default: the receptive radius)",
     )
-    parser.add_argument("--precision", choices=PRECISIONS, default="auto")
+    parser.add_argument(
+        "--precision",
+        choices=INFERENCE_PRECISIONS,
+        default="auto",
+        help="auto: bf16 where the CPU/GPU has it and it matches fp32, else fp32; int8: x86 CPUs, SRResNet models "
+        "with an int8 calibration (the bundled ones have it)",
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads")
     parser.add_argument(

@@ -24,16 +24,28 @@ from torch import nn
 
 from srgan.imageio import ImageData, premultiply, unpremultiply
 from srgan.inference.tiling import ProgressFunction, upscale_with_backoff
+from srgan.modelfiles.safetensors import Ranges
 from srgan.modelfiles.spec import NetworkConfig, input_multiple
 from srgan.models.compact import CompactConfig
 from srgan.models.fast import RECONSTRUCT_HALO, FastGenerator
 from srgan.models.generator import Generator, GeneratorConfig, receptive_radius
+from srgan.models.quantized import QuantizedGenerator, int8_available
 from srgan.models.rrdb import RRDB_RECONSTRUCT_HALO, RRDB_TILE_CONTEXT, RRDBConfig, RRDBNet
-from srgan.runtime import PRECISIONS, autocast_dtype, place, precision_name, reuse_host_memory, select_device
+from srgan.runtime import (
+    INFERENCE_PRECISIONS,
+    RuntimeChoiceError,
+    autocast_dtype,
+    place,
+    precision_name,
+    reuse_host_memory,
+    select_device,
+)
 
 ImageLike = TypeVar("ImageLike")
 # auto picks bf16 only if its output is this close to fp32's on a calibration image (PSNR, dB)
 BF16_MIN_PSNR = 45.0
+# int8 is refused for a model whose int8 output is further than this from fp32 on the same image
+INT8_MIN_PSNR = 40.0
 # The reconstruction (upsamplers and tail) runs in row strips whose 4x-channel tensors stay within this.
 STRIP_BYTES = 256 << 20
 
@@ -87,9 +99,10 @@ class Upscaler:
         tile: int | None = None,
         tile_overlap: int | None = None,
         onnx_session: Any = None,
+        int8_ranges: Ranges | None = None,
     ) -> None:
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+        if precision not in INFERENCE_PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(INFERENCE_PRECISIONS)}; got {precision!r}")
         self.config = config
         self.scale = config.scale
         self.device = select_device(device) if onnx_session is None else torch.device("cpu")
@@ -100,6 +113,7 @@ class Upscaler:
         self._tile = tile
         self._onnx = onnx_session
         self._model: nn.Module | None = None
+        self._int8 = precision == "int8"
         if model is not None:
             # srgan's generator runs in its fast form (BN folded, strip-wise reconstruction)
             net = FastGenerator(model) if isinstance(model, Generator) else model
@@ -108,6 +122,8 @@ class Upscaler:
             self._model = place(net, self.device, channels_last).eval()
         self.autocast_dtype = self._choose_precision(precision)
         self._auto_precision = precision == "auto"
+        if self._int8:
+            self._model = self._quantized(int8_ranges)
         self._lock = threading.Lock()
 
     # ---- construction ---------------------------------------------------------------------------
@@ -139,12 +155,17 @@ class Upscaler:
             return cls(None, opened.spec.config, "cpu", precision, tile, tile_overlap, opened.session)
         if opened.network is None:
             raise ModelLoadError(f"{opened.path} holds no network")
-        return cls(opened.network, opened.spec.config, device, precision, tile, tile_overlap)
+        if precision == "int8" and opened.int8_ranges is None:
+            raise RuntimeChoiceError(
+                f"{opened.path} carries no int8 calibration; add one with srgan export --model {name_or_path} "
+                "--format safetensors --int8-calibration FOLDER_OF_PHOTOS -o FILE, then upscale with FILE"
+            )
+        return cls(opened.network, opened.spec.config, device, precision, tile, tile_overlap, None, opened.int8_ranges)
 
     def _choose_precision(self, precision: str) -> torch.dtype | None:
         if self._onnx is not None:
             if precision not in ("auto", "fp32"):
-                raise ValueError("the ONNX backend runs in fp32")
+                raise RuntimeChoiceError("the ONNX backend runs in fp32")
             return None
         dtype = autocast_dtype(precision, self.device)
         # The inference-only refinement of ``auto``: bf16 only where it is visually identical to fp32.
@@ -155,16 +176,32 @@ class Upscaler:
     def bf16_psnr(self) -> float:
         """PSNR (dB) between this model's bf16 and fp32 outputs on the calibration image."""
         x = _calibration_image()[None].to(self.device)
-        ref = self._forward(x, None).clamp(0, 1)
-        low = self._forward(x, torch.bfloat16).clamp(0, 1)
-        mse = torch.mean((ref - low) ** 2).item()
-        return math.inf if mse == 0 else 10 * math.log10(1 / mse)
+        return _psnr(self._forward(x, None), self._forward(x, torch.bfloat16))
+
+    def _quantized(self, ranges: Ranges | None) -> QuantizedGenerator:
+        """This generator's int8 form (``--precision int8``), checked against its fp32 output."""
+        if not isinstance(self._model, FastGenerator):
+            raise RuntimeChoiceError("int8 is implemented for srgan's SRResNet generators; use bf16 for this model")
+        if ranges is None:
+            raise RuntimeChoiceError("int8 needs the model's calibrated input ranges (srgan export --int8-calibration)")
+        if not int8_available():
+            raise RuntimeChoiceError("int8 needs oneDNN's int8 kernels, which this torch build lacks; use bf16")
+        x = _calibration_image()[None]
+        reference = self._forward(x, None)
+        self._model = place(QuantizedGenerator(self._model, ranges), self.device, True)
+        psnr = _psnr(reference, self._forward(x, self.autocast_dtype))
+        if psnr < INT8_MIN_PSNR:
+            raise RuntimeChoiceError(
+                f"this model's int8 output is {psnr:.1f} dB from fp32 on the check image (int8 needs at least "
+                f"{INT8_MIN_PSNR:g} dB); use bf16"
+            )
+        return self._model
 
     # ---- the forward pass -------------------------------------------------------------------------
 
     @property
     def precision(self) -> str:
-        return precision_name(self.autocast_dtype)
+        return "int8" if self._int8 else precision_name(self.autocast_dtype)
 
     def _forward(self, batch: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
         # Networks that pixel-unshuffle their input need sides that are multiples of the factor:
@@ -183,14 +220,16 @@ class Upscaler:
                 torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None),
             ):
                 x = batch.to(self.device, non_blocking=True).contiguous(memory_format=self._memory_format)
-                if isinstance(self._model, FastGenerator | RRDBNet):
+                if isinstance(self._model, FastGenerator | QuantizedGenerator | RRDBNet):
                     out = self._reconstruct_in_strips(self._model, x)
                 else:
                     assert self._model is not None
                     out = self._model(x).float().cpu()
         return out[..., : h * self.scale, : w * self.scale]
 
-    def _reconstruct_in_strips(self, model: FastGenerator | RRDBNet, x: torch.Tensor) -> torch.Tensor:
+    def _reconstruct_in_strips(
+        self, model: FastGenerator | QuantizedGenerator | RRDBNet, x: torch.Tensor
+    ) -> torch.Tensor:
         """The trunk on the whole tile, then the memory-heavy reconstruction in row strips with
         enough halo to be exact."""
         s, halo = self._strip_geometry()
@@ -314,6 +353,12 @@ class Upscaler:
 
     def _upscale_pil(self, image: Any, progress: ProgressFunction | None) -> Any:
         return self.upscale_data(ImageData.from_pil(image), progress).to_pil()
+
+
+def _psnr(reference: torch.Tensor, other: torch.Tensor) -> float:
+    """PSNR (dB) of ``other`` against ``reference``, both clamped to [0, 1]."""
+    mse = torch.mean((reference.clamp(0, 1) - other.clamp(0, 1)) ** 2).item()
+    return math.inf if mse == 0 else 10 * math.log10(1 / mse)
 
 
 def available_memory() -> int:

@@ -26,7 +26,7 @@ from torch import nn
 
 from srgan.modelfiles import checkpoint, layouts
 from srgan.modelfiles.errors import ModelLoadError
-from srgan.modelfiles.safetensors import ARCH_KEY, CONFIG_KEY, read_safetensors
+from srgan.modelfiles.safetensors import ARCH_KEY, CONFIG_KEY, Ranges, int8_ranges_from, read_safetensors
 from srgan.modelfiles.spec import ModelSpec, NetworkConfig, check_config, network_config_from
 from srgan.models.compact import SRVGGNetCompact
 from srgan.models.generator import Generator, GeneratorConfig
@@ -41,6 +41,8 @@ class OpenedModel:
     spec: ModelSpec
     network: nn.Module | None = None  # in eval mode on the CPU, float32
     session: Any = None  # an onnxruntime session for .onnx files
+    # per-convolution input ranges for --precision int8, when the file carries them (srgan exports)
+    int8_ranges: Ranges | None = None
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,16 @@ def open_blended(
     names = (str(base), str(name_or_path))
     state = blend_states(fidelity.network.state_dict(), model.network.state_dict(), strength, names)
     model.network.load_state_dict(state)
+    model.int8_ranges = _union(model.int8_ranges, fidelity.int8_ranges)
     return model
+
+
+def _union(a: Ranges | None, b: Ranges | None) -> Ranges | None:
+    """Input ranges that cover both ends of a blend (its activations lie between theirs in practice;
+    the int8 quality gate checks the result)."""
+    if a is None or b is None or a.keys() != b.keys():
+        return None
+    return {name: (min(a[name][0], b[name][0]), max(a[name][1], b[name][1])) for name in a}
 
 
 def load_generator(name_or_path: str | os.PathLike[str], scale: int | None = None) -> Generator:
@@ -151,7 +162,7 @@ def load_generator(name_or_path: str | os.PathLike[str], scale: int | None = Non
 
 
 def _open_weights(path: Path) -> OpenedModel:
-    state, stored, kind = _read_state(path)
+    state, stored, kind, meta = _read_state(path)
     if stored is not None:  # srgan's own file: its stored config is checked before anything else
         name, raw_config = stored
         config = network_config_from(name, raw_config, path)
@@ -172,7 +183,8 @@ def _open_weights(path: Path) -> OpenedModel:
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
         raise ModelLoadError(f"{path} does not match an srgan {arch.name} network ({first})") from exc
-    return OpenedModel(path, ModelSpec(arch.name, config.scale, kind, config), network.eval())
+    spec = ModelSpec(arch.name, config.scale, kind, config)
+    return OpenedModel(path, spec, network.eval(), int8_ranges=int8_ranges_from(meta, path))
 
 
 def _detect(state: dict[str, torch.Tensor]) -> Architecture:
@@ -185,24 +197,24 @@ def _detect(state: dict[str, torch.Tensor]) -> Architecture:
     return arch
 
 
-def _read_state(path: Path) -> tuple[dict[str, torch.Tensor], tuple[str, object] | None, str]:
-    """(weights, the stored (architecture, config mapping) or None, the file's kind)."""
+def _read_state(path: Path) -> tuple[dict[str, torch.Tensor], tuple[str, object] | None, str, dict[str, str]]:
+    """(weights, the stored (architecture, config mapping) or None, the file's kind, its metadata)."""
     if path.suffix.lower() == ".safetensors":
         state, meta = read_safetensors(path)
         if CONFIG_KEY not in meta:
-            return state, None, "state_dict"
-        return state, (meta.get(ARCH_KEY, "srresnet"), _json(meta[CONFIG_KEY], path)), "safetensors"
+            return state, None, "state_dict", meta
+        return state, (meta.get(ARCH_KEY, "srresnet"), _json(meta[CONFIG_KEY], path)), "safetensors", meta
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise ModelLoadError(f"{path} is not a PyTorch or safetensors model file ({type(exc).__name__})") from exc
     if checkpoint.is_checkpoint(obj):
         weights, raw = checkpoint.generator_weights(obj)
-        return weights, ("srresnet", raw) if raw is not None else None, "checkpoint"
+        return weights, ("srresnet", raw) if raw is not None else None, "checkpoint", {}
     plain = layouts.unwrap(obj)
     if plain is None:
         raise ModelLoadError(f"{path} holds no model weights (neither a state_dict nor a params/params_ema wrapper)")
-    return plain, None, "state_dict"
+    return plain, None, "state_dict", {}
 
 
 def _json(text: str, path: Path) -> object:

@@ -19,6 +19,11 @@ FORMAT = "srgan-generator"
 FORMAT_KEY = "format"
 ARCH_KEY = "arch"
 CONFIG_KEY = "generator_config"
+# Optional: the calibrated input range of each int8 convolution (srgan.models.quantized), as JSON
+# {"conv name": [lo, hi]}, written by ``srgan export --int8-calibration``.
+INT8_RANGES_KEY = "int8_input_ranges"
+
+Ranges = dict[str, tuple[float, float]]
 
 
 def save_generator(
@@ -27,6 +32,7 @@ def save_generator(
     config: NetworkConfig,
     extra: dict[str, str] | None = None,
     dtype: torch.dtype = torch.float32,
+    int8_ranges: Ranges | None = None,
 ) -> None:
     """Write ``state_dict`` atomically; ``dtype=torch.float16`` halves the file (loading casts back)."""
     from safetensors.torch import save_file
@@ -40,6 +46,8 @@ def save_generator(
         CONFIG_KEY: json.dumps(config.to_dict()),
         "value_range": "[0, 1]",
     }
+    if int8_ranges is not None:
+        metadata[INT8_RANGES_KEY] = json.dumps({name: [lo, hi] for name, (lo, hi) in sorted(int8_ranges.items())})
     metadata.update(extra or {})
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
@@ -63,3 +71,15 @@ def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str
     if tag is None and CONFIG_KEY in meta:
         raise ModelLoadError(f"{path} carries a generator config but no format tag; it was not written by srgan")
     return state, meta
+
+
+def int8_ranges_from(meta: dict[str, str], path: Path) -> Ranges | None:
+    """The int8 calibration stored in a file's metadata, or None."""
+    text = meta.get(INT8_RANGES_KEY)
+    if text is None:
+        return None
+    try:
+        raw = json.loads(text)
+        return {str(name): (float(lo), float(hi)) for name, (lo, hi) in raw.items()}
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ModelLoadError(f"{path}: its int8 calibration ({INT8_RANGES_KEY}) is not valid ({exc})") from exc

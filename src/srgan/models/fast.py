@@ -75,7 +75,9 @@ def phase_split_tail(tail: nn.Conv2d) -> nn.Conv2d:
     return conv
 
 
-class _FoldedBlock(nn.Module):
+class FoldedBlock(nn.Module):
+    """A residual block with its BatchNorms folded into the convolutions: x + conv2(act(conv1(x)))."""
+
     def __init__(self, conv1: nn.Conv2d, act: nn.PReLU, conv2: nn.Conv2d) -> None:
         super().__init__()
         self.conv1, self.act, self.conv2 = conv1, act, conv2
@@ -99,7 +101,7 @@ class FastGenerator(nn.Module):
         self.head = g.head
         blocks = [b for b in g.body if isinstance(b, ResidualBlock)]
         self.body = nn.Sequential(
-            *(_FoldedBlock(fold_bn(b.conv1, b.bn1), b.act, fold_bn(b.conv2, b.bn2)) for b in blocks)
+            *(FoldedBlock(fold_bn(b.conv1, b.bn1), b.act, fold_bn(b.conv2, b.bn2)) for b in blocks)
         )
         conv, bn = g.body_tail
         assert isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d)

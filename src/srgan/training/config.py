@@ -58,6 +58,7 @@ RANGES: tuple[tuple[str, float | None, float | None], ...] = (
     ("loss.feature_matching_weight", 0, None),
     ("loss.artifact_weight", 0, None),
     ("loss.lattice_weight", 0, None),
+    ("loss.lattice_error_weight", 0, None),
     ("loss.lattice_start", 0, None),
     ("loss.lattice_energy_weight", 0, None),
     ("loss.chroma_weight", 0, None),
@@ -109,6 +110,7 @@ class LossConfig:
     feature_matching_weight: float = 0.0  # L1 between D's features of SR and HR (0 = paper)
     artifact_weight: float = 0.0  # LDL-style artifact term, losses.artifact_loss (0 = paper)
     lattice_weight: float = 0.0  # stage srgan: weight of losses.lattice_loss, against grids (0 = paper)
+    lattice_error_weight: float = 0.0  # stage srgan: weight of losses.lattice_error_loss, per-image grids (0 = paper)
     lattice_start: int = 0  # iteration from which the lattice terms are on (texture first, then no grid)
     lattice_energy_weight: float = 0.0  # stage srgan: weight of losses.lattice_energy_loss (0 = paper)
     chroma_weight: float = 0.0  # stage srgan: weight of losses.chroma_loss, against false colour (0 = paper)
