@@ -224,3 +224,24 @@ def test_upscale_and_eval_take_int8(tmp_path: Path, capsys: pytest.CaptureFixtur
     fails_with_one_sentence(
         capsys, ["eval", "--precision", "int8", "--data", str(hr)], "apply to models, not to bicubic"
     )
+
+
+def test_serve_runs_int8_and_refuses_an_uncalibrated_model_at_start_up(model_file: Path) -> None:
+    pytest.importorskip("fastapi")
+    import io
+
+    from fastapi.testclient import TestClient
+
+    from srgan.web.app import ServeConfig, create_app
+
+    from .test_web import png_bytes, wait_done
+
+    config = ServeConfig(["srresnet-x4"], max_pixels=50_000, max_upload_mb=1, max_queue=2, precision="int8")
+    with TestClient(create_app(config)) as client:
+        r = client.post("/api/upscale", files={"file": ("a.png", png_bytes(), "image/png")})
+        assert r.status_code == 202, r.text
+        job = wait_done(client, r.json()["id"])
+        assert job["status"] == "done"
+        assert Image.open(io.BytesIO(client.get(str(job["result"])).content)).size == (96, 64)
+    with pytest.raises(ValueError, match="carries no int8 calibration"):
+        create_app(ServeConfig([str(model_file)], precision="int8"))
