@@ -157,6 +157,15 @@ def test_a_file_without_calibration_gets_one_sentence_naming_the_export_option(m
         Upscaler.from_pretrained(model_file, precision="int8", device="cpu")
 
 
+def test_a_community_model_is_told_int8_is_for_srresnet_not_to_add_a_calibration(tmp_path: Path) -> None:
+    from srgan.models.rrdb import RRDBConfig, RRDBNet
+
+    path = tmp_path / "rrdb.pth"
+    torch.save(RRDBNet(RRDBConfig(num_blocks=1, features=8, growth=4)).state_dict(), path)
+    with pytest.raises(RuntimeChoiceError, match="int8 is implemented for srgan's SRResNet generators"):
+        Upscaler.from_pretrained(path, precision="int8", device="cpu")
+
+
 def test_the_gate_refuses_a_calibration_far_from_fp32(tmp_path: Path) -> None:
     g = trained_like(scale=2, blocks=1, channels=8)
     narrow = {name: (0.0, 1e-3) for name in conv_names(FastGenerator(g))}

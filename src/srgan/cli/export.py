@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
+    from srgan.models.quantized import Ranges
+
 # int8 calibration: the top-left crop of this many images (sorted by path), this many pixels a side
 CALIBRATION_IMAGES = 16
 CALIBRATION_CROP = 96
@@ -88,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _calibrate(network: torch.nn.Module, folder: Path) -> dict[str, tuple[float, float]]:
+def _calibrate(network: torch.nn.Module, folder: Path) -> Ranges:
     from srgan.cli import CommandError
     from srgan.imageio import ImageReadError
     from srgan.models.fast import FastGenerator

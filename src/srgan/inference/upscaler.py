@@ -24,12 +24,11 @@ from torch import nn
 
 from srgan.imageio import ImageData, premultiply, unpremultiply
 from srgan.inference.tiling import ProgressFunction, upscale_with_backoff
-from srgan.modelfiles.safetensors import Ranges
 from srgan.modelfiles.spec import NetworkConfig, input_multiple
 from srgan.models.compact import CompactConfig
 from srgan.models.fast import RECONSTRUCT_HALO, FastGenerator
 from srgan.models.generator import Generator, GeneratorConfig, receptive_radius
-from srgan.models.quantized import QuantizedGenerator, int8_available
+from srgan.models.quantized import QuantizedGenerator, Ranges, int8_available
 from srgan.models.rrdb import RRDB_RECONSTRUCT_HALO, RRDB_TILE_CONTEXT, RRDBConfig, RRDBNet
 from srgan.runtime import (
     INFERENCE_PRECISIONS,
@@ -155,11 +154,6 @@ class Upscaler:
             return cls(None, opened.spec.config, "cpu", precision, tile, tile_overlap, opened.session)
         if opened.network is None:
             raise ModelLoadError(f"{opened.path} holds no network")
-        if precision == "int8" and opened.int8_ranges is None:
-            raise RuntimeChoiceError(
-                f"{opened.path} carries no int8 calibration; add one with srgan export --model {name_or_path} "
-                "--format safetensors --int8-calibration FOLDER_OF_PHOTOS -o FILE, then upscale with FILE"
-            )
         return cls(opened.network, opened.spec.config, device, precision, tile, tile_overlap, None, opened.int8_ranges)
 
     def _choose_precision(self, precision: str) -> torch.dtype | None:
@@ -183,7 +177,10 @@ class Upscaler:
         if not isinstance(self._model, FastGenerator):
             raise RuntimeChoiceError("int8 is implemented for srgan's SRResNet generators; use bf16 for this model")
         if ranges is None:
-            raise RuntimeChoiceError("int8 needs the model's calibrated input ranges (srgan export --int8-calibration)")
+            raise RuntimeChoiceError(
+                "this model file carries no int8 calibration; add one with srgan export --model MODEL "
+                "--format safetensors --int8-calibration FOLDER_OF_PHOTOS -o FILE, then use FILE"
+            )
         if not int8_available():
             raise RuntimeChoiceError("int8 needs oneDNN's int8 kernels, which this torch build lacks; use bf16")
         x = _calibration_image()[None]

@@ -26,10 +26,11 @@ from torch import nn
 
 from srgan.modelfiles import checkpoint, layouts
 from srgan.modelfiles.errors import ModelLoadError
-from srgan.modelfiles.safetensors import ARCH_KEY, CONFIG_KEY, Ranges, int8_ranges_from, read_safetensors
+from srgan.modelfiles.safetensors import ARCH_KEY, CONFIG_KEY, int8_ranges_from, read_safetensors
 from srgan.modelfiles.spec import ModelSpec, NetworkConfig, check_config, network_config_from
 from srgan.models.compact import SRVGGNetCompact
 from srgan.models.generator import Generator, GeneratorConfig
+from srgan.models.quantized import Ranges
 from srgan.models.rrdb import RRDBNet
 
 __all__ = ["ModelLoadError", "OpenedModel", "load_generator", "open_model", "resolve_model_path"]

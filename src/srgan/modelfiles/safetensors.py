@@ -12,6 +12,7 @@ import torch
 from srgan.atomic import atomic_path
 from srgan.modelfiles.errors import ModelLoadError
 from srgan.modelfiles.spec import NetworkConfig, arch_name
+from srgan.models.quantized import Ranges
 
 FORMAT = "srgan-generator"
 # The metadata keys srgan writes (safetensors and ONNX alike): the format tag, the architecture
@@ -22,8 +23,6 @@ CONFIG_KEY = "generator_config"
 # Optional: the calibrated input range of each int8 convolution (srgan.models.quantized), as JSON
 # {"conv name": [lo, hi]}, written by ``srgan export --int8-calibration``.
 INT8_RANGES_KEY = "int8_input_ranges"
-
-Ranges = dict[str, tuple[float, float]]
 
 
 def save_generator(
