@@ -63,6 +63,7 @@ def main() -> int:
     p.add_argument("--recipe", required=True, help="the config the run used (recorded in the card)")
     p.add_argument("--data", nargs="+", required=True, type=Path, help="benchmark folders (Set5 first)")
     p.add_argument("--summary", default="", help="one line for the card: what the model is")
+    p.add_argument("--base", help="the bundled PSNR model it was fine-tuned from (--strength blends towards it)")
     p.add_argument(
         "--prior-iterations",
         type=int,
@@ -94,6 +95,7 @@ def main() -> int:
         "sha256": hashlib.sha256(target.read_bytes()).hexdigest(),
         "storage": storage,
         "fp16_max_psnr_change_db": round(fp16_delta, 4),
+        **({"base": args.base} if args.base else {}),
         "recipe": args.recipe,
         "iterations": iterations,
         "metrics": {

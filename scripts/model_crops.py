@@ -4,7 +4,9 @@
 
 Each image is a path, optionally with @X,Y: the top-left corner of the window (in HR pixels); without
 it, the window with the most detail is used. Crops are enlarged --zoom times with nearest-neighbour
-so that pixel-level artifacts (grids, halos) stay visible.
+so that pixel-level artifacts (grids, halos) stay visible. ``--stretch K`` multiplies each panel's
+deviations from its median grey by K (written as ``..._stretchK.png``): a grid of 1-2 grey levels in a smooth
+sky, invisible at normal contrast, shows at K = 8.
 """
 
 from __future__ import annotations
@@ -38,6 +40,12 @@ def label(model: str) -> str:
     return model if bundled_path(model) is not None else "/".join(Path(model).parts[-3:])
 
 
+def stretch(image: np.ndarray, factor: float) -> np.ndarray:
+    """Grey, with deviations from the median enlarged ``factor`` times around mid-grey."""
+    grey = image.astype(np.float64).mean(axis=2) if image.ndim == 3 else image.astype(np.float64)
+    return np.clip((grey - np.median(grey)) * factor + 128, 0, 255).round().astype(np.uint8)
+
+
 def window(image: np.ndarray, corner: tuple[int, int], size: int) -> np.ndarray:
     x, y = corner
     if y + size > image.shape[0] or x + size > image.shape[1]:
@@ -63,6 +71,7 @@ def main() -> int:
     p.add_argument("--crop", type=int, default=128, help="window side in HR pixels")
     p.add_argument("--zoom", type=int, default=2, help="nearest-neighbour enlargement of the crops")
     p.add_argument("--models", nargs="+", default=list(MODELS), help="bundled names or model/checkpoint files")
+    p.add_argument("--stretch", type=float, help="also write a contrast-stretched copy (deviations x this)")
     args = p.parse_args()
     generators = {label(model): load_generator(model) for model in args.models}
     for arg in args.images:
@@ -87,6 +96,11 @@ def main() -> int:
         target = args.out / f"compare_{path.parent.name}_{path.stem}.png"
         save_png(comparison_strip(panels, crop=args.crop * args.zoom), target)
         print(target)
+        if args.stretch:
+            stretched = [(title, stretch(image, args.stretch)) for title, image in panels]
+            target = target.with_name(f"{target.stem}_stretch{args.stretch:g}.png")
+            save_png(comparison_strip(stretched, crop=args.crop * args.zoom), target)
+            print(target)
     return 0
 
 

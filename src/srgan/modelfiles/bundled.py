@@ -10,7 +10,11 @@ from pathlib import Path
 from typing import Any
 
 # name -> file in srgan/weights; the card (metrics, sha256) is weights/<name>.json
-BUNDLED = {"srgan-x4": "srgan-x4.safetensors", "srresnet-x4": "srresnet-x4.safetensors"}
+BUNDLED = {
+    "srgan-x4": "srgan-x4.safetensors",
+    "srresnet-x4": "srresnet-x4.safetensors",
+    "srgan-x4-v1": "srgan-x4-v1.safetensors",  # the first srgan-x4, kept so its users can compare (issue 13)
+}
 DEFAULT_MODEL = "srgan-x4"
 
 
