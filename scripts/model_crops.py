@@ -6,7 +6,8 @@ Each image is a path, optionally with @X,Y: the top-left corner of the window (i
 it, the window with the most detail is used. Crops are enlarged --zoom times with nearest-neighbour
 so that pixel-level artifacts (grids, halos) stay visible. ``--stretch K`` multiplies each panel's
 deviations from its median grey by K (written as ``..._stretchK.png``): a grid of 1-2 grey levels in a smooth
-sky, invisible at normal contrast, shows at K = 8.
+sky, invisible at normal contrast, shows at K = 8. ``--degradation PRESET`` damages the LR as
+``srgan eval --degradation`` does (jpeg75, noise10, realistic; the HR stays the reference).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from srgan.evaluation.protocol import Sample, SRFunction, bicubic, evaluate, make_sample
+from srgan.evaluation.protocol import LR_PRESETS, Sample, SRFunction, bicubic, evaluate, make_sample
 from srgan.evaluation.report import comparison_strip, save_png
 from srgan.modelfiles.bundled import bundled_path
 from srgan.modelfiles.loader import load_generator
@@ -72,11 +73,12 @@ def main() -> int:
     p.add_argument("--zoom", type=int, default=2, help="nearest-neighbour enlargement of the crops")
     p.add_argument("--models", nargs="+", default=list(MODELS), help="bundled names or model/checkpoint files")
     p.add_argument("--stretch", type=float, help="also write a contrast-stretched copy (deviations x this)")
+    p.add_argument("--degradation", choices=[*LR_PRESETS, "realistic"], help="damage the LR as srgan eval does")
     args = p.parse_args()
     generators = {label(model): load_generator(model) for model in args.models}
     for arg in args.images:
         path, corner = parse_image(arg)
-        sample = make_sample(path, 4, path.parent)
+        sample = make_sample(path, 4, path.parent, args.degradation)
         functions = {"bicubic": bicubic(4), **{name: (lambda lr, g=g: g(lr.float())) for name, g in generators.items()}}
         panels = list(sr_images(sample, functions).items())
         panels.append(("HR", sample.hr))
@@ -93,7 +95,8 @@ def main() -> int:
             )
             for title, image in panels
         ]
-        target = args.out / f"compare_{path.parent.name}_{path.stem}.png"
+        suffix = f"_{args.degradation}" if args.degradation else ""
+        target = args.out / f"compare_{path.parent.name}_{path.stem}{suffix}.png"
         save_png(comparison_strip(panels, crop=args.crop * args.zoom), target)
         print(target)
         if args.stretch:

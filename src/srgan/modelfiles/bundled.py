@@ -14,6 +14,7 @@ BUNDLED = {
     "srgan-x4": "srgan-x4.safetensors",
     "srresnet-x4": "srresnet-x4.safetensors",
     "srgan-x4-v1": "srgan-x4-v1.safetensors",  # the first srgan-x4, kept so its users can compare (issue 13)
+    "srresnet-x4-real": "srresnet-x4-real.safetensors",  # trained on JPEG/noise/blur LR (issue 15)
 }
 DEFAULT_MODEL = "srgan-x4"
 
