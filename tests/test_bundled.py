@@ -61,13 +61,15 @@ def test_damaged_bundled_file_is_refused_with_a_sentence(tmp_path: Path, monkeyp
     assert load_generator("srresnet-x4") is not None
 
 
-def test_models_command_lists_both_with_metrics() -> None:
+def test_models_command_lists_every_model_with_metrics_in_aligned_columns() -> None:
     out = subprocess.run([sys.executable, "-m", "srgan", "models"], capture_output=True, text=True, check=True).stdout
+    rows = {line.split()[0]: line for line in out.splitlines() if line and not line.startswith(" ")}
     for name in bundled.BUNDLED:
         card = json.loads((bundled._weights_dir() / f"{name}.json").read_text())
-        line = next(line for line in out.splitlines() if line.startswith(name))
+        line = rows[name]
         assert f"{card['metrics']['Set5']['psnr_y']:.2f}" in line
         assert f"{card['metrics']['BSD100']['psnr_y']:.2f}" in line
+    assert len({line.index(" x4 ") for name, line in rows.items() if name in bundled.BUNDLED}) == 1, out
     assert "--strength S blends it with its fidelity base srresnet-x4" in out, "the card's base is shown"
 
 

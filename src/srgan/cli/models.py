@@ -21,8 +21,9 @@ def run(args: argparse.Namespace) -> int:
     if not cards:
         print("no bundled models in this installation")
         return 0
+    width = max(len("name"), *(len(card["name"]) for card in cards))  # the name column fits the longest name
     print(
-        f"{'name':<14} {'scale':>5}  {'Set5 PSNR-Y':>11} {'Set14 PSNR-Y':>12} {'BSD100 PSNR-Y':>13} "
+        f"{'name':<{width}} {'scale':>5}  {'Set5 PSNR-Y':>11} {'Set14 PSNR-Y':>12} {'BSD100 PSNR-Y':>13} "
         f"{'BSD100 NIQE':>11} {'Grid':>5}  file"
     )
     for card in cards:
@@ -33,14 +34,14 @@ def run(args: argparse.Namespace) -> int:
             return "-" if v is None else f"{v:.{digits}f}"
 
         print(
-            f"{card['name']:<14} {'x' + str(card['scale']):>5}  {cell('Set5', 'psnr_y'):>11} {cell('Set14', 'psnr_y'):>12} "
+            f"{card['name']:<{width}} {'x' + str(card['scale']):>5}  {cell('Set5', 'psnr_y'):>11} {cell('Set14', 'psnr_y'):>12} "
             f"{cell('BSD100', 'psnr_y'):>13} {cell('BSD100', 'niqe', 3):>11} {cell('BSD100', 'grid'):>5}  {card['file']}"
         )
         if card.get("summary"):
-            print(f"{'':<16}{card['summary']}")
+            print(f"{'':<{width + 2}}{card['summary']}")
         if card.get("base"):
             print(
-                f"{'':<16}--strength S blends it with its fidelity base {card['base']} (0 = {card['base']}, 1 = itself)"
+                f"{'':<{width + 2}}--strength S blends it with its fidelity base {card['base']} (0 = {card['base']}, 1 = itself)"
             )
     print(
         "PSNR-Y: fidelity (higher is better); NIQE: naturalness (lower is better); Grid: sub-pixel grid "
