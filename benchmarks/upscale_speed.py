@@ -38,14 +38,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # the tests' ncnn converter
 from _common import best_seconds, machine_line, seconds_per_call, table
 from srgan.inference.upscaler import Upscaler
+from srgan.metrics.full_reference import psnr
 from srgan.modelfiles.onnx import export_onnx
 from srgan.modelfiles.safetensors import save_generator
 from srgan.models import Generator
-
-
-def psnr(reference: torch.Tensor, other: torch.Tensor) -> float:
-    """PSNR (dB) of ``other`` against ``reference`` (both in [0, 1])."""
-    return 10 * torch.log10(1 / torch.mean((other - reference) ** 2)).item()
 
 
 def paper_generator(seed: int = 0) -> Generator:
@@ -91,6 +87,7 @@ def conv_ceiling(repeats: int) -> dict[str, float]:
 RSS_SCRIPT = """
 import sys, torch
 from srgan.inference.upscaler import Upscaler
+from srgan.metrics.full_reference import psnr
 from srgan.models import Generator
 mode, model_path = sys.argv[1], sys.argv[2]
 torch.manual_seed(1)
@@ -167,7 +164,7 @@ def rrdb_table(repeats: int) -> str | None:
     for name, sec in seconds.items():
         quality = ""
         if name in outputs and name != "srgan fp32":
-            quality = f"{psnr(ref, outputs[name]):.1f} dB"
+            quality = f"{psnr(ref, outputs[name], peak=1.0):.1f} dB"
         rows.append([name, f"{sec:.2f}", f"{ncnn_sec / sec:.2f}x", quality])
     head = f"{stem} (RRDBNet, 23 blocks, 16.7 M parameters), 256x256 -> 1024x1024, best of {repeats}"
     return head + "\n" + table(["path", "s/image", "vs ncnn", "PSNR vs srgan fp32"], rows)
@@ -203,11 +200,11 @@ def main() -> None:
         int8 = Upscaler.from_pretrained("srresnet-x4", precision="int8")
         results["(g) srgan int8 (srresnet-x4)"] = best_seconds(lambda: int8.upscale_tensor(x[0]), 1, args.repeats)
         reference = Upscaler.from_pretrained("srresnet-x4", precision="fp32").upscale_tensor(x[0]).clamp(0, 1)
-        int8_psnr = psnr(reference, int8.upscale_tensor(x[0]).clamp(0, 1))
+        int8_psnr = psnr(reference, int8.upscale_tensor(x[0]).clamp(0, 1), peak=1.0)
         with torch.inference_mode():
             ref = g(x)[0].clamp(0, 1)
             low = bf16.upscale_tensor(x[0]).clamp(0, 1)
-        bf16_psnr = psnr(ref, low)
+        bf16_psnr = psnr(ref, low, peak=1.0)
         rss = {} if args.skip_rss else {"srgan": peak_rss("srgan", model_path), "naive": peak_rss("naive", model_path)}
         auto_precision, auto_tile = (
             Upscaler.from_pretrained(model_path).precision,

@@ -17,14 +17,7 @@ from pathlib import Path
 from srgan.cli.export import calibration_images
 from srgan.modelfiles.bundled import bundled_path
 from srgan.modelfiles.loader import load_generator
-from srgan.modelfiles.safetensors import (
-    ARCH_KEY,
-    CONFIG_KEY,
-    FORMAT_KEY,
-    INT8_RANGES_KEY,
-    read_safetensors,
-    save_generator,
-)
+from srgan.modelfiles.safetensors import WRITTEN_KEYS, read_safetensors, save_generator
 from srgan.models.fast import FastGenerator
 from srgan.models.quantized import calibrate
 
@@ -41,9 +34,7 @@ def main() -> None:
         g = load_generator(path)
         state, meta = read_safetensors(path)
         ranges = calibrate(FastGenerator(g), images)
-        # save_generator writes these itself; the rest (e.g. the source checkpoint's name) is kept
-        written = (FORMAT_KEY, ARCH_KEY, CONFIG_KEY, INT8_RANGES_KEY, "value_range")
-        keep = {k: v for k, v in meta.items() if k not in written}
+        keep = {k: v for k, v in meta.items() if k not in WRITTEN_KEYS}  # e.g. the source checkpoint's name
         keep["int8_calibration"] = f"{args.data.name}, {len(images)} crops"
         dtype = next(v.dtype for v in state.values() if v.is_floating_point())
         save_generator(path, state, g.config, extra=keep, dtype=dtype, int8_ranges=ranges)

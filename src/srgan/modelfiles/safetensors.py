@@ -23,6 +23,9 @@ CONFIG_KEY = "generator_config"
 # Optional: the calibrated input range of each int8 convolution (srgan.models.quantized), as JSON
 # {"conv name": [lo, hi]}, written by ``srgan export --int8-calibration``.
 INT8_RANGES_KEY = "int8_input_ranges"
+VALUE_RANGE_KEY = "value_range"
+# Every key save_generator sets itself; a caller re-saving a file keeps the others (its ``extra``).
+WRITTEN_KEYS = (FORMAT_KEY, ARCH_KEY, CONFIG_KEY, VALUE_RANGE_KEY, INT8_RANGES_KEY)
 
 
 def save_generator(
@@ -43,7 +46,7 @@ def save_generator(
         FORMAT_KEY: FORMAT,
         ARCH_KEY: arch_name(config),
         CONFIG_KEY: json.dumps(config.to_dict()),
-        "value_range": "[0, 1]",
+        VALUE_RANGE_KEY: "[0, 1]",
     }
     if int8_ranges is not None:
         metadata[INT8_RANGES_KEY] = json.dumps({name: [lo, hi] for name, (lo, hi) in sorted(int8_ranges.items())})
