@@ -15,7 +15,7 @@ from torch import nn
 
 from srgan.atomic import atomic_path
 from srgan.modelfiles.errors import ModelLoadError
-from srgan.modelfiles.safetensors import ARCH_KEY, CONFIG_KEY, FORMAT, FORMAT_KEY
+from srgan.modelfiles.safetensors import ARCH_KEY, CONFIG_KEY, FORMAT, FORMAT_KEY, VALUE_RANGE_KEY
 from srgan.modelfiles.spec import NetworkConfig, arch_name, input_multiple, network_config_from
 from srgan.models.generator import Generator
 
@@ -50,7 +50,7 @@ def export_onnx(network: nn.Module, config: NetworkConfig, path: str | os.PathLi
         meta = {
             FORMAT_KEY: FORMAT,
             "scale": str(config.scale),
-            "value_range": "[0, 1] in and out (clamp the output)",
+            VALUE_RANGE_KEY: "[0, 1] in and out (clamp the output)",
             ARCH_KEY: arch_name(config),
             CONFIG_KEY: json.dumps(config.to_dict()),
         }
