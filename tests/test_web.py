@@ -145,6 +145,44 @@ def test_full_queue_answers_503_with_retry_after(client: TestClient) -> None:
     assert client.post("/api/upscale", files={"file": ("a.png", png_bytes(), "image/png")}).status_code == 202
 
 
+def test_an_upload_is_read_only_when_a_place_in_the_queue_is_free(client: TestClient) -> None:
+    jobs: JobManager = client.app.state.jobs  # type: ignore[attr-defined]
+    held = [jobs.reserve(), jobs.reserve()]  # two uploads being read fill the queue of 2
+    with pytest.raises(QueueFull):
+        jobs.reserve()
+    r = client.post("/api/upscale", files={"file": ("a.png", png_bytes(), "image/png")})
+    assert r.status_code == 503 and r.headers["retry-after"] == "5"
+    assert not list(jobs.uploads_dir.iterdir()), "a refused upload is not stored"
+    held[0].release()
+    held[0].release()  # releasing twice gives back one place, not two
+    assert jobs.pending() == 1
+    bad = client.post("/api/upscale", files={"file": ("a.png", b"not an image", "image/png")})
+    assert bad.status_code == 422 and jobs.pending() == 1, "a refused upload gives its place back"
+    ok = client.post("/api/upscale", files={"file": ("a.png", png_bytes(), "image/png")})
+    assert ok.status_code == 202 and wait_done(client, ok.json()["id"])["status"] == "done"
+    held[1].release()
+    assert jobs.pending() == 0
+
+
+def test_a_reserved_place_becomes_the_job(tmp_path: Path) -> None:
+    def fake(_upload: object, _job: object, _progress: object, result: Path, _preview: Path) -> tuple[int, int]:
+        result.write_bytes(b"x")
+        return 1, 1
+
+    jobs = JobManager(fake, max_queue=1)  # type: ignore[arg-type]
+    reservation = jobs.reserve()
+    (jobs.uploads_dir / "u.bin").write_bytes(b"x")
+    job = jobs.submit(jobs.uploads_dir / "u.bin", "m", reservation=reservation)  # not refused: the place is its own
+    assert not reservation.held
+    reservation.release()  # after submit: does nothing
+    while job.status != "done":
+        time.sleep(0.01)
+    assert jobs.pending() == 0
+    jobs.shutdown()
+    with pytest.raises(QueueFull):
+        jobs.reserve()
+
+
 def test_failures_are_reported_not_swallowed(tmp_path: Path) -> None:
     def broken(*_args: object) -> tuple[int, int]:
         raise ValueError("the model could not run")

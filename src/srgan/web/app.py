@@ -28,7 +28,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from srgan.imageio import ImageReadError, ReadPolicy, probe, write_image
-from srgan.web.jobs import Job, JobManager, QueueFull
+from srgan.web.jobs import Job, JobManager, QueueFull, Reservation
 
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 STRENGTH_STEP = 0.05
@@ -132,18 +132,35 @@ def create_app(config: ServeConfig) -> FastAPI:
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
         return error(exc.status_code, str(exc.detail), dict(exc.headers or {}))
 
+    busy = HTTPException(503, "the server is busy; try again shortly", {"Retry-After": "5"})
+
     @app.middleware("http")
     async def limit_upload(request: Request, call_next: Any) -> Any:
-        if request.method == "POST":
-            length = request.headers.get("content-length")
-            if length is None:
-                return error(411, "send the upload with a Content-Length header")
-            if int(length) > config.max_upload_bytes + 64 * 1024:  # multipart framing allowance
-                return error(
-                    413,
-                    f"upload is {int(length) / 2**20:.1f} MB; the limit is {config.max_upload_bytes / 2**20:.0f} MB",
-                )
-        return await call_next(request)
+        if request.method != "POST":
+            return await call_next(request)
+        length = request.headers.get("content-length")
+        if length is None:
+            return error(411, "send the upload with a Content-Length header")
+        if int(length) > config.max_upload_bytes + 64 * 1024:  # multipart framing allowance
+            return error(
+                413,
+                f"upload is {int(length) / 2**20:.1f} MB; the limit is {config.max_upload_bytes / 2**20:.0f} MB",
+            )
+        # A place in the queue is taken before the body is read, so a burst of uploads reads (and
+        # buffers) only as many bodies as can become jobs; memory follows the jobs accepted.
+        try:
+            reservation = jobs.reserve()
+        except QueueFull:
+            # Read and drop the body (bounded by the Content-Length check above): a server that
+            # answers before reading can reset the connection and lose its own answer.
+            async for _ in request.stream():
+                pass
+            return await http_error(request, busy)
+        request.state.reservation = reservation
+        try:
+            return await call_next(request)
+        finally:
+            reservation.release()  # an upload refused after all (400, 413, 422) gives its place back
 
     @app.get("/", response_class=HTMLResponse)
     async def index() -> HTMLResponse:
@@ -161,6 +178,7 @@ def create_app(config: ServeConfig) -> FastAPI:
 
     @app.post("/api/upscale", status_code=202)
     async def submit(
+        request: Request,
         file: Annotated[UploadFile, File()],
         model: Annotated[str | None, Form()] = None,
         strength: Annotated[float | None, Form()] = None,
@@ -183,17 +201,15 @@ def create_app(config: ServeConfig) -> FastAPI:
             if side is not None and not 1 <= side <= MAX_SIDE:
                 raise HTTPException(400, f"{label} must be between 1 and {MAX_SIDE}, got {side}")
         blend = 1.0 if strength is None else round(strength / STRENGTH_STEP) * STRENGTH_STEP
-        busy = HTTPException(503, "the server is busy; try again shortly", {"Retry-After": "5"})
-        if jobs.pending() >= jobs.max_queue:  # before reading the body
-            raise busy
+        reservation: Reservation = request.state.reservation  # taken by limit_upload
         # The multipart parser has spooled the upload to a temporary file; it is copied to a private
         # file in chunks, never held in memory whole.
         upload = await run_in_threadpool(
             _store_and_probe, file.file, config.max_upload_bytes, config.max_pixels, jobs.uploads_dir
         )
         try:
-            job = jobs.submit(upload, name, blend, outscale, width, height)
-        except QueueFull:
+            job = jobs.submit(upload, name, blend, outscale, width, height, reservation)
+        except QueueFull:  # the server is shutting down
             upload.unlink(missing_ok=True)
             raise busy from None
         return {"id": job.id, "status_url": f"/api/jobs/{job.id}"}

@@ -26,6 +26,19 @@ class QueueFull(Exception):
     """Too many jobs waiting or running; the client should retry later."""
 
 
+class Reservation:
+    """A place in the queue, held while an upload is being read, so that no more uploads are read
+    at once than can become jobs. ``JobManager.submit`` turns it into the job; ``release`` gives an
+    unused place back (it does nothing once the place is used or released)."""
+
+    def __init__(self, manager: JobManager) -> None:
+        self._manager = manager
+        self.held = True
+
+    def release(self) -> None:
+        self._manager._release(self)
+
+
 @dataclass
 class Job:
     id: str
@@ -84,6 +97,7 @@ class JobManager:
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._jobs: dict[str, Job] = {}
+        self._reserved = 0  # places held by uploads still being read
         self.max_queue = max_queue
         self.max_result_bytes = max_result_bytes
         self.ttl_seconds = ttl_seconds
@@ -92,8 +106,26 @@ class JobManager:
         self.uploads_dir.mkdir(mode=0o700)
 
     def pending(self) -> int:
+        """Jobs queued or running, and places reserved by uploads being read."""
         with self._lock:
-            return sum(j.status in ("queued", "running") for j in self._jobs.values())
+            return self._pending()
+
+    def _pending(self) -> int:  # with the lock held
+        return self._reserved + sum(j.status in ("queued", "running") for j in self._jobs.values())
+
+    def reserve(self) -> Reservation:
+        """Hold a place for an upload about to be read; QueueFull when there is none."""
+        with self._lock:
+            if self._closing.is_set() or self._pending() >= self.max_queue:
+                raise QueueFull
+            self._reserved += 1
+            return Reservation(self)
+
+    def _release(self, reservation: Reservation) -> None:
+        with self._lock:
+            if reservation.held:
+                reservation.held = False
+                self._reserved -= 1
 
     def submit(
         self,
@@ -103,13 +135,18 @@ class JobManager:
         outscale: float | None = None,
         width: int | None = None,
         height: int | None = None,
+        reservation: Reservation | None = None,
     ) -> Job:
-        """Queue the upscaling of ``upload`` (a file this manager then owns and deletes)."""
+        """Queue the upscaling of ``upload`` (a file this manager then owns and deletes), in the
+        place ``reservation`` holds, or in a free one."""
         self.cleanup()
         with self._lock:
             if self._closing.is_set():
                 raise QueueFull
-            if sum(j.status in ("queued", "running") for j in self._jobs.values()) >= self.max_queue:
+            if reservation is not None and reservation.held:
+                reservation.held = False
+                self._reserved -= 1
+            elif self._pending() >= self.max_queue:
                 raise QueueFull
             job = Job(uuid.uuid4().hex, model, strength, outscale, width, height)
             self._jobs[job.id] = job
