@@ -27,7 +27,7 @@ from srgan.models.discriminator import UNetDiscriminator
 from srgan.models.squeezenet import SqueezeNetFeatures
 from srgan.models.vgg import VGG19Features
 from srgan.training.build import generator_terms
-from srgan.training.config import Config
+from srgan.training.config import Config, ConfigError
 
 
 def small_gan() -> tuple[Generator, Discriminator, torch.Tensor, torch.Tensor]:
@@ -90,6 +90,26 @@ def test_total_generator_loss_combines_terms_with_paper_weight() -> None:
     torch.testing.assert_close(terms["total"], terms["content"] + 1e-3 * terms["adversarial"])
     terms["total"].backward()
     assert_every_param_has_gradient(g)
+
+
+def test_a_shallow_layer_adds_its_own_weighted_content_term() -> None:
+    g, d, lr, hr = small_gan()
+    cfg = Config()
+    cfg.loss.shallow_layer, cfg.loss.shallow_weight = "VGG22", 0.5
+    torch.manual_seed(0)
+    content, shallow = (
+        PerceptualLoss(VGG19Features("VGG54", weights=None)),
+        PerceptualLoss(VGG19Features("VGG22", weights=None)),
+    )
+    sr = g(lr)
+    terms = GeneratorLoss(generator_terms(cfg, content, shallow))(GeneratorBatch(sr, hr, d(sr)))
+    torch.testing.assert_close(terms["content_shallow"], shallow(sr, hr))
+    assert terms["content_shallow"] != terms["content"]
+    expected = terms["content"] + 1e-3 * terms["adversarial"] + 0.5 * terms["content_shallow"]
+    torch.testing.assert_close(terms["total"], expected)
+    cfg.loss.perceptual = "mse"
+    with pytest.raises(ConfigError, match="shallow_weight needs a perceptual network"):
+        generator_terms(cfg, None, None)
 
 
 def test_srgan_mse_variant_uses_pixel_mse() -> None:

@@ -69,14 +69,19 @@ def wrap(module: nn.Module, cfg: Config, distributed: bool, device: torch.device
     return module
 
 
-def training_step(cfg: Config, trainer: Trainer, content: losses.PerceptualLoss | None) -> Step:
+def training_step(
+    cfg: Config,
+    trainer: Trainer,
+    content: losses.PerceptualLoss | None,
+    shallow: losses.PerceptualLoss | None = None,
+) -> Step:
     """The stage's step, with its optimisers and (stage srgan) the generator loss."""
     device, dtype, generator = trainer.device, trainer.autocast_dtype, trainer.generator
     opt_g = optimiser(cfg, generator, cfg.optim.lr)
     if trainer.discriminator is None:
         return PixelStep(trainer.g, generator, opt_g, cfg.loss.pixel, device, dtype)
     d = trainer.discriminator
-    criterion = place(losses.GeneratorLoss(generator_terms(cfg, content)), device, cfg.train.channels_last)
+    criterion = place(losses.GeneratorLoss(generator_terms(cfg, content, shallow)), device, cfg.train.channels_last)
     return AdversarialStep(
         g=trainer.g,
         generator=generator,
@@ -103,24 +108,26 @@ def build_discriminator_for(cfg: Config) -> Discriminator | UNetDiscriminator | 
         raise ConfigError(str(exc)) from exc
 
 
-def build_content_loss(cfg: Config) -> losses.PerceptualLoss | None:
-    """The perceptual loss of stage srgan, or None for the paper's SRGAN-MSE (pixel MSE content)."""
+def build_content_loss(cfg: Config, layer: str | None = None) -> losses.PerceptualLoss | None:
+    """The perceptual loss of stage srgan at ``layer`` (default ``loss.layer``), or None for the
+    paper's SRGAN-MSE (pixel MSE content)."""
     from srgan.models.weights import WeightsError
 
     loss = cfg.loss
+    layer = layer or loss.layer
     if loss.perceptual == "mse":
         return None
     try:
         if loss.perceptual == "vgg19":
             from srgan.models.vgg import VGG19Features
 
-            net: nn.Module = VGG19Features(loss.layer, weights=loss.weights, input_upsample=loss.input_upsample)
+            net: nn.Module = VGG19Features(layer, weights=loss.weights, input_upsample=loss.input_upsample)
         else:
             from srgan.models.squeezenet import SqueezeNetFeatures
 
-            net = SqueezeNetFeatures(loss.layer, weights=loss.weights, input_upsample=loss.input_upsample)
+            net = SqueezeNetFeatures(layer, weights=loss.weights, input_upsample=loss.input_upsample)
     except (WeightsError, ValueError) as exc:
-        raise ConfigError(f"perceptual network ({loss.perceptual}, {loss.layer}): {exc}") from exc
+        raise ConfigError(f"perceptual network ({loss.perceptual}, {layer}): {exc}") from exc
     if loss.antialias:
         net.antialias()  # type: ignore[operator]
     return losses.PerceptualLoss(net, loss.feature_scale)  # type: ignore[arg-type]
@@ -166,9 +173,12 @@ def _artifact(batch: losses.GeneratorBatch) -> torch.Tensor:
     return losses.artifact_loss(batch.sr, batch.hr, batch.sr_ema)
 
 
-def generator_terms(cfg: Config, content: losses.PerceptualLoss | None) -> list[losses.WeightedTerm]:
+def generator_terms(
+    cfg: Config, content: losses.PerceptualLoss | None, shallow: losses.PerceptualLoss | None = None
+) -> list[losses.WeightedTerm]:
     """The stage-srgan generator loss: content + adversarial_weight x adversarial (the paper), plus
-    each optional term whose weight is above zero."""
+    each optional term whose weight is above zero (``shallow``: the content loss at
+    ``loss.shallow_layer``, needed when ``loss.shallow_weight`` is)."""
     loss, period = cfg.loss, cfg.model.scale
     content_fn = losses.PairTerm(content) if content is not None else _content_mse
     terms = [
@@ -184,6 +194,12 @@ def generator_terms(cfg: Config, content: losses.PerceptualLoss | None) -> list[
         ("feature_matching", loss.feature_matching_weight, _feature_matching, 0),
         ("artifact", loss.artifact_weight, _artifact, 0),
     ]
+    if loss.shallow_weight > 0:
+        if shallow is None:
+            raise ConfigError(
+                "loss.shallow_weight needs a perceptual network; set loss.perceptual to vgg19 or squeezenet"
+            )
+        optional.append(("content_shallow", loss.shallow_weight, losses.PairTerm(shallow), 0))
     terms += [losses.WeightedTerm(name, w, fn, start) for name, w, fn, start in optional if w > 0]
     return terms
 

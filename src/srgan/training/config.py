@@ -101,6 +101,10 @@ class LossConfig:
     pixel_weight: float = 0.0  # stage srgan: adds pixel_weight x pixel loss to G's loss (0 = paper)
     perceptual: str = "vgg19"  # stage srgan content loss: vgg19 | squeezenet | mse (the paper's SRGAN-MSE)
     layer: str = "VGG54"  # VGG22, VGG54, a torchvision layer name; for squeezenet fire2..fire9
+    # A second content term at a shallower layer of the same network, as ESRGAN sums several VGG layers:
+    # it compares finer structure than ``layer`` (0 = paper: one layer).
+    shallow_layer: str = "fire5"
+    shallow_weight: float = 0.0
     weights: str = "imagenet"  # "imagenet" (torch.hub cache / download) or a local file
     feature_scale: float = PAPER_FEATURE_SCALE  # the paper's rescaling of VGG feature maps
     input_upsample: int = 1  # enlarge images k times before the perceptual network (2 for squeezenet)

@@ -76,6 +76,8 @@ class Trainer:
 
         # Everything that can fail on a bad setting or a missing file fails here, before step 1.
         content = build.build_content_loss(cfg) if self.stage == "srgan" else None
+        shallow_needed = self.stage == "srgan" and cfg.loss.shallow_weight > 0
+        shallow = build.build_content_loss(cfg, cfg.loss.shallow_layer) if shallow_needed else None
         d = cfg.data
         realistic = d.realistic if d.degradation == "realistic" else None
         self.dataset = SRTrainDataset(
@@ -86,7 +88,7 @@ class Trainer:
         self.discriminator = build.build_discriminator_for(cfg)
         self.g = build.wrap(self.generator, cfg, self.dist.enabled, self.device)
         self.ema = EMA(self.generator, cfg.train.ema_decay) if cfg.train.ema_decay > 0 else None
-        self.step = build.training_step(cfg, self, content)
+        self.step = build.training_step(cfg, self, content, shallow)
 
         self.iteration = 0
         self.best = BestTracker(cfg.run.best_metric)
@@ -211,6 +213,8 @@ class Trainer:
         total = cfg.train.batch_size * self.dist.world_size
         layout = " channels_last" if cfg.train.channels_last else ""
         content = "" if self.stage == "srresnet" else f", content {cfg.loss.perceptual}/{cfg.loss.layer}"
+        if self.stage == "srgan" and cfg.loss.shallow_weight > 0:
+            content += f" + {cfg.loss.shallow_weight:g} x {cfg.loss.shallow_layer}"
         return (
             f"stage {self.stage} x{cfg.model.scale}: {len(self.dataset)} training images, batch "
             f"{cfg.train.batch_size} per process x {self.dist.world_size} = {total}, patch {cfg.data.patch_size}, "
