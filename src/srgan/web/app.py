@@ -35,6 +35,7 @@ STRENGTH_STEP = 0.05
 MAX_LOADED_MODELS = 4
 MAX_OUTSCALE = 16.0
 MAX_SIDE = 32768
+UPLOAD_PATH = "/api/upscale"
 
 
 class ServeConfig:
@@ -146,6 +147,8 @@ def create_app(config: ServeConfig) -> FastAPI:
                 413,
                 f"upload is {int(length) / 2**20:.1f} MB; the limit is {config.max_upload_bytes / 2**20:.0f} MB",
             )
+        if request.url.path != UPLOAD_PATH:
+            return await call_next(request)
         # A place in the queue is taken before the body is read, so a burst of uploads reads (and
         # buffers) only as many bodies as can become jobs; memory follows the jobs accepted.
         try:
@@ -176,7 +179,7 @@ def create_app(config: ServeConfig) -> FastAPI:
             "blendable": bases,
         }
 
-    @app.post("/api/upscale", status_code=202)
+    @app.post(UPLOAD_PATH, status_code=202)
     async def submit(
         request: Request,
         file: Annotated[UploadFile, File()],
