@@ -123,9 +123,15 @@ class JobManager:
 
     def _release(self, reservation: Reservation) -> None:
         with self._lock:
-            if reservation.held:
-                reservation.held = False
-                self._reserved -= 1
+            self._take(reservation)
+
+    def _take(self, reservation: Reservation | None) -> bool:  # with the lock held
+        """Give up ``reservation``'s place if it still holds one; True if it did."""
+        if reservation is None or not reservation.held:
+            return False
+        reservation.held = False
+        self._reserved -= 1
+        return True
 
     def submit(
         self,
@@ -143,10 +149,7 @@ class JobManager:
         with self._lock:
             if self._closing.is_set():
                 raise QueueFull
-            if reservation is not None and reservation.held:
-                reservation.held = False
-                self._reserved -= 1
-            elif self._pending() >= self.max_queue:
+            if not self._take(reservation) and self._pending() >= self.max_queue:
                 raise QueueFull
             job = Job(uuid.uuid4().hex, model, strength, outscale, width, height)
             self._jobs[job.id] = job
