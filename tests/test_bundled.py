@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ EXPECTED_SET5 = {
     "srgan-x4": (29.7978, 0.8499),
     "srgan-x4-v1": (29.5526, 0.8519),
     "srresnet-x4-real": (30.4826, 0.8637),
+    "srgan-x4-real": (28.9370, 0.8224),
 }
 
 
@@ -104,3 +106,41 @@ def test_upscale_command_uses_srgan_x4_by_default(tmp_path: Path) -> None:
     assert "srgan-x4" in run.stdout
     with Image.open(tmp_path / "small_x4.png") as out:
         assert out.size == (80, 64)
+
+
+def test_the_real_photo_gan_is_usable_by_name_from_python_the_cli_and_the_web_page(tmp_path: Path) -> None:
+    """srgan-x4-real (issue 15) by its name alone, blendable towards its PSNR sibling srresnet-x4-real."""
+    from PIL import Image
+
+    image = (np.random.default_rng(2).random((16, 20, 3)) * 255).astype(np.uint8)
+    full = Upscaler.from_pretrained("srgan-x4-real", precision="fp32").upscale(image)
+    calm = Upscaler.from_pretrained("srgan-x4-real", precision="fp32", strength=0.0).upscale(image)
+    base = Upscaler.from_pretrained("srresnet-x4-real", precision="fp32").upscale(image)
+    assert full.shape == (64, 80, 3) and np.array_equal(calm, base), "strength 0 is the fidelity base itself"
+    assert not np.array_equal(full, base)
+
+    src = tmp_path / "photo.png"
+    Image.fromarray(image).save(src)
+    cmd = [sys.executable, "-m", "srgan", "upscale", str(src), "--model", "srgan-x4-real", "--precision", "fp32"]
+    subprocess.run(cmd, capture_output=True, text=True, check=True)
+    with Image.open(tmp_path / "photo_x4.png") as out:
+        assert out.size == (80, 64)
+
+    pytest.importorskip("fastapi", reason="the web page needs the web extra")
+    from fastapi.testclient import TestClient
+
+    from srgan.web.app import ServeConfig, create_app
+
+    with TestClient(create_app(ServeConfig(bundled.bundled_names(), precision="fp32"))) as client:
+        info = client.get("/api/models").json()
+        assert "srgan-x4-real" in info["models"] and info["blendable"]["srgan-x4-real"] == "srresnet-x4-real"
+        with (tmp_path / "photo.png").open("rb") as f:
+            r = client.post("/api/upscale", files={"file": ("p.png", f, "image/png")}, data={"model": "srgan-x4-real"})
+        assert r.status_code == 202, r.text
+        job_id = r.json()["id"]
+        for _ in range(600):
+            job = client.get(f"/api/jobs/{job_id}").json()
+            if job["status"] in ("done", "failed"):
+                break
+            time.sleep(0.05)
+        assert job["status"] == "done" and (job["width"], job["height"]) == (80, 64), job

@@ -15,6 +15,7 @@ BUNDLED = {
     "srresnet-x4": "srresnet-x4.safetensors",
     "srgan-x4-v1": "srgan-x4-v1.safetensors",  # the first srgan-x4, kept so its users can compare (issue 13)
     "srresnet-x4-real": "srresnet-x4-real.safetensors",  # trained on JPEG/noise/blur LR (issue 15)
+    "srgan-x4-real": "srgan-x4-real.safetensors",  # its adversarial sibling (issue 15)
 }
 DEFAULT_MODEL = "srgan-x4"
 
