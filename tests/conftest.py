@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,17 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent (../shared is only beside the repo on the project's machines)")
     return path
+
+
+def wait_done(client: Any, job_id: str, timeout: float = 60) -> dict[str, Any]:
+    """Poll the web API (a fastapi TestClient) until the job is done or failed."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        job: dict[str, Any] = client.get(f"/api/jobs/{job_id}").json()
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError("job did not finish")
 
 
 @pytest.fixture(autouse=True)

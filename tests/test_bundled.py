@@ -9,7 +9,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ from srgan.evaluation.protocol import iter_samples, score
 from srgan.modelfiles import bundled
 from srgan.modelfiles.loader import ModelLoadError, load_generator
 
-from .conftest import shared_path
+from .conftest import shared_path, wait_done
 
 # Measured by `srgan eval --model NAME --scale 4 --data ../shared/data/benchmark/Set5` when the
 # models were bundled (docs/results/NAME.eval.json); PSNR-Y in dB, SSIM-Y.
@@ -137,10 +136,5 @@ def test_the_real_photo_gan_is_usable_by_name_from_python_the_cli_and_the_web_pa
         with (tmp_path / "photo.png").open("rb") as f:
             r = client.post("/api/upscale", files={"file": ("p.png", f, "image/png")}, data={"model": "srgan-x4-real"})
         assert r.status_code == 202, r.text
-        job_id = r.json()["id"]
-        for _ in range(600):
-            job = client.get(f"/api/jobs/{job_id}").json()
-            if job["status"] in ("done", "failed"):
-                break
-            time.sleep(0.05)
+        job = wait_done(client, r.json()["id"])
         assert job["status"] == "done" and (job["width"], job["height"]) == (80, 64), job

@@ -19,6 +19,8 @@ from srgan.modelfiles.loader import ModelLoadError, open_blended, open_model
 from srgan.models.compact import CompactConfig, SRVGGNetCompact
 from srgan.models.rrdb import RRDBConfig, RRDBNet
 
+from .conftest import wait_done
+
 
 def rrdb(seed: int = 0, **shape: int) -> RRDBNet:
     torch.manual_seed(seed)
@@ -212,7 +214,6 @@ def test_cli_upscale_eval_and_export_take_a_community_file(tmp_path: Path) -> No
 def test_the_web_page_serves_a_community_file(tmp_path: Path) -> None:
     pytest.importorskip("fastapi", reason="srgan serve needs the web extra")
     import io
-    import time
 
     from fastapi.testclient import TestClient
 
@@ -226,9 +227,5 @@ def test_the_web_page_serves_a_community_file(tmp_path: Path) -> None:
         assert client.get("/api/models").json()["models"] == ["anime.pth"]
         r = client.post("/api/upscale", files={"file": ("a.png", buf.getvalue(), "image/png")})
         assert r.status_code == 202, r.text
-        for _ in range(400):
-            job = client.get(f"/api/jobs/{r.json()['id']}").json()
-            if job["status"] in ("done", "failed"):
-                break
-            time.sleep(0.05)
+        job = wait_done(client, r.json()["id"])
         assert job["status"] == "done" and (job["width"], job["height"]) == (48, 32), job

@@ -21,6 +21,8 @@ from srgan.models import Generator
 from srgan.web.app import ServeConfig, create_app
 from srgan.web.jobs import JobManager, QueueFull
 
+from .conftest import wait_done
+
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -51,16 +53,6 @@ def png_header_only(w: int, h: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IEND", b"")
-
-
-def wait_done(client: TestClient, job_id: str, timeout: float = 60) -> dict[str, object]:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        job = client.get(f"/api/jobs/{job_id}").json()
-        if job["status"] in ("done", "failed"):
-            return job
-        time.sleep(0.05)
-    raise AssertionError("job did not finish")
 
 
 def test_upload_poll_and_download(client: TestClient) -> None:
