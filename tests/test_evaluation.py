@@ -78,9 +78,30 @@ def test_eval_cli_bicubic_json_and_images(tmp_path: Path, capsys: pytest.Capture
     assert 20 < ds["mean"]["psnr_y"] < 60 and ds["mean"]["niqe"] is not None
     assert 0 <= ds["mean"]["grid"] < 0.3  # bicubic draws no grid
     assert "Grid" in printed and "lattice_score" in report["protocol"]
+    assert "Flat" in printed and "flat_lattice_score" in report["protocol"] and "flat" in ds["mean"]
     sr = Image.open(tmp_path / "pics" / "mine" / "im0_sr.png")
     assert sr.size == (202, 130)  # mod-cropped to x2
     assert (tmp_path / "pics" / "mine" / "im0_compare.png").is_file()
+
+
+def test_flat_score_sees_a_mesh_drawn_in_the_smooth_part_of_an_image(tmp_path: Path) -> None:
+    folder = tmp_path / "sky"
+    folder.mkdir()
+    hr = np.full((96, 128, 3), 120, dtype=np.uint8)
+    hr[:, :, 2] = np.linspace(150, 190, 128).astype(np.uint8)  # a smooth blue ramp: a sky
+    hr[:, 96:] = np.random.default_rng(0).integers(0, 256, (96, 32, 3))  # and a textured strip
+    Image.fromarray(hr).save(folder / "sky.png")
+    (sample,) = iter_samples(folder, 4)
+
+    def meshed(lr: torch.Tensor) -> torch.Tensor:
+        sr = bicubic(4)(lr).clone()
+        sr[..., ::4, ::4] += 2 / 255  # a dot in every 4 x 4 cell
+        return sr
+
+    plain, _ = score(bicubic(4)(sample.lr), sample, 4, with_niqe=False)
+    mesh, _ = score(meshed(sample.lr), sample, 4, with_niqe=False)
+    assert plain.flat is not None and mesh.flat is not None
+    assert plain.flat < 0.1 < 0.3 < mesh.flat
 
 
 def test_eval_cli_loads_a_generator_state_dict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,6 +13,7 @@ from srgan.losses import (
     chroma_loss,
     discriminator_loss,
     feature_matching_loss,
+    flat_lattice_error_loss,
     generator_adversarial_loss,
     lattice_energy_loss,
     lattice_error_loss,
@@ -35,6 +36,7 @@ def small_gan() -> tuple[Generator, Discriminator, torch.Tensor, torch.Tensor]:
     d = Discriminator(base_channels=8).train()
     lr = torch.rand(2, 3, 16, 16)
     hr = torch.rand(2, 3, 32, 32)
+    hr[..., :16, :16] = 0.5  # a flat quarter, for the terms that look at smooth areas only
     return g, d, lr, hr
 
 
@@ -181,6 +183,33 @@ def test_lattice_error_loss_sees_per_image_grids_that_the_pooled_term_misses_and
     torch.testing.assert_close(lattice_error_loss(sr, hr, 4), stripe_mean.pow(2).mean(), rtol=1e-4, atol=0)
 
 
+def test_flat_lattice_error_loss_sees_a_mesh_in_smooth_areas_at_full_strength_where_the_patch_term_dilutes_it() -> None:
+    torch.manual_seed(0)
+    hr = torch.full((4, 3, 96, 96), 0.5)
+    hr[..., :, 16:] += 0.03 * torch.randn(4, 3, 96, 80)  # a flat strip (1/6 of the patch), the rest textured
+    sr = hr.clone()
+    sr[..., :, 16:] += 0.01 * torch.randn(4, 3, 96, 80)  # SR's texture differs from HR's, as a GAN's does
+    mesh = torch.zeros(1, 1, 96, 96)
+    mesh[..., ::4, 0:16:4] = 1 / 255  # one brighter dot per 4 x 4 cell, in the flat strip only
+    meshed = sr + mesh
+    # texture errors are not its business (what leaks from the textured part through the 3 x 3 high-pass aside)
+    assert flat_lattice_error_loss(sr, hr, 4) < 1e-2 * flat_lattice_error_loss(meshed, hr, 4)
+    # on the flat cells it is exactly the squared per-phase mean of the mesh's high-pass there
+    expected = phase_blocks(mesh[..., :16], 4).mean(dim=(2, 4)).pow(2).mean()
+    torch.testing.assert_close(flat_lattice_error_loss(meshed, hr, 4), expected, rtol=1e-2, atol=0)
+    # the whole-patch term averages the mesh with the textured cells: (1/6)^2 of its strength
+    seen_by_patch_term = lattice_error_loss(meshed, hr, 4) - lattice_error_loss(sr, hr, 4)
+    assert 0 < seen_by_patch_term < expected / 20
+    assert flat_lattice_error_loss(meshed[..., 16:], hr[..., 16:], 4) == 0, "no flat cell: nothing to add"
+    # pooled over the batch: a mesh whose sign follows each image's content is lattice_error_loss's business
+    sign = torch.tensor([1.0, -1.0, 1.0, -1.0]).view(4, 1, 1, 1)
+    assert flat_lattice_error_loss(sr + sign * mesh, hr, 4) < 1e-2 * expected
+    # a batch with 4 x 12 flat cells (of the 64 it takes to count fully) counts 48/64 of its mean
+    few = (slice(None), slice(None), slice(0, 12), slice(0, 16))
+    expected_few = (phase_blocks(mesh[few], 4).mean(dim=(2, 4)) * 48 / 64).pow(2).mean()
+    torch.testing.assert_close(flat_lattice_error_loss(meshed[few], hr[few], 4), expected_few, rtol=1e-2, atol=0)
+
+
 def test_chroma_loss_sees_false_colour_and_not_grey_detail() -> None:
     torch.manual_seed(0)
     hr = torch.rand(2, 3, 32, 32)
@@ -214,6 +243,7 @@ def test_lattice_energy_loss_sees_phase_dependent_detail_that_the_signed_term_mi
         ("lattice_weight", "lattice", lambda b: lattice_loss(b.sr, 2)),
         ("lattice_energy_weight", "lattice_energy", lambda b: lattice_energy_loss(b.sr, 2)),
         ("lattice_error_weight", "lattice_error", lambda b: lattice_error_loss(b.sr, b.hr, 2)),
+        ("flat_lattice_error_weight", "flat_lattice_error", lambda b: flat_lattice_error_loss(b.sr, b.hr, 2)),
         ("chroma_weight", "chroma", lambda b: chroma_loss(b.sr, b.hr)),
         (
             "feature_matching_weight",

@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from srgan.metrics import (
+    flat_lattice_score,
     lattice_score,
     niqe,
     phase_energy_spread,
@@ -117,6 +118,21 @@ def test_phase_energy_spread_sees_ripples_of_either_sign() -> None:
     assert phase_energy_spread(photo + 10.0) == pytest.approx(phase_energy_spread(photo), rel=1e-9)
     with pytest.raises(ValueError, match="phase_energy_spread takes a"):
         phase_energy_spread(torch.zeros(3, 20, 20))
+
+
+def test_flat_lattice_score_sees_a_faint_mesh_in_a_smooth_area_that_the_whole_image_score_misses() -> None:
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    photo = rgb_to_y(np.asarray(Image.open(examples / "baboon.png").convert("RGB")))
+    hr = photo.clone()
+    hr[:, :64] = 100.0 + torch.linspace(0, 8, hr.shape[0])[:, None]  # a smooth sky strip beside the fur
+    mesh = torch.zeros_like(hr)
+    mesh[::4, :64:4] = 1.0  # one grey level brighter, one pixel in every 4 x 4 cell of the sky
+    assert flat_lattice_score(hr, hr) < 0.01  # the HR itself: what leaks in from the fur next to the sky
+    assert flat_lattice_score(hr + mesh, hr) > 0.2
+    assert lattice_score(hr + mesh) < 1.5 * lattice_score(hr), "diluted by the textured cells"
+    # a smooth plane without a mesh scores ~0 whatever its own fine structure (the SR's fur here)
+    assert flat_lattice_score(hr + 0.3 * torch.randn_like(hr), hr) < 0.05
+    assert flat_lattice_score(photo, photo) is None, "the baboon has no smooth area: no score"
 
 
 def test_lattice_score_is_low_for_a_photo_and_high_with_a_faint_grid() -> None:

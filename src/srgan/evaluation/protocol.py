@@ -21,8 +21,8 @@ import torch
 from srgan.data.degradations import RealisticConfig, gaussian_noise, jpeg, realistic_lr
 from srgan.data.imresize import imresize
 from srgan.imageio import ImageReadError, find_images, quantize, read_tensor, to_float, to_rgb, to_uint8
-from srgan.metrics import blockiness, lattice_score, niqe, psnr_rgb, psnr_y, rgb_to_y, ssim_y
-from srgan.metrics.full_reference import crop_border, psnr, ssim
+from srgan.metrics import blockiness, flat_lattice_score, lattice_score, niqe, psnr_rgb, psnr_y, rgb_to_y, ssim_y
+from srgan.metrics.full_reference import crop_border, measured_channel, psnr, ssim
 
 # LR (1, 3, h, w) float in [0, 1] -> SR (1, 3, s*h, s*w) float
 SRFunction = Callable[[torch.Tensor], torch.Tensor]
@@ -42,6 +42,7 @@ def protocol_line(
         f"SR rounded to uint8; PSNR/SSIM (11x11 Gaussian, sigma 1.5) on BT.601 Y (MATLAB rgb2ycbcr), "
         f"{scale}-px border cropped; gray HR measured on its gray values{niqe_part}; Grid = srgan.metrics."
         f"lattice_score of SR Y (period {scale}; natural images ~0.12, a visible grid ~0.5 and more); "
+        f"Flat = srgan.metrics.flat_lattice_score, the same over the cells where HR is flat (bicubic ~0.03); "
         f"Block = srgan.metrics.blockiness of SR Y at {8 * scale}-px blocks (clean ~1)."
         + (f" LR degraded by preset {degradation} (seed {seed}, docs/evaluation.md)." if degradation else "")
     )
@@ -56,6 +57,7 @@ class ImageScore:
     niqe: float | None
     grid: float | None = None  # srgan.metrics.lattice_score of the SR's Y, period = scale
     block: float | None = None  # srgan.metrics.blockiness of the SR's Y at the LR's 8x8 JPEG blocks (8 x scale)
+    flat: float | None = None  # srgan.metrics.flat_lattice_score: the grid score over HR's flat cells only
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -153,6 +155,7 @@ def score(sr: torch.Tensor, sample: Sample, scale: int, with_niqe: bool = True) 
         )
     plane = crop_border(rgb_to_y(sr_u8), scale)  # a crop of `scale` pixels keeps the lattice phase
     niqe_value = niqe(plane) if with_niqe and min(plane.shape) >= 96 else None
+    sr_measured, hr_measured = (crop_border(p, scale) for p in measured_channel(sr_u8, sample.hr))
     result = ImageScore(
         name=sample.name,
         psnr_y=psnr_y(sr_u8, sample.hr, scale),
@@ -161,6 +164,7 @@ def score(sr: torch.Tensor, sample: Sample, scale: int, with_niqe: bool = True) 
         niqe=niqe_value,
         grid=lattice_score(plane, scale) if min(plane.shape) >= 3 * scale else None,
         block=blockiness(rgb_to_y(sr_u8), 8 * scale, scale) if min(sr_u8.shape[:2]) > 16 * scale else None,
+        flat=flat_lattice_score(sr_measured, hr_measured, scale) if min(plane.shape) >= 3 * scale else None,
     )
     return result, sr_u8
 
@@ -187,7 +191,7 @@ class DatasetReport:
     problems: list[str] = field(default_factory=list)  # images left out, one sentence each
 
     def means(self) -> dict[str, float | None]:
-        return {k: self.mean(k) for k in ("psnr_y", "ssim_y", "psnr_rgb", "niqe", "grid", "block")}
+        return {k: self.mean(k) for k in ("psnr_y", "ssim_y", "psnr_rgb", "niqe", "grid", "flat", "block")}
 
     def mean(self, field: str) -> float | None:
         values = [getattr(s, field) for s in self.images if getattr(s, field) is not None]

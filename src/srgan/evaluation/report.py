@@ -22,18 +22,19 @@ def _fmt(value: float | None, digits: int) -> str:
 def format_table(reports: list[DatasetReport], model: str, per_image: bool = False) -> str:
     lines = [
         f"model: {model}",
-        f"{'dataset':<24} {'images':>6} {'PSNR-Y':>8} {'SSIM-Y':>8} {'NIQE':>7} {'Grid':>6} {'Block':>6}",
+        f"{'dataset':<24} {'images':>6} {'PSNR-Y':>8} {'SSIM-Y':>8} {'NIQE':>7} {'Grid':>6} {'Flat':>6} {'Block':>6}",
     ]
     for r in reports:
         lines.append(
             f"{r.name:<24} {len(r.images):>6} {_fmt(r.mean('psnr_y'), 2):>8} {_fmt(r.mean('ssim_y'), 4):>8} "
-            f"{_fmt(r.mean('niqe'), 3):>7} {_fmt(r.mean('grid'), 3):>6} {_fmt(r.mean('block'), 3):>6}"
+            f"{_fmt(r.mean('niqe'), 3):>7} {_fmt(r.mean('grid'), 3):>6} {_fmt(r.mean('flat'), 3):>6} "
+            f"{_fmt(r.mean('block'), 3):>6}"
         )
         if per_image:
             for s in r.images:
                 lines.append(
                     f"  {s.name:<22} {'':>6} {_fmt(s.psnr_y, 2):>8} {_fmt(s.ssim_y, 4):>8} "
-                    f"{_fmt(s.niqe, 3):>7} {_fmt(s.grid, 3):>6} {_fmt(s.block, 3):>6}"
+                    f"{_fmt(s.niqe, 3):>7} {_fmt(s.grid, 3):>6} {_fmt(s.flat, 3):>6} {_fmt(s.block, 3):>6}"
                 )
     return "\n".join(lines)
 

@@ -60,6 +60,7 @@ RANGES: tuple[tuple[str, float | None, float | None], ...] = (
     ("loss.lattice_weight", 0, None),
     ("loss.lattice_error_weight", 0, None),
     ("loss.lattice_start", 0, None),
+    ("loss.flat_lattice_error_weight", 0, None),
     ("loss.lattice_energy_weight", 0, None),
     ("loss.chroma_weight", 0, None),
     ("optim.lr", 1e-12, 10),
@@ -115,6 +116,8 @@ class LossConfig:
     artifact_weight: float = 0.0  # LDL-style artifact term, losses.artifact_loss (0 = paper)
     lattice_weight: float = 0.0  # stage srgan: weight of losses.lattice_loss, against grids (0 = paper)
     lattice_error_weight: float = 0.0  # stage srgan: weight of losses.lattice_error_loss, per-image grids (0 = paper)
+    # stage srgan: weight of losses.flat_lattice_error_loss, a mesh in HR's flat areas; on from iteration 0 (0 = paper)
+    flat_lattice_error_weight: float = 0.0
     lattice_start: int = 0  # iteration from which the lattice terms are on (texture first, then no grid)
     lattice_energy_weight: float = 0.0  # stage srgan: weight of losses.lattice_energy_loss (0 = paper)
     chroma_weight: float = 0.0  # stage srgan: weight of losses.chroma_loss, against false colour (0 = paper)
