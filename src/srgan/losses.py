@@ -85,7 +85,9 @@ def flat_lattice_error_loss(sr: torch.Tensor, hr: torch.Tensor, period: int) -> 
     remains. Pooled over the batch as ``lattice_loss`` is: one patch's few flat cells carry grain
     (SR of noisy input) whose phase means are as large as the mesh, and per-patch means made a
     pilot chase that noise. Below ``FLAT_CELLS_MIN`` flat cells the mean is shrunk toward zero (8
-    cells count 1/8); none adds nothing.
+    cells count 1/8); none adds nothing. Its gradient is stiff (a tiny value with a large gradient on
+    the last layers): x1000 is as strong as the other terms of configs/srgan_x4_real.yaml, x4000 made
+    the generator oscillate (docs/results/srgan_x4_real_ablation.md).
     """
     error = phase_blocks((sr - hr).float(), period)  # (b, c, rows, period, cols, period)
     with torch.no_grad():

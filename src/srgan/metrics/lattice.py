@@ -39,8 +39,8 @@ def flat_lattice_score(plane: torch.Tensor, reference: torch.Tensor, period: int
     flat, or None when it has fewer than ``FLAT_CELLS_MIN`` such cells.
 
     A mesh that a generator draws only in smooth areas is diluted in ``lattice_score`` by the
-    textured cells and hidden by their detail; here it is what remains. HR planes score 0 against
-    themselves about 0; on BSD100 bicubic 0.025, srresnet-x4 0.040 (Grid: 0.009, 0.056).
+    textured cells and hidden by their detail; here it is what remains. An HR plane scores about 0
+    against itself; on BSD100 bicubic 0.025, srresnet-x4 0.040 (Grid: 0.009, 0.056).
     """
     blocks = _plane_phase_blocks(plane, period, "flat_lattice_score")[None, None]
     flat = flat_cells(_plane_phase_blocks(reference, period, "flat_lattice_score")[None, None], FLAT_CELL_RMS_LEVELS)
