@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srgan.metrics.lattice import FLAT_CELL_RMS_LEVELS, FLAT_CELLS_MIN, flat_cells, phase_blocks
+from srgan.metrics.lattice import FLAT_CELL_RMS_LEVELS, flat_cells, flat_phase_means, phase_blocks
 from srgan.models.perceptual import FrozenFeatures
 
 # The paper rescales VGG feature maps by 1/12.75 so the VGG loss is of the MSE loss's order.
@@ -89,13 +89,8 @@ def flat_lattice_error_loss(sr: torch.Tensor, hr: torch.Tensor, period: int) -> 
     the last layers): x1000 is as strong as the other terms of configs/srgan_x4_real.yaml, x4000 made
     the generator oscillate (docs/results/srgan_x4_real_ablation.md).
     """
-    error = phase_blocks((sr - hr).float(), period)  # (b, c, rows, period, cols, period)
-    with torch.no_grad():
-        flat = flat_cells(phase_blocks(hr.float(), period), FLAT_CELL_RMS_LEVELS / 255.0)
-        flat = flat.to(error.dtype)[:, None, :, None, :, None]
-        count = flat.sum(dim=(0, 2, 4))
-    phase_means = (error * flat).sum(dim=(0, 2, 4)) / count.clamp_min(FLAT_CELLS_MIN)  # (c, period, period)
-    return phase_means.pow(2).mean()
+    flat = flat_cells(phase_blocks(hr.float(), period), FLAT_CELL_RMS_LEVELS / 255.0)
+    return flat_phase_means(phase_blocks((sr - hr).float(), period), flat).pow(2).mean()
 
 
 def lattice_energy_loss(sr: torch.Tensor, period: int) -> torch.Tensor:

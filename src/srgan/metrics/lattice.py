@@ -34,6 +34,15 @@ def flat_cells(reference_blocks: torch.Tensor, threshold: float) -> torch.Tensor
     return reference_blocks.pow(2).mean(dim=(1, 3, 5)).sqrt() < threshold
 
 
+def flat_phase_means(blocks: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
+    """The per-phase means of ``phase_blocks`` output over the cells ``flat`` marks (a ``flat_cells``
+    mask), pooled over the batch, as (channels, period, period). The sum is divided by at least
+    ``FLAT_CELLS_MIN`` cells, so fewer flat cells count less. Shared by ``flat_lattice_score`` and
+    ``srgan.losses.flat_lattice_error_loss``."""
+    weight = flat.to(blocks.dtype)[:, None, :, None, :, None]
+    return (blocks * weight).sum(dim=(0, 2, 4)) / weight.sum(dim=(0, 2, 4)).clamp_min(FLAT_CELLS_MIN)
+
+
 def flat_lattice_score(plane: torch.Tensor, reference: torch.Tensor, period: int = 4) -> float | None:
     """The grid score of ``plane`` over only the cells where ``reference`` (the HR, same shape) is
     flat, or None when it has fewer than ``FLAT_CELLS_MIN`` such cells.
@@ -46,7 +55,7 @@ def flat_lattice_score(plane: torch.Tensor, reference: torch.Tensor, period: int
     flat = flat_cells(_plane_phase_blocks(reference, period, "flat_lattice_score")[None, None], FLAT_CELL_RMS_LEVELS)
     if int(flat.sum()) < FLAT_CELLS_MIN:
         return None
-    return float(blocks[0, 0].permute(0, 2, 1, 3)[flat[0]].mean(dim=0).std())
+    return float(flat_phase_means(blocks, flat).std())
 
 
 def phase_energy_spread(plane: torch.Tensor, period: int = 4) -> float:
