@@ -89,3 +89,29 @@ def test_eval_reports_each_point_of_the_curve_and_plots_it(tmp_path: Path) -> No
     assert [p["strength"] for p in curve] == [0.0, 1.0]
     assert curve[0]["datasets"][0]["mean"]["psnr_y"] > curve[1]["datasets"][0]["mean"]["psnr_y"]
     assert Image.open(tmp_path / "c.png").size[0] > 300
+
+
+def test_export_at_a_strength_is_the_blend_upscale_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "half.safetensors"
+    argv = ["export", "--model", "srgan-x4", "--format", "safetensors", "--strength", "0.5"]
+    assert main([*argv, "-o", str(out)]) == 0
+    exported = open_blended(out).network
+    blended = open_blended("srgan-x4", 0.5).network
+    model = open_blended("srgan-x4").network
+    assert exported is not None and blended is not None and model is not None
+    exported_state, blended_state = exported.state_dict(), blended.state_dict()
+    assert all(torch.equal(exported_state[k], blended_state[k]) for k in blended_state)
+    assert not torch.equal(exported_state["head.0.weight"], model.state_dict()["head.0.weight"])
+    # an explicit base: the same pair, the same file
+    explicit = tmp_path / "explicit.safetensors"
+    assert main([*argv, "-o", str(explicit), "--blend-with", "srresnet-x4"]) == 0
+    explicit_network = open_blended(explicit).network
+    assert explicit_network is not None
+    explicit_state = explicit_network.state_dict()
+    assert all(torch.equal(explicit_state[k], blended_state[k]) for k in blended_state)
+    refused = tmp_path / "refused.safetensors"
+    assert (
+        main(["export", "--model", "srgan-x4", "--format", "safetensors", "-o", str(refused), "--strength", "2"]) == 2
+    )
+    assert "strength must be between 0 and 1, got 2.0" in capsys.readouterr().err
+    assert not refused.exists()

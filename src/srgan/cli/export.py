@@ -21,6 +21,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", default="srgan-x4", help="bundled model name, export, training checkpoint or community model file"
     )
+    parser.add_argument(
+        "--strength",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="0..1: export the model's parameters blended towards its fidelity base, as `srgan upscale "
+        "--strength` runs them (default 1: the model itself)",
+    )
+    parser.add_argument("--blend-with", metavar="MODEL", help="the fidelity base for --strength (default: the card's)")
     parser.add_argument("--format", choices=("onnx", "safetensors"), default="onnx")
     parser.add_argument("-o", "--output", required=True, metavar="FILE")
     parser.add_argument("--fp16", action="store_true", help="safetensors: store weights in float16")
@@ -46,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from srgan.cli import CommandError
-    from srgan.modelfiles.loader import ModelLoadError, open_model
+    from srgan.modelfiles.loader import ModelLoadError, open_blended
 
     out = Path(args.output)
     if args.format == "onnx":
@@ -62,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     if args.int8_calibration and not Path(args.int8_calibration).is_dir():
         raise CommandError(f"int8 calibration folder {args.int8_calibration} does not exist")
     try:
-        opened = open_model(args.model)
+        opened = open_blended(args.model, args.strength, args.blend_with)
     except ModelLoadError as exc:
         raise CommandError(str(exc)) from exc
     network, config = opened.network, opened.spec.config
