@@ -41,6 +41,13 @@ def mean_psnr(model_file: Path, folder: Path, scale: int) -> float:
     return value
 
 
+def checkpoint_iteration(path: Path) -> int:
+    """The iteration a training checkpoint was saved at; 0 for a model file (an export, a blend)."""
+    if path.suffix != ".pt":
+        return 0
+    return int(torch.load(path, map_location="cpu", weights_only=True)["iteration"])
+
+
 def choose_storage(checkpoint: Path, tmp: Path, folders: list[Path]) -> tuple[Path, str, float]:
     """fp16 if it changes mean PSNR-Y by < 0.01 dB on every folder, else fp32."""
     g = load_generator(checkpoint)
@@ -59,7 +66,12 @@ def choose_storage(checkpoint: Path, tmp: Path, folders: list[Path]) -> tuple[Pa
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--name", required=True)
-    p.add_argument("--checkpoint", required=True, type=Path)
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        type=Path,
+        help="a training checkpoint, or a model file such as an `srgan export --strength` blend of two runs",
+    )
     p.add_argument("--recipe", required=True, help="the config the run used (recorded in the card)")
     p.add_argument("--data", nargs="+", required=True, type=Path, help="benchmark folders (Set5 first)")
     p.add_argument("--summary", default="", help="one line for the card: what the model is")
@@ -68,12 +80,12 @@ def main() -> int:
         "--prior-iterations",
         type=int,
         default=0,
-        help="iterations of the earlier run(s) this run was initialised from (train.init_from)",
+        help="iterations of the earlier run(s) this run was initialised from (train.init_from); for a model "
+        "file that is not a checkpoint, all of its iterations",
     )
     args = p.parse_args()
 
-    ckpt = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
-    iterations = args.prior_iterations + int(ckpt["iteration"])
+    iterations = args.prior_iterations + checkpoint_iteration(args.checkpoint)
     with tempfile.TemporaryDirectory() as tmp:
         chosen, storage, fp16_delta = choose_storage(args.checkpoint, Path(tmp), args.data)
         target = WEIGHTS / f"{args.name}.safetensors"
