@@ -46,13 +46,25 @@ def describe(image: np.ndarray, peaks: int) -> str:
     power[0, 0] = 0.0
     if power.sum() == 0:
         return f"high-pass {hp.std():.3f}  lattice {lattice:.3f}  peaks none (a flat window)"
-    # A real image's spectrum is symmetric: keep one of each +-f pair by skipping every second peak.
-    top = np.argsort(power.ravel())[::-1][: 2 * peaks : 2]
     found = ", ".join(
         f"({_signed(i // m, n):+.3f}, {_signed(i % m, m):+.3f}) {100 * power.ravel()[i] / power.sum():.1f}%"
-        for i in top
+        for i in _strongest(power, peaks)
     )
     return f"high-pass {hp.std():.3f}  lattice {lattice:.3f}  peaks {found}"
+
+
+def _strongest(power: np.ndarray, count: int) -> list[int]:
+    """The flat indices of the ``count`` strongest frequencies, one of each +-f pair (a real image's
+    spectrum is symmetric)."""
+    n, m = power.shape
+    chosen: list[int] = []
+    for i in np.argsort(power.ravel(), kind="stable")[::-1]:
+        mirror = ((-(i // m)) % n) * m + (-(i % m)) % m
+        if mirror not in chosen:
+            chosen.append(int(i))
+        if len(chosen) == count:
+            break
+    return chosen
 
 
 def _signed(index: int, length: int) -> float:
