@@ -13,6 +13,7 @@ from srgan.losses import (
     chroma_loss,
     discriminator_loss,
     feature_matching_loss,
+    flat_band_loss,
     flat_lattice_error_loss,
     generator_adversarial_loss,
     lattice_energy_loss,
@@ -210,6 +211,45 @@ def test_flat_lattice_error_loss_sees_a_mesh_in_smooth_areas_at_full_strength_wh
     torch.testing.assert_close(flat_lattice_error_loss(meshed[few], hr[few], 4), expected_few, rtol=1e-2, atol=0)
 
 
+def _wave(fy: float, fx: float, size: int = 96) -> torch.Tensor:
+    y, x = torch.meshgrid(torch.arange(size).float(), torch.arange(size).float(), indexing="ij")
+    return torch.cos(2 * torch.pi * (fy * y + fx * x)) / 255
+
+
+def test_flat_band_loss_sees_a_hatching_off_the_lattice_and_not_grain() -> None:
+    torch.manual_seed(0)
+    hr = 0.5 + 0.2 / 255 * torch.randn(4, 3, 96, 96)  # a smooth sky with faint grain: every cell flat
+    hatching, lattice = hr + _wave(0.25, 0.133), hr + _wave(0.0, 0.25)
+    grain = hr + torch.randn(4, 3, 96, 96) / 255  # random detail as strong as the patterns
+    # the hatching's phase drifts across the lattice: per-phase means do not see it, this term does
+    assert flat_lattice_error_loss(hatching, hr, 4) < 1e-2 * flat_lattice_error_loss(lattice, hr, 4)
+    assert flat_band_loss(hatching, hr, 4) > 0.3 * flat_band_loss(lattice, hr, 4) > 0
+    # grain of the same strength adds nothing on average (the stack's expected mean square is taken out): what
+    # remains is the estimate's noise
+    assert abs(flat_band_loss(grain, hr, 4)) < 0.15 * flat_band_loss(hatching, hr, 4)
+    assert flat_band_loss(hr, hr, 4) == 0
+    textured = 0.5 + 0.05 * torch.randn(4, 3, 96, 96)  # no flat cell: nothing to add
+    assert flat_band_loss(textured + _wave(0.25, 0.133), textured, 4) == 0
+
+
+def test_descending_the_flat_band_loss_removes_the_hatching_and_adds_no_other_pattern() -> None:
+    # A pilot whose grain correction carried gradient drew strong uncorrelated stripes to push the loss
+    # below zero; descending it must instead take the hatching out and leave the rest alone.
+    torch.manual_seed(0)
+    hr = 0.5 + 0.2 / 255 * torch.randn(2, 3, 64, 64)
+    hatching = _wave(0.25, 0.133, 64)
+    start = flat_band_loss(hr + hatching, hr, 4)
+    sr = (hr + hatching).requires_grad_(True)
+    opt = torch.optim.SGD([sr], lr=300)
+    for _ in range(30):
+        opt.zero_grad()
+        flat_band_loss(sr, hr, 4).backward()
+        opt.step()
+    end = flat_band_loss(sr.detach(), hr, 4)
+    assert -1e-6 < end < 0.05 * start, "down to what grain gives, and not below it"
+    assert (sr.detach() - hr).std() < 0.9 * hatching.std(), "the change from HR shrank: nothing drawn instead"
+
+
 def test_chroma_loss_sees_false_colour_and_not_grey_detail() -> None:
     torch.manual_seed(0)
     hr = torch.rand(2, 3, 32, 32)
@@ -244,6 +284,7 @@ def test_lattice_energy_loss_sees_phase_dependent_detail_that_the_signed_term_mi
         ("lattice_energy_weight", "lattice_energy", lambda b: lattice_energy_loss(b.sr, 2)),
         ("lattice_error_weight", "lattice_error", lambda b: lattice_error_loss(b.sr, b.hr, 2)),
         ("flat_lattice_error_weight", "flat_lattice_error", lambda b: flat_lattice_error_loss(b.sr, b.hr, 2)),
+        ("flat_band_weight", "flat_band", lambda b: flat_band_loss(b.sr, b.hr, 2)),
         ("chroma_weight", "chroma", lambda b: chroma_loss(b.sr, b.hr)),
         (
             "feature_matching_weight",

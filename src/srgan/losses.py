@@ -50,6 +50,53 @@ class PerceptualLoss(nn.Module):
         return F.mse_loss(sr_features.float() * self.feature_scale, hr_features.float() * self.feature_scale)
 
 
+# Cells stacked along a pattern's period-``period`` axis before squaring: a pattern at frequency 1/period on that
+# axis adds up coherently over the stack whatever it does along the other axis, random grain does not.
+BAND_STACK = 4
+
+
+def coherent_band_energy(x: torch.Tensor, flat: torch.Tensor, period: int) -> torch.Tensor:
+    """The mean, over stacks of ``BAND_STACK`` cells that ``flat`` marks (a ``flat_cells`` mask) and
+    over channels and the two axes, of the squared period-``period`` Fourier coefficient of ``x``'s
+    high-pass along one axis (averaged over the other axis inside each cell, then over the stack),
+    in excess of what cells with uncorrelated coefficients give."""
+    blocks = phase_blocks(x, period)  # (b, c, rows, py, cols, px)
+    mask = flat.to(blocks.dtype)[:, None]
+    angle = torch.arange(period, device=x.device, dtype=blocks.dtype) * (2 * torch.pi / period)
+    total = blocks.new_zeros(())
+    for axis, pool in ((3, (BAND_STACK, 1)), (5, (1, BAND_STACK))):
+        other = 8 - axis  # 5 or 3
+        profile = blocks.mean(dim=other).movedim(axis if axis < other else axis - 1, -1)  # (b, c, rows, cols, p)
+        full = (F.avg_pool2d(mask, pool) > 0.999).to(blocks.dtype)
+        for wave in (torch.cos(angle), torch.sin(angle)):
+            coefficient = (profile * wave).sum(-1) * mask
+            # The stack's mean squared, less what uncorrelated cells give it (their mean square / stack):
+            # zero on average for grain, most of the energy of a pattern that adds up along the stack. The
+            # correction carries no gradient: with one, G lowers the loss without bound by drawing strong
+            # uncorrelated patterns (a pilot's generator fell apart so within 100 iterations).
+            uncorrelated = F.avg_pool2d(coefficient.pow(2), pool).detach() / BAND_STACK
+            excess = F.avg_pool2d(coefficient, pool).pow(2) - uncorrelated
+            total = total + (excess * full).sum() / (full.sum().clamp_min(1.0) * blocks.shape[1])
+    return total
+
+
+def flat_band_loss(sr: torch.Tensor, hr: torch.Tensor, period: int) -> torch.Tensor:
+    """``coherent_band_energy`` of SR over HR's flat cells, less HR's own (a constant), pooled over
+    the batch.
+
+    ``flat_lattice_error_loss`` sees patterns that repeat on the period x period lattice. A
+    generator can also draw a pattern at frequency 1/period along one axis and another frequency
+    along the other (a diagonal hatching of period 4 x 7-8 pixels in smooth skies): its phase drifts
+    from cell to cell, so it averages out of per-phase means over many cells, but it adds up
+    along its period-``period`` axis, where this term looks. Random grain does not add up there, and
+    the term is of SR alone: HR's grain, which SR cannot predict, puts no noise into its gradient.
+    """
+    flat = flat_cells(phase_blocks(hr.float(), period), FLAT_CELL_RMS_LEVELS / 255.0)
+    with torch.no_grad():
+        reference = coherent_band_energy(hr.float(), flat, period)
+    return coherent_band_energy(sr.float(), flat, period) - reference
+
+
 def lattice_loss(sr: torch.Tensor, period: int) -> torch.Tensor:
     """Mean square of the per-phase means of SR's high-pass on its period x period sub-pixel
     lattice, averaged over the batch.

@@ -61,6 +61,7 @@ RANGES: tuple[tuple[str, float | None, float | None], ...] = (
     ("loss.lattice_error_weight", 0, None),
     ("loss.lattice_start", 0, None),
     ("loss.flat_lattice_error_weight", 0, None),
+    ("loss.flat_band_weight", 0, None),
     ("loss.lattice_energy_weight", 0, None),
     ("loss.chroma_weight", 0, None),
     ("optim.lr", 1e-12, 10),
@@ -118,6 +119,8 @@ class LossConfig:
     lattice_error_weight: float = 0.0  # stage srgan: weight of losses.lattice_error_loss, per-image grids (0 = paper)
     # stage srgan: weight of losses.flat_lattice_error_loss, a mesh in HR's flat areas; on from iteration 0 (0 = paper)
     flat_lattice_error_weight: float = 0.0
+    # stage srgan: weight of losses.flat_band_loss, a period-4 hatching in HR's flat areas (0 = paper)
+    flat_band_weight: float = 0.0
     lattice_start: int = 0  # iteration from which the lattice terms are on (texture first, then no grid)
     lattice_energy_weight: float = 0.0  # stage srgan: weight of losses.lattice_energy_loss (0 = paper)
     chroma_weight: float = 0.0  # stage srgan: weight of losses.chroma_loss, against false colour (0 = paper)
