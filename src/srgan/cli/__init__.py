@@ -38,6 +38,20 @@ def report_problems(problems: list[str], what: str) -> int:
     return 1
 
 
+def add_blend_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--strength S`` and ``--blend-with MODEL``, as ``upscale`` and ``export`` take them (``what``: what
+    they do with the blend)."""
+    parser.add_argument(
+        "--strength",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help=f"0..1: {what} the model's parameters blended towards its fidelity base (0 = srresnet-x4 for "
+        "srgan-x4, 1 = the model itself; default 1)",
+    )
+    parser.add_argument("--blend-with", metavar="MODEL", help="the fidelity base for --strength (default: the card's)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="srgan", description="SRGAN super-resolution.")
     parser.add_argument("--version", action="version", version=f"srgan {__version__}")

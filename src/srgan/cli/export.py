@@ -21,15 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", default="srgan-x4", help="bundled model name, export, training checkpoint or community model file"
     )
-    parser.add_argument(
-        "--strength",
-        type=float,
-        default=1.0,
-        metavar="S",
-        help="0..1: export the model's parameters blended towards its fidelity base, as `srgan upscale "
-        "--strength` runs them (default 1: the model itself)",
-    )
-    parser.add_argument("--blend-with", metavar="MODEL", help="the fidelity base for --strength (default: the card's)")
+    from srgan.cli import add_blend_arguments
+
+    add_blend_arguments(parser, "export")
     parser.add_argument("--format", choices=("onnx", "safetensors"), default="onnx")
     parser.add_argument("-o", "--output", required=True, metavar="FILE")
     parser.add_argument("--fp16", action="store_true", help="safetensors: store weights in float16")

@@ -19,21 +19,15 @@ PIL_DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own decompression-bomb limit
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from srgan.cli import add_blend_arguments
+
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
     parser.add_argument("-o", "--output", metavar="OUT", help="output folder (or file, for a single input)")
     parser.add_argument(
         "--model",
         help="bundled model name (see `srgan models`) or a model file (.safetensors, checkpoint, .onnx)",
     )
-    parser.add_argument(
-        "--strength",
-        type=float,
-        default=1.0,
-        metavar="S",
-        help="0..1: the model's parameters blended towards its fidelity base (0 = srresnet-x4 for srgan-x4, "
-        "1 = the model itself; default 1)",
-    )
-    parser.add_argument("--blend-with", metavar="MODEL", help="the fidelity base for --strength (default: the card's)")
+    add_blend_arguments(parser, "run")
     parser.add_argument("--scale", type=int, choices=SRGAN_SCALES, help="refuse a model of another scale")
     parser.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders of folder inputs")
     parser.add_argument("--tile", type=int, metavar="N", help="tile size in input pixels (default: from free memory)")
