@@ -18,11 +18,11 @@ CALIBRATION_CROP = 96
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from srgan.cli import add_blend_arguments
+
     parser.add_argument(
         "--model", default="srgan-x4", help="bundled model name, export, training checkpoint or community model file"
     )
-    from srgan.cli import add_blend_arguments
-
     add_blend_arguments(parser, "export")
     parser.add_argument("--format", choices=("onnx", "safetensors"), default="onnx")
     parser.add_argument("-o", "--output", required=True, metavar="FILE")
