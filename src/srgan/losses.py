@@ -55,14 +55,15 @@ class PerceptualLoss(nn.Module):
 BAND_STACK = 4
 
 
-def coherent_band_energy(x: torch.Tensor, flat: torch.Tensor, period: int) -> torch.Tensor:
+def coherent_band_energy(blocks: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
     """The mean, over stacks of ``BAND_STACK`` cells that ``flat`` marks (a ``flat_cells`` mask) and
-    over channels and the two axes, of the squared period-``period`` Fourier coefficient of ``x``'s
-    high-pass along one axis (averaged over the other axis inside each cell, then over the stack),
-    in excess of what cells with uncorrelated coefficients give."""
-    blocks = phase_blocks(x, period)  # (b, c, rows, py, cols, px)
+    over channels and the two axes, of the squared period-``period`` Fourier coefficient of the
+    ``phase_blocks`` output ``blocks`` (b, c, rows, period, cols, period) along one axis (averaged
+    over the other axis inside each cell, then over the stack), in excess of what cells with
+    uncorrelated coefficients give."""
+    period = blocks.shape[3]
     mask = flat.to(blocks.dtype)[:, None]
-    angle = torch.arange(period, device=x.device, dtype=blocks.dtype) * (2 * torch.pi / period)
+    angle = torch.arange(period, device=blocks.device, dtype=blocks.dtype) * (2 * torch.pi / period)
     total = blocks.new_zeros(())
     for axis, pool in ((3, (BAND_STACK, 1)), (5, (1, BAND_STACK))):
         other = 8 - axis  # 5 or 3
@@ -91,10 +92,11 @@ def flat_band_loss(sr: torch.Tensor, hr: torch.Tensor, period: int) -> torch.Ten
     along its period-``period`` axis, where this term looks. Random grain does not add up there, and
     the term is of SR alone: HR's grain, which SR cannot predict, puts no noise into its gradient.
     """
-    flat = flat_cells(phase_blocks(hr.float(), period), FLAT_CELL_RMS_LEVELS / 255.0)
+    hr_blocks = phase_blocks(hr.float(), period)
+    flat = flat_cells(hr_blocks, FLAT_CELL_RMS_LEVELS / 255.0)
     with torch.no_grad():
-        reference = coherent_band_energy(hr.float(), flat, period)
-    return coherent_band_energy(sr.float(), flat, period) - reference
+        reference = coherent_band_energy(hr_blocks, flat)
+    return coherent_band_energy(phase_blocks(sr.float(), period), flat) - reference
 
 
 def lattice_loss(sr: torch.Tensor, period: int) -> torch.Tensor:
