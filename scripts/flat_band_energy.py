@@ -15,9 +15,10 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from srgan.evaluation.protocol import make_sample
+from srgan.evaluation.protocol import Sample, evaluate, make_sample
 from srgan.imageio import find_images
 from srgan.losses import flat_band_loss
 from srgan.modelfiles.loader import load_generator
@@ -31,16 +32,28 @@ def main() -> int:
     args = p.parse_args()
     samples = [make_sample(path, 4, args.data, None) for path in find_images([args.data])[: args.images]]
     for model in args.models:
-        g = load_generator(model)
-        values = []
-        with torch.inference_mode():
-            for sample in samples:
-                hr = torch.from_numpy(sample.hr).float() / 255
-                hr = (hr[..., None].expand(-1, -1, 3) if hr.dim() == 2 else hr).permute(2, 0, 1)[None]
-                sr = (g(sample.lr.float()).clamp(0, 1) * 255).round() / 255
-                values.append(flat_band_loss(sr, hr, 4).item() * 1e6)
+        values = band_values(samples, model)
         print(f"{model:40.40s} {sum(values) / len(values):7.3f}")
     return 0
+
+
+def band_values(samples: list[Sample], model: str) -> list[float]:
+    """The measure (x1e6) of each sample, on the SR as `srgan eval` makes it (rounded to 8 bits)."""
+    g = load_generator(model)
+    values: list[float] = []
+
+    def measure(sample: Sample, sr_u8: np.ndarray) -> None:
+        values.append(flat_band_loss(as_batch(sr_u8), as_batch(sample.hr), 4).item() * 1e6)
+
+    with torch.inference_mode():
+        evaluate(samples, lambda lr: g(lr.float()), 4, with_niqe=False, on_image=measure)
+    return values
+
+
+def as_batch(image: np.ndarray) -> torch.Tensor:
+    """A uint8 HWC (or HW, gray) image as a (1, 3, H, W) float batch in [0, 1]."""
+    x = torch.from_numpy(image).float() / 255
+    return (x[..., None].expand(-1, -1, 3) if x.dim() == 2 else x).permute(2, 0, 1)[None]
 
 
 if __name__ == "__main__":
