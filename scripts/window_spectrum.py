@@ -4,7 +4,8 @@
         --models srgan-x4 srgan-x4-real [--blur-lr]
 
 For bicubic, each model and the HR: the RMS of the window's high-pass (grey minus its 5x5 box mean, in
-grey levels), the RMS of its per-phase means on the 4x4 sub-pixel lattice (what Grid and Flat measure), and
+grey levels), the RMS of its per-phase means on the 4x4 sub-pixel lattice (Grid's idea, on this high-pass;
+Grid itself, `srgan.metrics.lattice_score`, takes a 3x3 high-pass over the whole image), and
 the strongest peaks of the high-pass's power spectrum as (vertical, horizontal) frequency in cycles per
 pixel with their share of the power. A peak at (0, 0.25) or (0.25, 0) is the lattice pattern the metrics
 see; a peak elsewhere (0.25, 0.125 for a diagonal hatching) is a pattern they cannot see, because it
