@@ -19,6 +19,7 @@ from torch.utils.data import Dataset, Sampler
 
 from srgan.data.degradations import RealisticConfig, jpeg_of_lr, realistic_lr
 from srgan.data.imresize import imresize
+from srgan.data.targets import smooth_flat_areas
 from srgan.imageio import ImageReadError, find_images, image_size, quantize, read_tensor, to_float, to_rgb
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ class SRTrainDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     ``lr_dirs``: optional folders of pre-made LR images, matched to HR files by relative path
     (any extension); otherwise LR = MATLAB-bicubic(HR patch), rounded to 8 bits as a saved LR
     image would be. Images smaller than the patch are left out and reported once, by name.
+    ``flat_target_blur``: a Gaussian sigma (HR pixels) with which the returned HR's flat areas are
+    smoothed after the LR is made from the untouched patch (``srgan.data.targets``); 0 = off.
     """
 
     def __init__(
@@ -59,6 +62,7 @@ class SRTrainDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         lr_dirs: Sequence[str | os.PathLike[str]] | None = None,
         cache: bool = False,
         degradation: RealisticConfig | None = None,
+        flat_target_blur: float = 0.0,
     ) -> None:
         if patch_size % scale:
             raise ValueError(f"patch_size {patch_size} is not a multiple of the scale {scale}")
@@ -66,6 +70,7 @@ class SRTrainDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         if degradation is not None and lr_dirs:
             raise ValueError("paired LR folders and a degradation pipeline exclude each other; choose one")
         self.degradation = degradation
+        self.flat_target_blur = flat_target_blur
         files = find_images(hr_dirs)
         self.lr_files = _match_lr_files(files, hr_dirs, lr_dirs) if lr_dirs else None
         sizes = {}
@@ -157,6 +162,7 @@ class SRTrainDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             lr_patch = None if lr_patch is None else augment(lr_patch, flips)
         if lr_patch is None:
             lr_patch = self._make_lr(hr_patch, g)
+        hr_patch = smooth_flat_areas(hr_patch, self.flat_target_blur)
         return lr_patch.contiguous(), hr_patch.contiguous()
 
     def _make_lr(self, hr_patch: torch.Tensor, g: torch.Generator) -> torch.Tensor:

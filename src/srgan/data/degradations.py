@@ -115,7 +115,8 @@ def sinc_kernel(size: int, cutoff: float) -> torch.Tensor:
     return k / k.sum()
 
 
-def _filter(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+def filter2d(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """A (C, H, W) image convolved channel by channel with an odd square kernel, edges replicated."""
     pad = kernel.shape[-1] // 2
     c = image.shape[0]
     padded = F.pad(image[None], (pad, pad, pad, pad), mode="replicate")  # any size, even tiny patches
@@ -193,14 +194,14 @@ def realistic_lr(hr: torch.Tensor, scale: int, cfg: RealisticConfig, g: torch.Ge
     _, h, w = hr.shape
     out_h, out_w = h // scale, w // scale
     x = hr.float()
-    x = _filter(x, _random_kernel(g, cfg, cfg.blur_sigma, cfg.sinc_prob))
+    x = filter2d(x, _random_kernel(g, cfg, cfg.blur_sigma, cfg.sinc_prob))
     f = _uniform(g, *cfg.resize_range)
     x = _resize(x, (max(4, round(h * f)), max(4, round(w * f))), g)
     x = _noise(x, g, cfg, cfg.noise_sigma, cfg.poisson_scale).clamp(0, 1)
     x = _jpeg_tensor(x, _quality(g, cfg.jpeg_quality))
     if _chance(g, cfg.second_round_prob):
         if _chance(g, cfg.blur_prob2):
-            x = _filter(x, _random_kernel(g, cfg, cfg.blur_sigma2, cfg.sinc_prob))
+            x = filter2d(x, _random_kernel(g, cfg, cfg.blur_sigma2, cfg.sinc_prob))
         f2 = _uniform(g, *cfg.resize_range2)
         x = _resize(x, (max(4, round(out_h * f2)), max(4, round(out_w * f2))), g)  # relative to the final LR
         x = _noise(x, g, cfg, cfg.noise_sigma2, cfg.poisson_scale2).clamp(0, 1)
@@ -212,10 +213,10 @@ def realistic_lr(hr: torch.Tensor, scale: int, cfg: RealisticConfig, g: torch.Ge
     )
     if _chance(g, 0.5):
         x = _resize(x, (out_h, out_w), g)
-        x = _filter(x, sinc) if sinc is not None else x
+        x = filter2d(x, sinc) if sinc is not None else x
         x = _jpeg_tensor(x.clamp(0, 1), quality)
     else:
         x = _jpeg_tensor(x.clamp(0, 1), quality)
         x = _resize(x, (out_h, out_w), g)
-        x = _filter(x, sinc) if sinc is not None else x
+        x = filter2d(x, sinc) if sinc is not None else x
     return (x.clamp(0, 1) * 255).round() / 255

@@ -51,6 +51,7 @@ RANGES: tuple[tuple[str, float | None, float | None], ...] = (
     ("data.val_max_images", 1, None),
     ("data.realistic.clean_prob", 0, 1),
     ("data.realistic.light_prob", 0, 1),
+    ("data.flat_target_blur", 0, 8),
     ("loss.pixel_weight", 0, None),
     ("loss.feature_scale", 0, None),
     ("loss.input_upsample", 1, 8),
@@ -95,6 +96,9 @@ class DataConfig:
     # noise and real JPEG in two rounds, srgan.data.degradations.realistic_lr, parameters below)
     degradation: str = "bicubic"
     realistic: RealisticConfig = field(default_factory=RealisticConfig)
+    # Gaussian sigma (HR pixels) that smooths the grain out of the HR targets' flat areas, so the adversarial
+    # loss stops asking for grain no generator can predict (srgan.data.targets); 0 = off (the paper)
+    flat_target_blur: float = 0.0
 
 
 @dataclass
