@@ -10,6 +10,7 @@ from srgan.losses import (
     WeightedTerm,
     artifact_loss,
     artifact_map,
+    block_step_loss,
     chroma_loss,
     discriminator_loss,
     feature_matching_loss,
@@ -353,3 +354,27 @@ def test_vgg_discriminator_options(spectral: bool, batch_norm: bool) -> None:
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in d.modules()) == batch_norm
     logits, features = d.forward_features(torch.rand(2, 3, 32, 32))
     assert logits.shape == (2,) and len(features) == 8
+
+
+def test_block_step_loss_sees_excess_steps_on_the_jpeg_block_boundaries_only() -> None:
+    ramp = torch.linspace(0.2, 0.6, 96).expand(2, 3, 96, 96).clone()
+    hr = ramp + 0.01 * torch.randn(2, 3, 96, 96, generator=torch.Generator().manual_seed(0))
+    assert block_step_loss(hr, hr, 4) == 0
+
+    def with_step_at(column: int) -> torch.Tensor:
+        sr = hr.clone()
+        sr[..., column:] += 0.1  # a step between pixel column - 1 and column
+        return sr
+
+    on_boundary, off_boundary = with_step_at(32), with_step_at(16)  # 32 = 8 LR pixels x 4; 16 is the same phase
+    assert block_step_loss(on_boundary, hr, 4) > 0.03  # 0.1 on one of the two boundary columns, less noise
+    assert block_step_loss(off_boundary, hr, 4) < 0  # the excess lies elsewhere: nothing to push down
+    # the gradient reaches only the pixels on either side of a block boundary (rows or columns 31/32, 63/64)
+    sr = on_boundary.clone().requires_grad_(True)
+    block_step_loss(sr, hr, 4).backward()
+    assert sr.grad is not None
+    near = torch.zeros(96, dtype=torch.bool)
+    near[[31, 32, 63, 64]] = True
+    reached = sr.grad.abs().sum(dim=(0, 1)) > 0
+    assert not (reached & ~(near[:, None] | near[None, :])).any()
+    assert reached[:, 31].any() and reached[:, 32].any()

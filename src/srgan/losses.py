@@ -99,6 +99,35 @@ def flat_band_loss(sr: torch.Tensor, hr: torch.Tensor, period: int) -> torch.Ten
     return coherent_band_energy(phase_blocks(sr.float(), period), flat) - reference
 
 
+# JPEG's block side in LR pixels.
+JPEG_BLOCK = 8
+
+
+def block_step_loss(sr: torch.Tensor, hr: torch.Tensor, scale: int) -> torch.Tensor:
+    """How much more SR's steps exceed HR's across the LR's JPEG block boundaries (every ``JPEG_BLOCK``
+    LR pixels from the patch's origin, where the training pipeline's last JPEG puts them) than at the
+    same sub-pixel phase elsewhere, horizontal and vertical steps summed.
+
+    A GAN sharpens the block edges of a JPEG LR like any other edge, and the block steps of its output
+    on JPEG input grew in every grid-stage run (``metrics.blockiness``, issue 15). Only the excess over
+    HR's step counts, so real edges that happen to lie on a boundary cost nothing; the level elsewhere
+    is a constant of the step, so the term lowers the boundary steps rather than raising the others.
+    """
+    period = JPEG_BLOCK * scale
+    total = sr.new_zeros((), dtype=torch.float32)
+    for dim in (-1, -2):
+        excess = (sr.float().diff(dim=dim).abs() - hr.float().diff(dim=dim).abs()).clamp_min(0)
+        k = torch.arange(excess.shape[dim], device=sr.device)
+        boundary = k % period == period - 1
+        elsewhere = (k % scale == scale - 1) & ~boundary
+        if not boundary.any() or not elsewhere.any():
+            continue
+        at_boundary = excess.index_select(dim, boundary.nonzero().flatten()).mean()
+        level = excess.index_select(dim, elsewhere.nonzero().flatten()).mean().detach()
+        total = total + at_boundary - level
+    return total
+
+
 def lattice_loss(sr: torch.Tensor, period: int) -> torch.Tensor:
     """Mean square of the per-phase means of SR's high-pass on its period x period sub-pixel
     lattice, averaged over the batch.
