@@ -8,6 +8,8 @@ which cannot draw random grain, draws a regular pattern instead (srgan-x4-real's
 and the discriminator turns against any pattern. Textured areas (edges, foliage, fabric: high-pass RMS of many
 grey levels) are left exactly as they are; between the two the target fades from smoothed to original.
 The LR is made from the untouched HR: the input stays as real as before, only the target changes.
+Piloted (docs/results/srgan_x4_real_ablation.md, seventh session): it took some texture out of skies but left the
+hatching's share of it, so the pattern is not only the discriminator's answer to grain; off by default.
 """
 
 from __future__ import annotations
