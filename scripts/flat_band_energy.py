@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from srgan.evaluation.protocol import Sample, evaluate, make_sample
-from srgan.imageio import find_images
+from srgan.imageio import find_images, to_float, to_rgb
 from srgan.losses import flat_band_loss
 from srgan.modelfiles.loader import load_generator
 
@@ -52,8 +52,8 @@ def band_values(samples: list[Sample], model: str) -> list[float]:
 
 def as_batch(image: np.ndarray) -> torch.Tensor:
     """A uint8 HWC (or HW, gray) image as a (1, 3, H, W) float batch in [0, 1]."""
-    x = torch.from_numpy(image).float() / 255
-    return (x[..., None].expand(-1, -1, 3) if x.dim() == 2 else x).permute(2, 0, 1)[None]
+    x = torch.from_numpy(image)
+    return to_rgb(to_float(x[None] if x.dim() == 2 else x.permute(2, 0, 1)))[None]
 
 
 if __name__ == "__main__":

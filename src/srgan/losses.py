@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from srgan.metrics.blockiness import boundary_steps
 from srgan.metrics.lattice import FLAT_CELL_RMS_LEVELS, flat_cells, flat_phase_means, phase_blocks
 from srgan.models.perceptual import FrozenFeatures
 
@@ -117,9 +118,7 @@ def block_step_loss(sr: torch.Tensor, hr: torch.Tensor, scale: int) -> torch.Ten
     total = sr.new_zeros((), dtype=torch.float32)
     for dim in (-1, -2):
         excess = (sr.float().diff(dim=dim).abs() - hr.float().diff(dim=dim).abs()).clamp_min(0)
-        k = torch.arange(excess.shape[dim], device=sr.device)
-        boundary = k % period == period - 1
-        elsewhere = (k % scale == scale - 1) & ~boundary
+        boundary, elsewhere = boundary_steps(excess.shape[dim], period, scale, sr.device)
         if not boundary.any() or not elsewhere.any():
             continue
         at_boundary = excess.index_select(dim, boundary.nonzero().flatten()).mean()

@@ -7,6 +7,18 @@ from __future__ import annotations
 import torch
 
 
+def boundary_steps(
+    count: int, period: int, lattice: int, device: torch.device | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Masks over ``count`` steps (step k lies between pixel k and k + 1): the steps into a new block
+    of ``period`` pixels, and the other steps at the same phase of an x``lattice`` upscale. Shared by
+    ``blockiness`` and ``srgan.losses.block_step_loss``, so the loss looks where the metric does."""
+    k = torch.arange(count, device=device)
+    boundary = k % period == period - 1
+    same_phase = k % lattice == (period - 1) % lattice
+    return boundary, same_phase & ~boundary
+
+
 def blockiness(plane: torch.Tensor, period: int = 8, lattice: int = 1) -> float:
     """Mean |step| across the block boundaries over mean |step| elsewhere, for a (H, W) plane
     (e.g. the Y channel, 0..255), horizontal and vertical steps pooled.
@@ -22,11 +34,8 @@ def blockiness(plane: torch.Tensor, period: int = 8, lattice: int = 1) -> float:
     p = plane.to(torch.float64)
     at_boundary, inside = [], []
     for steps in ((p[:, 1:] - p[:, :-1]).abs(), (p[1:, :] - p[:-1, :]).abs().T):
-        # step k lies between pixel k and k + 1; a boundary step is the one into a new block
-        k = torch.arange(steps.shape[1])
-        boundary = k % period == period - 1
-        same_phase = k % lattice == (period - 1) % lattice
+        boundary, elsewhere = boundary_steps(steps.shape[1], period, lattice)
         at_boundary.append(steps[:, boundary].flatten())
-        inside.append(steps[:, same_phase & ~boundary].flatten())
+        inside.append(steps[:, elsewhere].flatten())
     across, within = torch.cat(at_boundary).mean(), torch.cat(inside).mean()
     return float(across / within.clamp_min(1e-12))
