@@ -39,7 +39,7 @@ def test_lr_is_imresize_of_the_hr_crop_and_hr_is_a_real_crop(tmp_path: Path) -> 
     ds = SRTrainDataset([tmp_path / "hr"], scale=4, patch_size=32)
     full = load_image(path).float() / 255
     for i in range(10):
-        lr, hr = ds[SampleKey(0, 1000 + i)]
+        lr, hr, _grid = ds[SampleKey(0, 1000 + i)]
         assert lr.shape == (3, 8, 8) and hr.shape == (3, 32, 32)
         torch.testing.assert_close(lr, quantize(imresize(hr, 0.25)), atol=0, rtol=0)
         # hr must equal some window of some dihedral transform of the file
@@ -58,7 +58,7 @@ def test_augmentation_produces_all_eight_transforms(tmp_path: Path) -> None:
     transforms = dihedral(load_image(path).float() / 255)
     seen = set()
     for seed in range(80):
-        _, hr = ds[SampleKey(0, seed)]
+        hr = ds[SampleKey(0, seed)].hr
         seen.add(next(i for i, t in enumerate(transforms) if torch.equal(hr, t)))
     assert seen == set(range(8))
     plain = SRTrainDataset([tmp_path / "hr"], scale=2, patch_size=24, augment=False)
@@ -76,7 +76,7 @@ def test_same_key_same_sample_and_cache_changes_nothing(tmp_path: Path) -> None:
 
 def batches(ds: SRTrainDataset, workers: int, start: int = 0, n: int = 4) -> list[torch.Tensor]:
     loader = DataLoader(ds, batch_size=3, sampler=InfiniteSampler(len(ds), seed=7, start=start), num_workers=workers)
-    return [hr for _, hr in itertools.islice(loader, n)]
+    return [batch.hr for batch in itertools.islice(loader, n)]
 
 
 def test_batches_do_not_depend_on_worker_count(tmp_path: Path) -> None:
@@ -144,11 +144,11 @@ def test_every_pillow_mode_becomes_rgb_float(tmp_path: Path) -> None:
     ds = SRTrainDataset([folder], 2, 32, augment=False)
     assert len(ds) == 6  # recursive
     for i in range(len(ds)):
-        _lr, hr = ds[SampleKey(i, 0)]
+        hr = ds[SampleKey(i, 0)].hr
         assert hr.shape == (3, 32, 32) and hr.dtype == torch.float32
         assert hr.min() >= 0 and hr.max() <= 1
     deep = ds.files.index(folder / "deep.png")
-    _, hr = ds[SampleKey(deep, 0)]
+    hr = ds[SampleKey(deep, 0)].hr
     assert len(torch.unique(hr)) > 256  # 16-bit precision kept
 
 
@@ -158,7 +158,7 @@ def test_paired_lr_folder(tmp_path: Path) -> None:
     (tmp_path / "lr").mkdir()
     Image.fromarray(lr_img).save(tmp_path / "lr" / "img00.bmp")
     ds = SRTrainDataset([tmp_path / "hr"], 4, 48, augment=False, lr_dirs=[tmp_path / "lr"])
-    lr, _hr = ds[SampleKey(0, 3)]
+    lr = ds[SampleKey(0, 3)].lr
     torch.testing.assert_close(lr, torch.from_numpy(lr_img).permute(2, 0, 1).float() / 255)
     with pytest.raises(FileNotFoundError, match="no LR image matches"):
         write_images(tmp_path / "hr2", [(48, 48)])
@@ -175,6 +175,6 @@ def test_broken_images_are_reported_by_path_and_skipped(tmp_path: Path, caplog: 
         assert "junk.png" in caplog.text and len(ds) == 2
         good = tmp_path / "hr" / "img01.png"
         good.write_bytes(good.read_bytes()[:200])  # breaks during the run: truncated data
-        _lr, hr = ds[SampleKey(ds.files.index(good), 1)]  # falls over to the next readable image
+        hr = ds[SampleKey(ds.files.index(good), 1)].hr  # falls over to the next readable image
     assert hr.shape == (3, 16, 16)
     assert "img01.png" in caplog.text

@@ -112,7 +112,7 @@ def _lr_batches(ds, workers: int, start: int = 0, n: int = 3) -> list[torch.Tens
     from srgan.data.dataset import InfiniteSampler
 
     loader = DataLoader(ds, batch_size=4, sampler=InfiniteSampler(len(ds), seed=5, start=start), num_workers=workers)
-    return [lr for lr, _ in itertools.islice(loader, n)]
+    return [batch.lr for batch in itertools.islice(loader, n)]
 
 
 def test_realistic_lr_depends_only_on_seed_and_position(tmp_path: Path) -> None:
@@ -140,6 +140,62 @@ def test_clean_prob_keeps_that_share_of_samples_on_the_clean_protocol_lr(tmp_pat
     assert not any(torch.equal(a, b) for a, b in zip(light, clean, strict=True)), "every light sample is re-encoded"
     assert (light - clean).abs().mean() < 0.05, "but only by a JPEG round: the same picture"
     assert torch.equal(light, (light * 255).round() / 255)
+
+
+def _block_phase(image: torch.Tensor) -> tuple[int, int]:
+    """The (row, column) where an image's strongest 8-periodic steps put the start of a block."""
+    y = image.mean(dim=0).double()
+    phases = []
+    for steps in ((y[1:, :] - y[:-1, :]).abs().T, (y[:, 1:] - y[:, :-1]).abs()):
+        k = torch.arange(steps.shape[1])
+        profile = torch.stack([steps[:, k % 8 == p].mean() for p in range(8)])
+        phases.append((int(profile.argmax()) + 1) % 8)  # step k leads into pixel k + 1
+    return phases[0], phases[1]
+
+
+def test_jpeg_grid_shift_puts_the_block_grid_where_the_sample_says() -> None:
+    from srgan.data.degradations import RealisticConfig, jpeg_of_lr
+
+    # noise on grey: a strong JPEG keeps little but each block's mean, so its steps sit on the block edges
+    noise = torch.rand(1, 64, 64, generator=torch.Generator().manual_seed(0)).expand(3, 64, 64)
+    lr = ((0.4 + 0.2 * noise) * 255).round() / 255
+    strong = RealisticConfig(jpeg_quality=(15, 15), jpeg_grid_shift=True)
+    starts = set()
+    for seed in range(12):
+        out, grid = jpeg_of_lr(lr, strong, torch.Generator().manual_seed(seed))
+        assert grid is not None and _block_phase(out) == grid
+        starts.add(grid)
+    assert len(starts) >= 6, f"the grid moves from sample to sample, got {starts}"
+    plain = RealisticConfig(jpeg_quality=(15, 15))
+    out, grid = jpeg_of_lr(lr, plain, torch.Generator().manual_seed(0))
+    assert grid == (0, 0) and _block_phase(out) == (0, 0)
+    assert np.array_equal((out * 255).round().byte().permute(1, 2, 0).numpy(), jpeg(_u8(lr), 15))
+
+
+def _u8(image: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray((image * 255).round().byte().permute(1, 2, 0).numpy())
+
+
+def test_the_dataset_reports_each_samples_jpeg_grid(tmp_path: Path) -> None:
+    from srgan.data.dataset import NO_GRID, SampleKey, SRTrainDataset
+    from srgan.data.degradations import RealisticConfig
+
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (80, 80, 3), dtype=np.uint8)).save(folder / "a.png")
+
+    def grids(**options: object) -> list[tuple[int, int]]:
+        ds = SRTrainDataset([folder], 4, 32, degradation=RealisticConfig(**options))  # type: ignore[arg-type]
+        return [tuple(ds[SampleKey(0, seed)].jpeg_grid.tolist()) for seed in range(16)]  # type: ignore[misc]
+
+    assert set(grids(clean_prob=1.0)) == {NO_GRID}
+    assert set(grids(light_prob=1.0)) == {(0, 0)}  # without the shift every JPEG grid starts at the origin
+    shifted = grids(light_prob=1.0, jpeg_grid_shift=True)
+    assert all(0 <= r < 8 and 0 <= c < 8 for r, c in shifted) and len(set(shifted)) >= 6
+    # the full pipeline: a grid where its last step is the JPEG, none where a resize came after it
+    full = grids(jpeg_grid_shift=True)
+    assert NO_GRID in full and any(g != NO_GRID for g in full)
 
 
 def test_each_degradation_does_what_it_says() -> None:

@@ -47,7 +47,7 @@ def test_a_16bit_colour_png_keeps_16_bits_on_every_path(png16: tuple[Path, np.nd
     from srgan.data.dataset import SRTrainDataset
 
     for cache in (False, True):
-        _, hr = SRTrainDataset([tmp_path], 4, 16, augment=False, cache=cache)[0]  # (LR, HR)
+        hr = SRTrainDataset([tmp_path], 4, 16, augment=False, cache=cache)[0].hr
         levels = hr * 65535
         assert torch.allclose(levels, levels.round(), atol=0.02)
         assert not torch.allclose(hr * 255, (hr * 255).round(), atol=1e-3), "rounded to 8 bits"

@@ -359,7 +359,8 @@ def test_vgg_discriminator_options(spectral: bool, batch_norm: bool) -> None:
 def test_block_step_loss_sees_excess_steps_on_the_jpeg_block_boundaries_only() -> None:
     ramp = torch.linspace(0.2, 0.6, 96).expand(2, 3, 96, 96).clone()
     hr = ramp + 0.01 * torch.randn(2, 3, 96, 96, generator=torch.Generator().manual_seed(0))
-    assert block_step_loss(hr, hr, 4) == 0
+    origin = torch.zeros(2, 2, dtype=torch.long)  # both samples' grids start at the patch's origin
+    assert block_step_loss(hr, hr, origin, 4) == 0
 
     def with_step_at(column: int) -> torch.Tensor:
         sr = hr.clone()
@@ -367,14 +368,27 @@ def test_block_step_loss_sees_excess_steps_on_the_jpeg_block_boundaries_only() -
         return sr
 
     on_boundary, off_boundary = with_step_at(32), with_step_at(16)  # 32 = 8 LR pixels x 4; 16 is the same phase
-    assert block_step_loss(on_boundary, hr, 4) > 0.03  # 0.1 on one of the two boundary columns, less noise
-    assert block_step_loss(off_boundary, hr, 4) < 0  # the excess lies elsewhere: nothing to push down
+    assert block_step_loss(on_boundary, hr, origin, 4) > 0.03  # 0.1 on one of the two boundary columns, less noise
+    assert block_step_loss(off_boundary, hr, origin, 4) < 0  # the excess lies elsewhere: nothing to push down
     # the gradient reaches only the pixels on either side of a block boundary (rows or columns 31/32, 63/64)
     sr = on_boundary.clone().requires_grad_(True)
-    block_step_loss(sr, hr, 4).backward()
+    block_step_loss(sr, hr, origin, 4).backward()
     assert sr.grad is not None
     near = torch.zeros(96, dtype=torch.bool)
     near[[31, 32, 63, 64]] = True
     reached = sr.grad.abs().sum(dim=(0, 1)) > 0
     assert not (reached & ~(near[:, None] | near[None, :])).any()
     assert reached[:, 31].any() and reached[:, 32].any()
+
+
+def test_block_step_loss_follows_each_samples_grid() -> None:
+    hr = torch.linspace(0.2, 0.6, 96).expand(2, 3, 96, 96).clone()
+    sr = hr.clone()
+    sr[..., 40:] += 0.1  # a step between columns 39 and 40: LR pixel 10, a boundary only for a grid from column 2
+    shifted = torch.tensor([[0, 2], [0, 2]])
+    assert block_step_loss(sr, hr, shifted, 4) > 0.03
+    assert block_step_loss(sr, hr, torch.zeros(2, 2, dtype=torch.long), 4) < 0
+    # a sample without a grid (-1) is left out: the batch scores as its other sample alone
+    mixed = torch.tensor([[0, 2], [-1, -1]])
+    assert torch.isclose(block_step_loss(sr, hr, mixed, 4), block_step_loss(sr[:1], hr[:1], shifted[:1], 4))
+    assert block_step_loss(sr, hr, torch.full((2, 2), -1), 4) == 0

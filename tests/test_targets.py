@@ -59,7 +59,7 @@ def test_the_dataset_smooths_only_the_target_and_stays_deterministic(tmp_path: P
     changed = 0
     for seed in range(6):
         key = SampleKey(0, seed)
-        (lr_a, hr_a), (lr_b, hr_b) = plain[key], smoothed[key]
+        (lr_a, hr_a, _), (lr_b, hr_b, _) = plain[key], smoothed[key]
         assert torch.equal(lr_a, lr_b)  # the LR is made from the untouched patch
         assert torch.equal(hr_b, smooth_flat_areas(hr_a, 1.5))
         assert torch.equal(smoothed[key][1], hr_b)  # same key, same target

@@ -133,7 +133,7 @@ def test_cli_runs_with_no_config_file(images: Path, tmp_path: Path, capsys: pyte
 
 
 def fixed_batch(trainer: Trainer) -> tuple[torch.Tensor, torch.Tensor]:
-    lr, hr = next(build.data_loader(trainer.cfg, trainer.dataset, 0, 0, 1, trainer.device))
+    lr, hr, _grid = next(build.data_loader(trainer.cfg, trainer.dataset, 0, 0, 1, trainer.device))
     return lr.contiguous(memory_format=torch.channels_last), hr.contiguous(memory_format=torch.channels_last)
 
 
@@ -353,8 +353,8 @@ def test_non_finite_losses_skip_steps_then_stop_with_checkpoint_intact(
     real_loader = build.data_loader
 
     def poisoned(*args):  # type: ignore[no-untyped-def]
-        for lr, hr in real_loader(*args):
-            yield lr * float("nan"), hr
+        for batch in real_loader(*args):
+            yield batch._replace(lr=batch.lr * float("nan"))
 
     monkeypatch.setattr(build, "data_loader", poisoned)
     with pytest.raises(TrainingError, match=r"3 consecutive non-finite losses.*ckpt_00000004\.pt"):

@@ -104,10 +104,11 @@ def flat_band_loss(sr: torch.Tensor, hr: torch.Tensor, period: int) -> torch.Ten
 JPEG_BLOCK = 8
 
 
-def block_step_loss(sr: torch.Tensor, hr: torch.Tensor, scale: int) -> torch.Tensor:
+def block_step_loss(sr: torch.Tensor, hr: torch.Tensor, jpeg_grid: torch.Tensor, scale: int) -> torch.Tensor:
     """How much more SR's steps exceed HR's across the LR's JPEG block boundaries (every ``JPEG_BLOCK``
-    LR pixels from the patch's origin, where the training pipeline's last JPEG puts them) than at the
-    same sub-pixel phase elsewhere, horizontal and vertical steps summed.
+    LR pixels from where each sample's grid starts: ``jpeg_grid`` (N, 2) int, (row, column), negative for
+    a sample without a grid, which is left out) than at the same sub-pixel phase elsewhere, horizontal
+    and vertical steps summed.
 
     A GAN sharpens the block edges of a JPEG LR like any other edge, and the block steps of its output
     on JPEG input grew in every grid-stage run (``metrics.blockiness``, issue 15). Only the excess over
@@ -116,13 +117,21 @@ def block_step_loss(sr: torch.Tensor, hr: torch.Tensor, scale: int) -> torch.Ten
     """
     period = JPEG_BLOCK * scale
     total = sr.new_zeros((), dtype=torch.float32)
-    for dim in (-1, -2):
-        excess = (sr.float().diff(dim=dim).abs() - hr.float().diff(dim=dim).abs()).clamp_min(0)
-        boundary, elsewhere = boundary_steps(excess.shape[dim], period, scale, sr.device)
+    for dim, axis in ((-1, 1), (-2, 0)):
+        starts = jpeg_grid[:, axis]
+        keep = starts >= 0
+        if not keep.any():
+            continue
+        excess = (sr[keep].float().diff(dim=dim).abs() - hr[keep].float().diff(dim=dim).abs()).clamp_min(0)
+        # (kept samples, steps): the mean excess at each step position, over channels and the other axis
+        profile = excess.movedim(dim, -1).mean(dim=(1, 2))
+        masks = [boundary_steps(profile.shape[1], period, scale, sr.device, s * scale) for s in starts[keep].tolist()]
+        boundary = torch.stack([m[0] for m in masks])
+        elsewhere = torch.stack([m[1] for m in masks])
         if not boundary.any() or not elsewhere.any():
             continue
-        at_boundary = excess.index_select(dim, boundary.nonzero().flatten()).mean()
-        level = excess.index_select(dim, elsewhere.nonzero().flatten()).mean().detach()
+        at_boundary = profile[boundary].mean()
+        level = profile[elsewhere].mean().detach()
         total = total + at_boundary - level
     return total
 
@@ -290,6 +299,7 @@ class GeneratorBatch:
     fake_features: list[torch.Tensor] | None = None  # D's intermediate features, for feature matching
     real_features: list[torch.Tensor] | None = None
     sr_ema: torch.Tensor | None = None  # the EMA generator's output, for the artifact term
+    jpeg_grid: torch.Tensor | None = None  # (N, 2): where each LR's JPEG grid starts, for the block-step term
 
 
 TermFunction = Callable[[GeneratorBatch], torch.Tensor]

@@ -13,11 +13,12 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from srgan.data.degradations import RealisticConfig, jpeg_of_lr, realistic_lr
+from srgan.data.degradations import Grid, RealisticConfig, jpeg_of_lr, realistic_lr_and_grid
 from srgan.data.imresize import imresize
 from srgan.data.targets import smooth_flat_areas
 from srgan.imageio import ImageReadError, find_images, image_size, quantize, read_tensor, to_float, to_rgb
@@ -43,8 +44,21 @@ class SampleKey:
     seed: int
 
 
-class SRTrainDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
-    """(LR, HR) float pairs in [0, 1]: LR (3, p/s, p/s), HR (3, p, p).
+NO_GRID = (-1, -1)
+
+
+class TrainSample(NamedTuple):
+    """One training pair; batched by the DataLoader field by field."""
+
+    lr: torch.Tensor  # (3, p/s, p/s) in [0, 1]
+    hr: torch.Tensor  # (3, p, p) in [0, 1]
+    # int64 (2,): where the 8x8 block grid of the LR's last JPEG starts (row, column), NO_GRID when the LR
+    # did not end with a JPEG made here (clean, resized after its JPEG, or read from an LR folder)
+    jpeg_grid: torch.Tensor
+
+
+class SRTrainDataset(Dataset[TrainSample]):
+    """(LR, HR) float pairs in [0, 1]: LR (3, p/s, p/s), HR (3, p, p), with where the LR's JPEG grid lies.
 
     ``lr_dirs``: optional folders of pre-made LR images, matched to HR files by relative path
     (any extension); otherwise LR = MATLAB-bicubic(HR patch), rounded to 8 bits as a saved LR
@@ -140,7 +154,7 @@ class SRTrainDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
                 log.error("skipping %s", exc)
         raise ImageReadError("no training image could be decoded")
 
-    def __getitem__(self, key: SampleKey | int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, key: SampleKey | int) -> TrainSample:
         if isinstance(key, int):
             key = SampleKey(key, mix_seed(0, key))
         hr, lr = self._load(key.index)
@@ -160,23 +174,25 @@ class SRTrainDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             flips = torch.rand(3, generator=g) < 0.5
             hr_patch = augment(hr_patch, flips)
             lr_patch = None if lr_patch is None else augment(lr_patch, flips)
+        grid: Grid = None
         if lr_patch is None:
-            lr_patch = self._make_lr(hr_patch, g)
+            lr_patch, grid = self._make_lr(hr_patch, g)
         hr_patch = smooth_flat_areas(hr_patch, self.flat_target_blur)
-        return lr_patch.contiguous(), hr_patch.contiguous()
+        return TrainSample(lr_patch.contiguous(), hr_patch.contiguous(), torch.tensor(grid or NO_GRID))
 
-    def _make_lr(self, hr_patch: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    def _make_lr(self, hr_patch: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, Grid]:
         """The LR of an HR patch: the protocol's bicubic, or with a realistic pipeline one of its
         branches (clean, light = bicubic + one JPEG, or the full two-round pipeline), all drawn from
-        the sample's own generator, so the LR depends only on (seed, stream position)."""
+        the sample's own generator, so the LR depends only on (seed, stream position); and where the
+        block grid of its last JPEG starts."""
         cfg = self.degradation
         u = 0.0  # the bicubic branch without a pipeline
         if cfg is not None:
             u = float(torch.rand((), generator=g)) if cfg.clean_prob or cfg.light_prob else 1.0
             if u >= cfg.clean_prob + cfg.light_prob:
-                return realistic_lr(hr_patch, self.scale, cfg, g)
+                return realistic_lr_and_grid(hr_patch, self.scale, cfg, g)
         lr = quantize(imresize(hr_patch, 1.0 / self.scale))
-        return jpeg_of_lr(lr, cfg, g) if cfg is not None and u >= cfg.clean_prob else lr
+        return jpeg_of_lr(lr, cfg, g) if cfg is not None and u >= cfg.clean_prob else (lr, None)
 
 
 def augment(image: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:

@@ -68,6 +68,19 @@ class RealisticConfig:
     # Training only: this fraction of samples is the clean bicubic LR saved once as a JPEG (quality drawn
     # from jpeg_quality): a downscaled photo from a camera or the web, the commonest real input.
     light_prob: float = 0.0
+    # Training only: the last JPEG's block grid starts at a random offset rather than at the patch's origin.
+    # With the grid always at the origin, a term on the block edges (losses.block_step_loss) taught the
+    # generator to smooth fixed lines counted from the border, on any input (issue 15's pilots).
+    jpeg_grid_shift: bool = False
+
+
+# A JPEG's luma blocks are 8x8 pixels; with 4:2:0 chroma its coding units are 16x16.
+JPEG_BLOCK = 8
+JPEG_MCU = 16
+
+# Where the 8x8 block grid of an image's last JPEG starts, (row, column) in 0..7, or None when the image
+# ends with something else (a resize, a filter) that leaves no grid in place.
+Grid = tuple[int, int] | None
 
 
 def _uniform(g: torch.Generator, low: float, high: float) -> float:
@@ -171,9 +184,27 @@ def poisson_noise(image: torch.Tensor, scale: float, generator: torch.Generator,
     return image + scale * (counts.to(image.dtype) - clipped)
 
 
-def _jpeg_tensor(image: torch.Tensor, quality: int) -> torch.Tensor:
+def _jpeg_tensor(image: torch.Tensor, quality: int, pad: tuple[int, int] = (0, 0)) -> torch.Tensor:
+    """``image`` through JPEG, its coding grid moved ``pad`` = (rows, columns) pixels up and left: the image
+    is padded by repeating its first rows and columns, compressed, and the padding cut off again."""
     u8 = (image.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
-    return torch.from_numpy(jpeg(u8, quality)).permute(2, 0, 1).to(image.dtype) / 255.0
+    padded = np.pad(u8, ((pad[0], 0), (pad[1], 0), (0, 0)), mode="edge")
+    decoded = jpeg(padded, quality)[pad[0] :, pad[1] :]
+    return torch.from_numpy(np.ascontiguousarray(decoded)).permute(2, 0, 1).to(image.dtype) / 255.0
+
+
+def _grid_pad(g: torch.Generator, cfg: RealisticConfig) -> tuple[int, int]:
+    """The padding of a last JPEG: random over a whole coding unit with ``cfg.jpeg_grid_shift`` (drawn only
+    then, so the stream of a run without it is unchanged), else none."""
+    if not cfg.jpeg_grid_shift:
+        return (0, 0)
+    row, col = torch.randint(0, JPEG_MCU, (2,), generator=g).tolist()
+    return (int(row), int(col))
+
+
+def _grid_start(pad: tuple[int, int]) -> tuple[int, int]:
+    """Where the 8x8 grid starts in an image compressed with ``pad``: padded blocks start at multiples of 8."""
+    return (-pad[0] % JPEG_BLOCK, -pad[1] % JPEG_BLOCK)
 
 
 def _quality(g: torch.Generator, bounds: tuple[int, int]) -> int:
@@ -181,16 +212,25 @@ def _quality(g: torch.Generator, bounds: tuple[int, int]) -> int:
     return int(torch.randint(bounds[0], bounds[1] + 1, (), generator=g))
 
 
-def jpeg_of_lr(lr: torch.Tensor, cfg: RealisticConfig, g: torch.Generator) -> torch.Tensor:
+def jpeg_of_lr(lr: torch.Tensor, cfg: RealisticConfig, g: torch.Generator) -> tuple[torch.Tensor, Grid]:
     """The light branch: an LR (3, h, w) on the 8-bit grid saved as a JPEG of a quality drawn from
-    ``cfg.jpeg_quality`` and decoded again."""
-    return _jpeg_tensor(lr, _quality(g, cfg.jpeg_quality))
+    ``cfg.jpeg_quality`` and decoded again; and where its block grid starts."""
+    quality = _quality(g, cfg.jpeg_quality)
+    pad = _grid_pad(g, cfg)
+    return _jpeg_tensor(lr, quality, pad), _grid_start(pad)
 
 
 def realistic_lr(hr: torch.Tensor, scale: int, cfg: RealisticConfig, g: torch.Generator) -> torch.Tensor:
     """A realistic LR of an HR patch (3, H, W) in [0, 1]: blur, random resize, noise and real JPEG, in two
     rounds, ending at (H / scale, W / scale) with a sinc filter and a last JPEG in random order; the
     result is on the 8-bit grid. It depends only on ``hr``, ``cfg`` and ``g``'s state (determinism)."""
+    return realistic_lr_and_grid(hr, scale, cfg, g)[0]
+
+
+def realistic_lr_and_grid(
+    hr: torch.Tensor, scale: int, cfg: RealisticConfig, g: torch.Generator
+) -> tuple[torch.Tensor, Grid]:
+    """``realistic_lr`` and where the block grid of its last JPEG starts (None when a resize came after it)."""
     _, h, w = hr.shape
     out_h, out_w = h // scale, w // scale
     x = hr.float()
@@ -211,12 +251,14 @@ def realistic_lr(hr: torch.Tensor, scale: int, cfg: RealisticConfig, g: torch.Ge
         if _chance(g, cfg.final_sinc_prob)
         else None
     )
+    grid: Grid = None
     if _chance(g, 0.5):
         x = _resize(x, (out_h, out_w), g)
         x = filter2d(x, sinc) if sinc is not None else x
-        x = _jpeg_tensor(x.clamp(0, 1), quality)
+        pad = _grid_pad(g, cfg)
+        x, grid = _jpeg_tensor(x.clamp(0, 1), quality, pad), _grid_start(pad)
     else:
         x = _jpeg_tensor(x.clamp(0, 1), quality)
         x = _resize(x, (out_h, out_w), g)
         x = filter2d(x, sinc) if sinc is not None else x
-    return (x.clamp(0, 1) * 255).round() / 255
+    return (x.clamp(0, 1) * 255).round() / 255, grid

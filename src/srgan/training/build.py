@@ -20,7 +20,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from srgan import losses
-from srgan.data.dataset import InfiniteSampler, SRTrainDataset
+from srgan.data.dataset import InfiniteSampler, SRTrainDataset, TrainSample
 from srgan.models.discriminator import Discriminator, UNetDiscriminator, build_discriminator
 from srgan.models.generator import Generator, init_icnr
 from srgan.runtime import place
@@ -165,7 +165,9 @@ def _flat_band(period: int, batch: losses.GeneratorBatch) -> torch.Tensor:
 
 
 def _block_step(scale: int, batch: losses.GeneratorBatch) -> torch.Tensor:
-    return losses.block_step_loss(batch.sr, batch.hr, scale)
+    if batch.jpeg_grid is None:
+        raise ValueError("the block-step term needs each sample's JPEG grid, and this batch has none")
+    return losses.block_step_loss(batch.sr, batch.hr, batch.jpeg_grid, scale)
 
 
 def _lattice_energy(period: int, batch: losses.GeneratorBatch) -> torch.Tensor:
@@ -246,8 +248,8 @@ def _worker_init(_worker_id: int) -> None:
 
 def data_loader(
     cfg: Config, dataset: SRTrainDataset, iteration: int, rank: int, world_size: int, device: torch.device
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """(LR, HR) batches from stream position ``iteration`` on: the stream is a pure function of the
+) -> Iterator[TrainSample]:
+    """(LR, HR, JPEG grid) batches from stream position ``iteration`` on: the stream is a pure function of the
     seed and the position, so a resumed run sees exactly the batches it would have seen."""
     start = iteration * cfg.train.batch_size
     sampler = InfiniteSampler(len(dataset), cfg.train.seed, start=start, rank=rank, world_size=world_size)

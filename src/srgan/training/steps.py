@@ -32,16 +32,22 @@ class Step:
         self.scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype == torch.float16)
 
     # ---- what subclasses provide ----
-    def run(self, lr: torch.Tensor, hr: torch.Tensor, iteration: int) -> dict[str, float] | None:
+    def run(
+        self, lr: torch.Tensor, hr: torch.Tensor, iteration: int, jpeg_grid: torch.Tensor | None
+    ) -> dict[str, float] | None:
         raise NotImplementedError
 
     def optimisers(self) -> dict[str, tuple[torch.optim.Optimizer, Scheduler]]:
         raise NotImplementedError
 
     # ---- shared ----
-    def __call__(self, lr: torch.Tensor, hr: torch.Tensor, iteration: int) -> dict[str, float] | None:
+    def __call__(
+        self, lr: torch.Tensor, hr: torch.Tensor, iteration: int, jpeg_grid: torch.Tensor | None = None
+    ) -> dict[str, float] | None:
+        """One optimisation step on a batch; ``jpeg_grid``: where each LR's JPEG grid starts
+        (``srgan.data.dataset.TrainSample``), for the terms that look at the block edges."""
         saved = [b.detach().clone() for b in self._buffers()]
-        stats = self.run(lr, hr, iteration)
+        stats = self.run(lr, hr, iteration, jpeg_grid)
         if stats is None:  # the forward pass already moved BN running stats towards NaN
             with torch.no_grad():
                 for b, s in zip(self._buffers(), saved, strict=True):
@@ -102,7 +108,9 @@ class PixelStep(Step):
     def optimisers(self) -> dict[str, tuple[torch.optim.Optimizer, Scheduler]]:
         return {"g": self.opt_g}
 
-    def run(self, lr: torch.Tensor, hr: torch.Tensor, iteration: int) -> dict[str, float] | None:
+    def run(
+        self, lr: torch.Tensor, hr: torch.Tensor, iteration: int, jpeg_grid: torch.Tensor | None
+    ) -> dict[str, float] | None:
         with self.autocast():
             sr = self.g(lr)
         loss = losses.pixel_loss(sr.float(), hr, self.pixel_kind)
@@ -149,7 +157,9 @@ class AdversarialStep(Step):
     def optimisers(self) -> dict[str, tuple[torch.optim.Optimizer, Scheduler]]:
         return {"g": self.opt_g, "d": self.opt_d}
 
-    def run(self, lr: torch.Tensor, hr: torch.Tensor, iteration: int) -> dict[str, float] | None:
+    def run(
+        self, lr: torch.Tensor, hr: torch.Tensor, iteration: int, jpeg_grid: torch.Tensor | None
+    ) -> dict[str, float] | None:
         with self.autocast():
             sr = self.g(lr)
             real_logits, fake_logits = self.d_pair(hr, sr.detach())
@@ -162,7 +172,7 @@ class AdversarialStep(Step):
         self.discriminator.requires_grad_(False)
         try:
             with self.autocast():
-                batch = self._generator_batch(lr, sr, hr)
+                batch = self._generator_batch(lr, sr, hr, jpeg_grid)
                 terms = self.criterion(batch, iteration)
             if not self.finite(terms["total"]):
                 return None
@@ -177,7 +187,9 @@ class AdversarialStep(Step):
             "d/fake_prob": torch.sigmoid(fake_logits.float()).mean().item(),
         }
 
-    def _generator_batch(self, lr: torch.Tensor, sr: torch.Tensor, hr: torch.Tensor) -> losses.GeneratorBatch:
+    def _generator_batch(
+        self, lr: torch.Tensor, sr: torch.Tensor, hr: torch.Tensor, jpeg_grid: torch.Tensor | None
+    ) -> losses.GeneratorBatch:
         """D (frozen) on SR, and on HR and the EMA generator only where a term needs them."""
         needs_features = self.criterion.needs("feature_matching")
         fake_logits, fake_features = self.discriminator.forward_features(sr)  # type: ignore[operator]
@@ -196,4 +208,5 @@ class AdversarialStep(Step):
             fake_features=fake_features if needs_features else None,
             real_features=real_features,
             sr_ema=sr_ema,
+            jpeg_grid=jpeg_grid,
         )

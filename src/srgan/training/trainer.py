@@ -283,10 +283,12 @@ class Trainer:
         last_path: Path | None = None
         window = StatWindow()
         while self.iteration < cfg.train.iterations:
+            batch = next(data)
             lr, hr = (
-                t.to(self.device, non_blocking=True).contiguous(memory_format=self._memory_format) for t in next(data)
+                t.to(self.device, non_blocking=True).contiguous(memory_format=self._memory_format)
+                for t in (batch.lr, batch.hr)
             )
-            stats = self.step(lr, hr, self.iteration)
+            stats = self.step(lr, hr, self.iteration, batch.jpeg_grid.to(self.device))
             # A skipped step still counts as an iteration, so the data stream stays a function of it.
             self.iteration += 1
             self.step.advance_schedules()
