@@ -35,6 +35,7 @@ TINY = [*TINY_TRAINING, "data.workers=0", "train.device=cpu"]
         ("run.keep_last=0", "run.keep_last must be at least 1; got 0"),
         ("optim.lr=-1", "optim.lr must be between 1e-12 and 10; got -1.0"),
         ("train.ema_decay=1.5", "train.ema_decay must be between 0 and 0.999999; got 1.5"),
+        ("train.ema_warm_start=true", "train.ema_warm_start keeps train.init_from's weights in the EMA; set both"),
         ("data.workers=-1", "data.workers must be at least 0; got -1"),
         ("model.num_blocks=200000", "model.num_blocks must be between 1 and 256; got 200000"),
         ("train.device=tpu", "unknown device 'tpu'"),

@@ -186,6 +186,21 @@ def test_init_from_starts_either_stage_from_an_export(images: Path, tmp_path: Pa
         Trainer(tiny(images, tmp_path / "c", stage, *extra, "model.channels=16"))
 
 
+def test_a_warm_ema_keeps_the_initial_weights_at_full_decay() -> None:
+    from srgan.training.ema import EMA
+
+    start, moved = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    with torch.no_grad():
+        start.weight.fill_(1.0)
+        moved.weight.fill_(0.0)
+    cold, warm = EMA(start, 0.9), EMA(start, 0.9, warm=True)
+    cold.update(moved)
+    warm.update(moved)
+    # cold: d = min(0.9, 2 / 11) on the first update, as from random weights; warm: d = 0.9 at once
+    torch.testing.assert_close(cold.model.weight, torch.full((2, 2), 2 / 11))
+    torch.testing.assert_close(warm.model.weight, torch.full((2, 2), 0.9))
+
+
 def test_lattice_term_switches_on_at_lattice_start(images: Path, tmp_path: Path) -> None:
     extra = ("loss.perceptual=mse", "loss.lattice_weight=5.0", "loss.lattice_energy_weight=0.5")
     trainer = Trainer(tiny(images, tmp_path / "r", "srgan", *extra, "loss.lattice_start=2"))

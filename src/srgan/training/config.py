@@ -160,6 +160,9 @@ class TrainConfig:
     # Generator weights to start from (a checkpoint or export): stage srgan starts from a trained
     # SRResNet as the paper does; stage srresnet fine-tunes (optimiser and schedule start afresh).
     init_from: str | None = None
+    # The EMA starts at init_from's weights with its full decay rather than warming up as from random
+    # weights (fine-tuning a trained model); off in the bundled recipes, which were trained without it.
+    ema_warm_start: bool = False
     sync_bn: bool = False  # SyncBatchNorm across processes (CUDA only)
     max_nonfinite: int = 10  # stop after this many consecutive non-finite losses
 
@@ -221,6 +224,10 @@ class Config:
                 raise ConfigError(f"{key} must be {bounds}; got {number}")
         if self.data.realistic.clean_prob + self.data.realistic.light_prob > 1:
             raise ConfigError("data.realistic.clean_prob + data.realistic.light_prob must be at most 1")
+        if self.train.ema_warm_start and not (self.train.init_from and self.train.ema_decay > 0):
+            raise ConfigError(
+                "train.ema_warm_start keeps train.init_from's weights in the EMA; set both and train.ema_decay"
+            )
         if self.optim.min_lr > self.optim.lr:
             raise ConfigError(f"optim.min_lr ({self.optim.min_lr}) is above optim.lr ({self.optim.lr})")
         if not self.data.hr_dirs:

@@ -13,12 +13,15 @@ class EMA:
     buffers (BN statistics) alike; integer buffers are copied.
 
     d warms up as min(decay, (1 + n) / (10 + n)) over the first updates, so the average is not
-    dominated by the random initial weights for the first ~1/(1 - decay) steps.
+    dominated by the random initial weights for the first ~1/(1 - decay) steps. ``warm``: the initial
+    weights are a trained model's (fine-tuning), worth keeping, so d is ``decay`` from the first update;
+    otherwise the average would follow the first steps of a fresh discriminator almost unfiltered.
     """
 
-    def __init__(self, model: nn.Module, decay: float) -> None:
+    def __init__(self, model: nn.Module, decay: float, warm: bool = False) -> None:
         self.decay = decay
         self.updates = 0
+        self.warm = warm
         self.model = copy.deepcopy(model).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
@@ -26,7 +29,7 @@ class EMA:
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
         self.updates += 1
-        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        d = self.decay if self.warm else min(self.decay, (1 + self.updates) / (10 + self.updates))
         for e, p in zip(self.model.state_dict().values(), model.state_dict().values(), strict=True):
             if e.is_floating_point():
                 e.lerp_(p.detach(), 1.0 - d)

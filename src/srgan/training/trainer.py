@@ -94,7 +94,9 @@ class Trainer:
         self.generator = build.build_generator(cfg)
         self.discriminator = build.build_discriminator_for(cfg)
         self.g = build.wrap(self.generator, cfg, self.dist.enabled, self.device)
-        self.ema = EMA(self.generator, cfg.train.ema_decay) if cfg.train.ema_decay > 0 else None
+        self.ema = (
+            EMA(self.generator, cfg.train.ema_decay, cfg.train.ema_warm_start) if cfg.train.ema_decay > 0 else None
+        )
         self.step = build.training_step(cfg, self, content, shallow)
 
         self.iteration = 0
