@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srgan.metrics.blockiness import boundary_steps
+from srgan.metrics.blockiness import JPEG_BLOCK, boundary_steps
 from srgan.metrics.lattice import FLAT_CELL_RMS_LEVELS, flat_cells, flat_phase_means, phase_blocks
 from srgan.models.perceptual import FrozenFeatures
 
@@ -98,10 +98,6 @@ def flat_band_loss(sr: torch.Tensor, hr: torch.Tensor, period: int) -> torch.Ten
     with torch.no_grad():
         reference = coherent_band_energy(hr_blocks, flat)
     return coherent_band_energy(phase_blocks(sr.float(), period), flat) - reference
-
-
-# JPEG's block side in LR pixels.
-JPEG_BLOCK = 8
 
 
 def block_step_loss(sr: torch.Tensor, hr: torch.Tensor, jpeg_grid: torch.Tensor, scale: int) -> torch.Tensor:

@@ -68,9 +68,9 @@ class RealisticConfig:
     # Training only: this fraction of samples is the clean bicubic LR saved once as a JPEG (quality drawn
     # from jpeg_quality): a downscaled photo from a camera or the web, the commonest real input.
     light_prob: float = 0.0
-    # Training only: the last JPEG's block grid starts at a random offset rather than at the patch's origin.
-    # With the grid always at the origin, a term on the block edges (losses.block_step_loss) taught the
-    # generator to smooth fixed lines counted from the border, on any input (issue 15's pilots).
+    # Training only: the last JPEG's block grid starts at a random offset rather than at the patch's origin,
+    # so a term on the block edges (losses.block_step_loss, which is told where each sample's grid lies)
+    # cannot be met by smoothing fixed lines counted from the border.
     jpeg_grid_shift: bool = False
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import torch
 
+from srgan.data.degradations import JPEG_BLOCK
+
 
 def boundary_steps(
     count: int, period: int, lattice: int, device: torch.device | None = None, start: int = 0
@@ -20,7 +22,7 @@ def boundary_steps(
     return boundary, same_phase & ~boundary
 
 
-def blockiness(plane: torch.Tensor, period: int = 8, lattice: int = 1) -> float:
+def blockiness(plane: torch.Tensor, period: int = JPEG_BLOCK, lattice: int = 1) -> float:
     """Mean |step| across the block boundaries over mean |step| elsewhere, for a (H, W) plane
     (e.g. the Y channel, 0..255), horizontal and vertical steps pooled.
 
