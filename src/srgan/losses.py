@@ -114,21 +114,16 @@ def block_step_loss(sr: torch.Tensor, hr: torch.Tensor, jpeg_grid: torch.Tensor,
     period = JPEG_BLOCK * scale
     total = sr.new_zeros((), dtype=torch.float32)
     for dim, axis in ((-1, 1), (-2, 0)):
-        starts = jpeg_grid[:, axis]
-        keep = starts >= 0
-        if not keep.any():
-            continue
-        excess = (sr[keep].float().diff(dim=dim).abs() - hr[keep].float().diff(dim=dim).abs()).clamp_min(0)
-        # (kept samples, steps): the mean excess at each step position, over channels and the other axis
+        excess = (sr.float().diff(dim=dim).abs() - hr.float().diff(dim=dim).abs()).clamp_min(0)
+        # (samples, steps): the mean excess at each step position, over channels and the other axis
         profile = excess.movedim(dim, -1).mean(dim=(1, 2))
-        masks = [boundary_steps(profile.shape[1], period, scale, sr.device, s * scale) for s in starts[keep].tolist()]
-        boundary = torch.stack([m[0] for m in masks])
-        elsewhere = torch.stack([m[1] for m in masks])
-        if not boundary.any() or not elsewhere.any():
-            continue
-        at_boundary = profile[boundary].mean()
-        level = profile[elsewhere].mean().detach()
-        total = total + at_boundary - level
+        starts = jpeg_grid[:, axis, None].to(sr.device)
+        boundary, elsewhere = boundary_steps(profile.shape[1], period, scale, sr.device, starts * scale)
+        # masks rather than indexing, so the step never waits for the device to count samples
+        boundary, elsewhere = boundary & (starts >= 0), elsewhere & (starts >= 0)
+        at_boundary = (profile * boundary).sum() / boundary.sum().clamp_min(1)
+        level = ((profile * elsewhere).sum() / elsewhere.sum().clamp_min(1)).detach()
+        total = total + torch.where(boundary.any() & elsewhere.any(), at_boundary - level, 0.0)
     return total
 
 

@@ -10,12 +10,13 @@ from srgan.data.degradations import JPEG_BLOCK
 
 
 def boundary_steps(
-    count: int, period: int, lattice: int, device: torch.device | None = None, start: int = 0
+    count: int, period: int, lattice: int, device: torch.device | None = None, start: int | torch.Tensor = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Masks over ``count`` steps (step k lies between pixel k and k + 1): the steps into a new block
     of ``period`` pixels, the first block starting at pixel ``start`` mod ``period``, and the other steps
-    at the same phase of an x``lattice`` upscale. Shared by ``blockiness`` and
-    ``srgan.losses.block_step_loss``, so the loss looks where the metric does."""
+    at the same phase of an x``lattice`` upscale. A ``start`` tensor of shape (N, 1) gives (N, count)
+    masks, one row per start. Shared by ``blockiness`` and ``srgan.losses.block_step_loss``, so the loss
+    looks where the metric does."""
     k = torch.arange(count, device=device) - start
     boundary = k % period == period - 1
     same_phase = k % lattice == (period - 1) % lattice
