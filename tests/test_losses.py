@@ -392,3 +392,25 @@ def test_block_step_loss_follows_each_samples_grid() -> None:
     mixed = torch.tensor([[0, 2], [-1, -1]])
     assert torch.isclose(block_step_loss(sr, hr, mixed, 4), block_step_loss(sr[:1], hr[:1], shifted[:1], 4))
     assert block_step_loss(sr, hr, torch.full((2, 2), -1), 4) == 0
+
+
+def test_block_step_loss_with_smooth_levels_counts_only_steps_in_hrs_smooth_areas() -> None:
+    hr = torch.linspace(0.2, 0.6, 96).expand(2, 3, 96, 96).clone()
+    hr[..., :48, :] += 0.1 * torch.randn(2, 3, 48, 96, generator=torch.Generator().manual_seed(0))  # textured top
+    origin = torch.zeros(2, 2, dtype=torch.long)
+
+    def with_boundary_step(rows: slice) -> torch.Tensor:
+        sr = hr.clone()
+        sr[..., rows, 32:] += 0.1  # a step across the block boundary between columns 31 and 32
+        return sr
+
+    in_texture, in_smooth = with_boundary_step(slice(0, 48)), with_boundary_step(slice(48, 96))
+    assert block_step_loss(in_texture, hr, origin, 4) > 0.01  # every step counts by default
+    assert block_step_loss(in_texture, hr, origin, 4, smooth_levels=5) == 0
+    assert block_step_loss(in_smooth, hr, origin, 4, smooth_levels=5) > 0.03
+    # the gradient stays out of the textured rows
+    sr = with_boundary_step(slice(0, 96)).requires_grad_(True)
+    block_step_loss(sr, hr, origin, 4, smooth_levels=5).backward()
+    assert sr.grad is not None
+    reached = sr.grad.abs().sum(dim=(0, 1, 3)) > 0
+    assert not reached[:48].any() and reached[48:].any()

@@ -100,11 +100,14 @@ def flat_band_loss(sr: torch.Tensor, hr: torch.Tensor, period: int) -> torch.Ten
     return coherent_band_energy(phase_blocks(sr.float(), period), flat) - reference
 
 
-def block_step_loss(sr: torch.Tensor, hr: torch.Tensor, jpeg_grid: torch.Tensor, scale: int) -> torch.Tensor:
+def block_step_loss(
+    sr: torch.Tensor, hr: torch.Tensor, jpeg_grid: torch.Tensor, scale: int, smooth_levels: float = 0.0
+) -> torch.Tensor:
     """How much more SR's steps exceed HR's across the LR's JPEG block boundaries (every ``JPEG_BLOCK``
     LR pixels from where each sample's grid starts: ``jpeg_grid`` (N, 2) int, (row, column), negative for
     a sample without a grid, which is left out) than at the same sub-pixel phase elsewhere, horizontal
-    and vertical steps summed.
+    and vertical steps summed. ``smooth_levels`` > 0 counts only the steps between two of HR's smooth
+    cells (``smooth_steps``).
 
     A GAN sharpens the block edges of a JPEG LR like any other edge, and the block steps of its output
     on JPEG input grew in every grid-stage run (``metrics.blockiness``, issue 15). Only the excess over
@@ -115,16 +118,39 @@ def block_step_loss(sr: torch.Tensor, hr: torch.Tensor, jpeg_grid: torch.Tensor,
     total = sr.new_zeros((), dtype=torch.float32)
     for dim, axis in ((-1, 1), (-2, 0)):
         excess = (sr.float().diff(dim=dim).abs() - hr.float().diff(dim=dim).abs()).clamp_min(0)
-        # (samples, steps): the mean excess at each step position, over channels and the other axis
-        profile = excess.movedim(dim, -1).mean(dim=(1, 2))
+        counted = smooth_steps(hr, scale, smooth_levels, dim)
+        # (samples, steps): the summed excess and the number of counted steps at each step position
+        profile = (excess * counted).movedim(dim, -1).sum(dim=(1, 2))
+        weight = counted.expand_as(excess).movedim(dim, -1).sum(dim=(1, 2))
         starts = jpeg_grid[:, axis, None].to(sr.device)
         boundary, elsewhere = boundary_steps(profile.shape[1], period, scale, sr.device, starts * scale)
         # masks rather than indexing, so the step never waits for the device to count samples
         boundary, elsewhere = boundary & (starts >= 0), elsewhere & (starts >= 0)
-        at_boundary = (profile * boundary).sum() / boundary.sum().clamp_min(1)
-        level = ((profile * elsewhere).sum() / elsewhere.sum().clamp_min(1)).detach()
-        total = total + torch.where(boundary.any() & elsewhere.any(), at_boundary - level, 0.0)
+        at_boundary = (profile * boundary).sum() / (weight * boundary).sum().clamp_min(1)
+        level = ((profile * elsewhere).sum() / (weight * elsewhere).sum().clamp_min(1)).detach()
+        seen = ((weight * boundary).sum() > 0) & ((weight * elsewhere).sum() > 0)
+        total = total + torch.where(seen, at_boundary - level, 0.0)
     return total
+
+
+def smooth_steps(hr: torch.Tensor, scale: int, levels: float, dim: int) -> torch.Tensor:
+    """A (N, 1, ...) float mask over HR's steps along ``dim``: 1 where the steps lie between two of
+    HR's ``scale`` x ``scale`` cells (one LR pixel each) whose high-pass RMS is below ``levels`` grey
+    levels, every step when ``levels`` is 0.
+
+    Textured HR (fur, foliage) holds real steps at every phase, and a generator that cannot see
+    where an LR's JPEG grid lies answers a block-step penalty there by softening all its steps at
+    the LR pixel-edge phase. In smooth areas there is no texture to lose, and that is where the
+    blocks and the crosshatch show."""
+    steps = hr.diff(dim=dim)
+    if levels <= 0:
+        return torch.ones_like(steps[:, :1], dtype=torch.float32)
+    with torch.no_grad():
+        flat = flat_cells(phase_blocks(hr.float(), scale), levels / 255.0)
+        pixels = flat.repeat_interleave(scale, dim=1).repeat_interleave(scale, dim=2)[:, None].float()
+        # cells cover whole LR pixels; a remainder row or column of HR counts as textured
+        pixels = F.pad(pixels, (0, hr.shape[-1] - pixels.shape[-1], 0, hr.shape[-2] - pixels.shape[-2]))
+        return pixels.narrow(dim, 0, steps.shape[dim]) * pixels.narrow(dim, 1, steps.shape[dim])
 
 
 def lattice_loss(sr: torch.Tensor, period: int) -> torch.Tensor:

@@ -164,10 +164,10 @@ def _flat_band(period: int, batch: losses.GeneratorBatch) -> torch.Tensor:
     return losses.flat_band_loss(batch.sr, batch.hr, period)
 
 
-def _block_step(scale: int, batch: losses.GeneratorBatch) -> torch.Tensor:
+def _block_step(scale: int, smooth_levels: float, batch: losses.GeneratorBatch) -> torch.Tensor:
     if batch.jpeg_grid is None:
         raise ValueError("the block-step term needs each sample's JPEG grid, and this batch has none")
-    return losses.block_step_loss(batch.sr, batch.hr, batch.jpeg_grid, scale)
+    return losses.block_step_loss(batch.sr, batch.hr, batch.jpeg_grid, scale, smooth_levels)
 
 
 def _lattice_energy(period: int, batch: losses.GeneratorBatch) -> torch.Tensor:
@@ -205,7 +205,7 @@ def generator_terms(
         ("lattice_error", loss.lattice_error_weight, partial(_lattice_error, period), loss.lattice_start),
         ("flat_lattice_error", loss.flat_lattice_error_weight, partial(_flat_lattice_error, period), 0),
         ("flat_band", loss.flat_band_weight, partial(_flat_band, period), 0),
-        ("block_step", loss.block_step_weight, partial(_block_step, period), 0),
+        ("block_step", loss.block_step_weight, partial(_block_step, period, loss.block_step_smooth_levels), 0),
         ("lattice_energy", loss.lattice_energy_weight, partial(_lattice_energy, period), loss.lattice_start),
         ("chroma", loss.chroma_weight, _chroma, 0),
         ("feature_matching", loss.feature_matching_weight, _feature_matching, 0),

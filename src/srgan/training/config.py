@@ -64,6 +64,7 @@ RANGES: tuple[tuple[str, float | None, float | None], ...] = (
     ("loss.flat_lattice_error_weight", 0, None),
     ("loss.flat_band_weight", 0, None),
     ("loss.block_step_weight", 0, None),
+    ("loss.block_step_smooth_levels", 0, None),
     ("loss.lattice_energy_weight", 0, None),
     ("loss.chroma_weight", 0, None),
     ("optim.lr", 1e-12, 10),
@@ -128,6 +129,8 @@ class LossConfig:
     flat_band_weight: float = 0.0
     # stage srgan: weight of losses.block_step_loss, SR's excess steps across the LR's JPEG block boundaries (0 = paper)
     block_step_weight: float = 0.0
+    # block_step_loss only between HR cells of one LR pixel whose high-pass RMS is below this (grey levels; 0 = all)
+    block_step_smooth_levels: float = 0.0
     lattice_start: int = 0  # iteration from which the lattice terms are on (texture first, then no grid)
     lattice_energy_weight: float = 0.0  # stage srgan: weight of losses.lattice_energy_loss (0 = paper)
     chroma_weight: float = 0.0  # stage srgan: weight of losses.chroma_loss, against false colour (0 = paper)
