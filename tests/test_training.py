@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from srgan.cli import main
+from srgan.data.dataset import TrainSample
 from srgan.modelfiles import checkpoint as ckpt
 from srgan.training import build
 from srgan.training.build import lr_factor
@@ -132,15 +133,14 @@ def test_cli_runs_with_no_config_file(images: Path, tmp_path: Path, capsys: pyte
 # ---- the two stages -------------------------------------------------------------------------
 
 
-def fixed_batch(trainer: Trainer) -> tuple[torch.Tensor, torch.Tensor]:
-    lr, hr, _grid = next(build.data_loader(trainer.cfg, trainer.dataset, 0, 0, 1, trainer.device))
-    return lr.contiguous(memory_format=torch.channels_last), hr.contiguous(memory_format=torch.channels_last)
+def fixed_batch(trainer: Trainer) -> TrainSample:
+    return trainer.on_device(next(build.data_loader(trainer.cfg, trainer.dataset, 0, 0, 1, trainer.device)))
 
 
 def test_srresnet_stage_decreases_its_loss_on_a_fixed_batch(images: Path, tmp_path: Path) -> None:
     trainer = Trainer(tiny(images, tmp_path / "r", "srresnet", "optim.lr=1e-3"))
-    lr, hr = fixed_batch(trainer)
-    losses = [trainer.step(lr, hr, 0)["loss/pixel_l1"] for _ in range(30)]  # type: ignore[index]
+    batch = fixed_batch(trainer)
+    losses = [trainer.step(batch, 0)["loss/pixel_l1"] for _ in range(30)]  # type: ignore[index]
     assert losses[-1] < 0.5 * losses[0]
 
 
@@ -153,9 +153,9 @@ def test_srgan_stage_updates_d_then_g_and_decreases_g_loss(images: Path, tmp_pat
         torch.save(VGG19Features("VGG22", weights=None).state_dict(), tmp_path / "vgg.pth")
         extra.append(f"loss.weights={tmp_path / 'vgg.pth'}")
     trainer = Trainer(tiny(images, tmp_path / "r", "srgan", *extra))
-    lr, hr = fixed_batch(trainer)
+    batch = fixed_batch(trainer)
     d_before = weights(trainer.discriminator.state_dict())  # type: ignore[union-attr]
-    first = trainer.step(lr, hr, trainer.iteration)
+    first = trainer.step(batch, trainer.iteration)
     assert first is not None and set(first) >= {
         "loss/d",
         "loss/g_content",
@@ -164,7 +164,7 @@ def test_srgan_stage_updates_d_then_g_and_decreases_g_loss(images: Path, tmp_pat
         "d/fake_prob",
     }
     assert any(not torch.equal(d_before[k], v) for k, v in trainer.discriminator.state_dict().items())  # type: ignore[union-attr]
-    stats = [trainer.step(lr, hr, trainer.iteration) for _ in range(25)]
+    stats = [trainer.step(batch, trainer.iteration) for _ in range(25)]
     assert stats[-1]["loss/g_content"] < 0.5 * first["loss/g_content"]  # type: ignore[index]
 
 
@@ -204,10 +204,10 @@ def test_a_warm_ema_keeps_the_initial_weights_at_full_decay() -> None:
 def test_lattice_term_switches_on_at_lattice_start(images: Path, tmp_path: Path) -> None:
     extra = ("loss.perceptual=mse", "loss.lattice_weight=5.0", "loss.lattice_energy_weight=0.5")
     trainer = Trainer(tiny(images, tmp_path / "r", "srgan", *extra, "loss.lattice_start=2"))
-    lr, hr = fixed_batch(trainer)
-    early = trainer.step(lr, hr, 1)
+    batch = fixed_batch(trainer)
+    early = trainer.step(batch, 1)
     assert early is not None and "loss/g_lattice" not in early and "loss/g_lattice_energy" not in early
-    late = trainer.step(lr, hr, 2)
+    late = trainer.step(batch, 2)
     assert late is not None and late["loss/g_lattice"] > 0 and late["loss/g_lattice_energy"] > 0
     lattice_terms = 5.0 * late["loss/g_lattice"] + 0.5 * late["loss/g_lattice_energy"]
     assert late["loss/g_total"] == pytest.approx(
@@ -217,7 +217,7 @@ def test_lattice_term_switches_on_at_lattice_start(images: Path, tmp_path: Path)
 
 def test_chroma_term_is_trained_and_logged(images: Path, tmp_path: Path) -> None:
     trainer = Trainer(tiny(images, tmp_path / "r", "srgan", "loss.perceptual=mse", "loss.chroma_weight=2.0"))
-    logged = trainer.step(*fixed_batch(trainer), 0)
+    logged = trainer.step(fixed_batch(trainer), 0)
     assert logged is not None and logged["loss/g_chroma"] > 0
     assert logged["loss/g_total"] == pytest.approx(
         logged["loss/g_content"] + 1e-3 * logged["loss/g_adversarial"] + 2.0 * logged["loss/g_chroma"],
@@ -459,8 +459,8 @@ def test_gan_options_train_log_their_terms_and_resume_bit_identically(
 ) -> None:
     extra = ("loss.perceptual=mse", "train.precision=fp32", "optim.schedule=constant", *options)
     full = Trainer(tiny(images, tmp_path / "full", "srgan", "train.iterations=4", *extra))
-    lr, hr = fixed_batch(full)
-    logged = full.step(lr, hr, 0)
+    batch = fixed_batch(full)
+    logged = full.step(batch, 0)
     assert logged is not None
     for option in options:
         if (option.startswith("loss.") and option.endswith("_weight=0.5")) or "artifact" in option:

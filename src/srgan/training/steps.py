@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from srgan import losses
+from srgan.data.dataset import TrainSample
 from srgan.training.distributed import all_true
 
 Scheduler = torch.optim.lr_scheduler.LRScheduler
@@ -32,22 +33,17 @@ class Step:
         self.scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype == torch.float16)
 
     # ---- what subclasses provide ----
-    def run(
-        self, lr: torch.Tensor, hr: torch.Tensor, iteration: int, jpeg_grid: torch.Tensor | None
-    ) -> dict[str, float] | None:
+    def run(self, batch: TrainSample, iteration: int) -> dict[str, float] | None:
         raise NotImplementedError
 
     def optimisers(self) -> dict[str, tuple[torch.optim.Optimizer, Scheduler]]:
         raise NotImplementedError
 
     # ---- shared ----
-    def __call__(
-        self, lr: torch.Tensor, hr: torch.Tensor, iteration: int, jpeg_grid: torch.Tensor | None = None
-    ) -> dict[str, float] | None:
-        """One optimisation step on a batch; ``jpeg_grid``: where each LR's JPEG grid starts
-        (``srgan.data.dataset.TrainSample``), for the terms that look at the block edges."""
+    def __call__(self, batch: TrainSample, iteration: int) -> dict[str, float] | None:
+        """One optimisation step on a batch of samples already on the step's device."""
         saved = [b.detach().clone() for b in self._buffers()]
-        stats = self.run(lr, hr, iteration, jpeg_grid)
+        stats = self.run(batch, iteration)
         if stats is None:  # the forward pass already moved BN running stats towards NaN
             with torch.no_grad():
                 for b, s in zip(self._buffers(), saved, strict=True):
@@ -108,12 +104,10 @@ class PixelStep(Step):
     def optimisers(self) -> dict[str, tuple[torch.optim.Optimizer, Scheduler]]:
         return {"g": self.opt_g}
 
-    def run(
-        self, lr: torch.Tensor, hr: torch.Tensor, iteration: int, jpeg_grid: torch.Tensor | None
-    ) -> dict[str, float] | None:
+    def run(self, batch: TrainSample, iteration: int) -> dict[str, float] | None:
         with self.autocast():
-            sr = self.g(lr)
-        loss = losses.pixel_loss(sr.float(), hr, self.pixel_kind)
+            sr = self.g(batch.lr)
+        loss = losses.pixel_loss(sr.float(), batch.hr, self.pixel_kind)
         if not self.finite(loss):
             return None
         self.optimise(loss, self.opt_g[0])
@@ -157,12 +151,10 @@ class AdversarialStep(Step):
     def optimisers(self) -> dict[str, tuple[torch.optim.Optimizer, Scheduler]]:
         return {"g": self.opt_g, "d": self.opt_d}
 
-    def run(
-        self, lr: torch.Tensor, hr: torch.Tensor, iteration: int, jpeg_grid: torch.Tensor | None
-    ) -> dict[str, float] | None:
+    def run(self, batch: TrainSample, iteration: int) -> dict[str, float] | None:
         with self.autocast():
-            sr = self.g(lr)
-            real_logits, fake_logits = self.d_pair(hr, sr.detach())
+            sr = self.g(batch.lr)
+            real_logits, fake_logits = self.d_pair(batch.hr, sr.detach())
         d_loss_fn = losses.relativistic_discriminator_loss if self.relativistic else losses.discriminator_loss
         loss_d = d_loss_fn(real_logits, fake_logits)
         if not self.finite(loss_d):
@@ -172,8 +164,7 @@ class AdversarialStep(Step):
         self.discriminator.requires_grad_(False)
         try:
             with self.autocast():
-                batch = self._generator_batch(lr, sr, hr, jpeg_grid)
-                terms = self.criterion(batch, iteration)
+                terms = self.criterion(self._generator_batch(batch, sr), iteration)
             if not self.finite(terms["total"]):
                 return None
             self.optimise(terms["total"], self.opt_g[0])
@@ -187,10 +178,9 @@ class AdversarialStep(Step):
             "d/fake_prob": torch.sigmoid(fake_logits.float()).mean().item(),
         }
 
-    def _generator_batch(
-        self, lr: torch.Tensor, sr: torch.Tensor, hr: torch.Tensor, jpeg_grid: torch.Tensor | None
-    ) -> losses.GeneratorBatch:
+    def _generator_batch(self, batch: TrainSample, sr: torch.Tensor) -> losses.GeneratorBatch:
         """D (frozen) on SR, and on HR and the EMA generator only where a term needs them."""
+        lr, hr = batch.lr, batch.hr
         needs_features = self.criterion.needs("feature_matching")
         fake_logits, fake_features = self.discriminator.forward_features(sr)  # type: ignore[operator]
         real_logits = real_features = sr_ema = None
@@ -208,5 +198,5 @@ class AdversarialStep(Step):
             fake_features=fake_features if needs_features else None,
             real_features=real_features,
             sr_ema=sr_ema,
-            jpeg_grid=jpeg_grid,
+            jpeg_grid=batch.jpeg_grid,
         )

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from srgan.data.dataset import SRTrainDataset
+from srgan.data.dataset import SRTrainDataset, TrainSample
 from srgan.modelfiles import checkpoint as ckpt
 from srgan.runtime import RuntimeChoiceError, autocast_dtype, precision_name
 from srgan.training import build
@@ -111,6 +111,14 @@ class Trainer:
     @property
     def _memory_format(self) -> torch.memory_format:
         return torch.channels_last if self.cfg.train.channels_last else torch.contiguous_format
+
+    def on_device(self, batch: TrainSample) -> TrainSample:
+        """A loader's batch on the training device, the images in the configured memory format."""
+        lr, hr = (
+            t.to(self.device, non_blocking=True).contiguous(memory_format=self._memory_format)
+            for t in (batch.lr, batch.hr)
+        )
+        return TrainSample(lr, hr, batch.jpeg_grid.to(self.device))
 
     def ema_forward(self, lr: torch.Tensor) -> torch.Tensor:
         """The moving average's output (the artifact term compares with it)."""
@@ -285,12 +293,7 @@ class Trainer:
         last_path: Path | None = None
         window = StatWindow()
         while self.iteration < cfg.train.iterations:
-            batch = next(data)
-            lr, hr = (
-                t.to(self.device, non_blocking=True).contiguous(memory_format=self._memory_format)
-                for t in (batch.lr, batch.hr)
-            )
-            stats = self.step(lr, hr, self.iteration, batch.jpeg_grid.to(self.device))
+            stats = self.step(self.on_device(next(data)), self.iteration)
             # A skipped step still counts as an iteration, so the data stream stays a function of it.
             self.iteration += 1
             self.step.advance_schedules()
