@@ -142,15 +142,16 @@ def smooth_steps(hr: torch.Tensor, scale: int, levels: float, dim: int) -> torch
     where an LR's JPEG grid lies answers a block-step penalty there by softening all its steps at
     the LR pixel-edge phase. In smooth areas there is no texture to lose, and that is where the
     blocks and the crosshatch show."""
-    steps = hr.diff(dim=dim)
+    shape = [hr.shape[0], 1, *hr.shape[2:]]
+    shape[dim] -= 1
     if levels <= 0:
-        return torch.ones_like(steps[:, :1], dtype=torch.float32)
+        return hr.new_ones(shape, dtype=torch.float32)
     with torch.no_grad():
         flat = flat_cells(phase_blocks(hr.float(), scale), levels / 255.0)
         pixels = flat.repeat_interleave(scale, dim=1).repeat_interleave(scale, dim=2)[:, None].float()
         # cells cover whole LR pixels; a remainder row or column of HR counts as textured
         pixels = F.pad(pixels, (0, hr.shape[-1] - pixels.shape[-1], 0, hr.shape[-2] - pixels.shape[-2]))
-        return pixels.narrow(dim, 0, steps.shape[dim]) * pixels.narrow(dim, 1, steps.shape[dim])
+        return pixels.narrow(dim, 0, shape[dim]) * pixels.narrow(dim, 1, shape[dim])
 
 
 def lattice_loss(sr: torch.Tensor, period: int) -> torch.Tensor:
