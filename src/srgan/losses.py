@@ -107,7 +107,7 @@ def block_step_loss(
     LR pixels from where each sample's grid starts: ``jpeg_grid`` (N, 2) int, (row, column), negative for
     a sample without a grid, which is left out) than at the same sub-pixel phase elsewhere, horizontal
     and vertical steps summed. ``smooth_levels`` > 0 counts only the steps between two of HR's smooth
-    cells (``smooth_steps``).
+    cells (``smooth_pixels``).
 
     A GAN sharpens the block edges of a JPEG LR like any other edge, and the block steps of its output
     on JPEG input grew in every grid-stage run (``metrics.blockiness``, issue 15). Only the excess over
@@ -116,9 +116,12 @@ def block_step_loss(
     """
     period = JPEG_BLOCK * scale
     total = sr.new_zeros((), dtype=torch.float32)
+    smooth = smooth_pixels(hr, scale, smooth_levels)
     for dim, axis in ((-1, 1), (-2, 0)):
         excess = (sr.float().diff(dim=dim).abs() - hr.float().diff(dim=dim).abs()).clamp_min(0)
-        counted = smooth_steps(hr, scale, smooth_levels, dim)
+        # a step counts when the pixels on both its sides do
+        steps = smooth.shape[dim] - 1
+        counted = smooth.narrow(dim, 0, steps) * smooth.narrow(dim, 1, steps)
         # (samples, steps): the summed excess and the number of counted steps at each step position
         profile = (excess * counted).movedim(dim, -1).sum(dim=(1, 2))
         weight = counted.expand_as(excess).movedim(dim, -1).sum(dim=(1, 2))
@@ -133,25 +136,21 @@ def block_step_loss(
     return total
 
 
-def smooth_steps(hr: torch.Tensor, scale: int, levels: float, dim: int) -> torch.Tensor:
-    """A (N, 1, ...) float mask over HR's steps along ``dim``: 1 where the steps lie between two of
-    HR's ``scale`` x ``scale`` cells (one LR pixel each) whose high-pass RMS is below ``levels`` grey
-    levels, every step when ``levels`` is 0.
+def smooth_pixels(hr: torch.Tensor, scale: int, levels: float) -> torch.Tensor:
+    """A (N, 1, H, W) float mask over HR's pixels: 1 in HR's ``scale`` x ``scale`` cells (one LR pixel
+    each) whose high-pass RMS is below ``levels`` grey levels, everywhere when ``levels`` is 0.
 
     For asking whether the block-step term softens texture through its gradient in textured HR (fur,
     foliage), where real steps lie at every phase: the blocks and the crosshatch show in smooth areas.
     Piloted, the restriction changed neither the term's numbers nor the fur (docs/results/
     srgan_x4_real_ablation.md, ninth session)."""
-    shape = [hr.shape[0], 1, *hr.shape[2:]]
-    shape[dim] -= 1
     if levels <= 0:
-        return hr.new_ones(shape, dtype=torch.float32)
+        return hr.new_ones((hr.shape[0], 1, *hr.shape[2:]), dtype=torch.float32)
     with torch.no_grad():
         flat = flat_cells(phase_blocks(hr.float(), scale), levels / 255.0)
         pixels = flat.repeat_interleave(scale, dim=1).repeat_interleave(scale, dim=2)[:, None].float()
         # cells cover whole LR pixels; a remainder row or column of HR counts as textured
-        pixels = F.pad(pixels, (0, hr.shape[-1] - pixels.shape[-1], 0, hr.shape[-2] - pixels.shape[-2]))
-        return pixels.narrow(dim, 0, shape[dim]) * pixels.narrow(dim, 1, shape[dim])
+        return F.pad(pixels, (0, hr.shape[-1] - pixels.shape[-1], 0, hr.shape[-2] - pixels.shape[-2]))
 
 
 def lattice_loss(sr: torch.Tensor, period: int) -> torch.Tensor:
