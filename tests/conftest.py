@@ -11,6 +11,23 @@ from srgan.modelfiles.safetensors import save_generator
 from srgan.models import Generator
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def load_script(name: str) -> Any:
+    """A script under scripts/ (``name`` without ``.py``, e.g. ``release/ncnn_to_pth``) as a module."""
+    import importlib.util
+    import sys
+
+    module_name = name.replace("/", "_")
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, SCRIPTS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses look their module up while the script runs
+    spec.loader.exec_module(module)
+    return module
 
 
 def shared_path(*parts: str) -> Path:

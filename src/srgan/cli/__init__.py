@@ -20,6 +20,7 @@ COMMANDS = {
     "export": ("export", "export a generator to ONNX or safetensors"),
     "models": ("models", "list the bundled models and their metrics"),
     "serve": ("serve", "serve a web page and JSON API for upscaling"),
+    "distill": ("distill", "distil a slow teacher into a fast student: cache the teacher's targets"),
     "info": ("info", "show the networks' structure and parameter counts"),
 }
 

@@ -176,23 +176,23 @@ class SRTrainDataset(Dataset[TrainSample]):
             lr_patch = None if lr_patch is None else augment(lr_patch, flips)
         grid: Grid = None
         if lr_patch is None:
-            lr_patch, grid = self._make_lr(hr_patch, g)
+            lr_patch, grid = make_lr(hr_patch, self.scale, self.degradation, g)
         hr_patch = smooth_flat_areas(hr_patch, self.flat_target_blur)
         return TrainSample(lr_patch.contiguous(), hr_patch.contiguous(), torch.tensor(grid or NO_GRID))
 
-    def _make_lr(self, hr_patch: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, Grid]:
-        """The LR of an HR patch: the protocol's bicubic, or with a realistic pipeline one of its
-        branches (clean, light = bicubic + one JPEG, or the full two-round pipeline), all drawn from
-        the sample's own generator, so the LR depends only on (seed, stream position); and where the
-        block grid of its last JPEG starts."""
-        cfg = self.degradation
-        u = 0.0  # the bicubic branch without a pipeline
-        if cfg is not None:
-            u = float(torch.rand((), generator=g)) if cfg.clean_prob or cfg.light_prob else 1.0
-            if u >= cfg.clean_prob + cfg.light_prob:
-                return realistic_lr_and_grid(hr_patch, self.scale, cfg, g)
-        lr = quantize(imresize(hr_patch, 1.0 / self.scale))
-        return jpeg_of_lr(lr, cfg, g) if cfg is not None and u >= cfg.clean_prob else (lr, None)
+
+def make_lr(hr: torch.Tensor, scale: int, cfg: RealisticConfig | None, g: torch.Generator) -> tuple[torch.Tensor, Grid]:
+    """The LR of an HR patch: the protocol's bicubic, or with a realistic pipeline one of its branches
+    (clean, light = bicubic + one JPEG, or the full two-round pipeline), all drawn from the sample's own
+    generator, so the LR depends only on (seed, stream position); and where the block grid of its last
+    JPEG starts."""
+    u = 0.0  # the bicubic branch without a pipeline
+    if cfg is not None:
+        u = float(torch.rand((), generator=g)) if cfg.clean_prob or cfg.light_prob else 1.0
+        if u >= cfg.clean_prob + cfg.light_prob:
+            return realistic_lr_and_grid(hr, scale, cfg, g)
+    lr = quantize(imresize(hr, 1.0 / scale))
+    return jpeg_of_lr(lr, cfg, g) if cfg is not None and u >= cfg.clean_prob else (lr, None)
 
 
 def augment(image: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:

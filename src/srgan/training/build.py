@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 
 from srgan import losses
 from srgan.data.dataset import InfiniteSampler, SRTrainDataset, TrainSample
+from srgan.data.teacher_cache import CacheError, TeacherCacheDataset
 from srgan.models.discriminator import Discriminator, UNetDiscriminator, build_discriminator
 from srgan.models.generator import Generator, init_icnr
 from srgan.runtime import place
@@ -246,8 +247,23 @@ def _worker_init(_worker_id: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+def teacher_dataset(cfg: Config) -> TeacherCacheDataset:
+    """Training pairs from ``data.teacher_cache``: the teacher's outputs as targets (distillation)."""
+    d = cfg.data
+    assert d.teacher_cache is not None
+    try:
+        return TeacherCacheDataset(d.teacher_cache, cfg.model.scale, d.patch_size, d.augment, d.teacher_hr_weight)
+    except CacheError as exc:
+        raise ConfigError(f"data.teacher_cache: {exc}") from exc
+
+
 def data_loader(
-    cfg: Config, dataset: SRTrainDataset, iteration: int, rank: int, world_size: int, device: torch.device
+    cfg: Config,
+    dataset: SRTrainDataset | TeacherCacheDataset,
+    iteration: int,
+    rank: int,
+    world_size: int,
+    device: torch.device,
 ) -> Iterator[TrainSample]:
     """(LR, HR, JPEG grid) batches from stream position ``iteration`` on: the stream is a pure function of the
     seed and the position, so a resumed run sees exactly the batches it would have seen."""

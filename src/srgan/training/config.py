@@ -52,6 +52,7 @@ RANGES: tuple[tuple[str, float | None, float | None], ...] = (
     ("data.realistic.clean_prob", 0, 1),
     ("data.realistic.light_prob", 0, 1),
     ("data.flat_target_blur", 0, 8),
+    ("data.teacher_hr_weight", 0, 1),
     ("loss.pixel_weight", 0, None),
     ("loss.feature_scale", 0, None),
     ("loss.input_upsample", 1, 8),
@@ -101,6 +102,11 @@ class DataConfig:
     # Gaussian sigma (HR pixels) that smooths the grain out of the HR targets' flat areas, so the adversarial
     # loss stops asking for grain no generator can predict (srgan.data.targets); 0 = off (the paper)
     flat_target_blur: float = 0.0
+    # a teacher-target cache (`srgan distill targets`) to train on instead of hr_dirs: stage srresnet's pixel
+    # loss against a teacher's outputs is distillation; teacher_hr_weight w pulls towards the photos (the
+    # target is (1 - w) x teacher + w x photo)
+    teacher_cache: str | None = None
+    teacher_hr_weight: float = 0.0
 
 
 @dataclass
@@ -233,8 +239,10 @@ class Config:
             )
         if self.optim.min_lr > self.optim.lr:
             raise ConfigError(f"optim.min_lr ({self.optim.min_lr}) is above optim.lr ({self.optim.lr})")
-        if not self.data.hr_dirs:
-            raise ConfigError("no training images: set data.hr_dirs (or pass --hr-dir DIR)")
+        if self.data.teacher_cache and self.data.hr_dirs:
+            raise ConfigError("data.teacher_cache and data.hr_dirs exclude each other; train on one")
+        if not self.data.hr_dirs and not self.data.teacher_cache:
+            raise ConfigError("no training images: set data.hr_dirs (or pass --hr-dir DIR) or data.teacher_cache")
         return self
 
 

