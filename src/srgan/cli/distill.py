@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "targets",
         help="cache a teacher's outputs on degraded crops of photos (resumable; torchrun shards it)",
         description="Cache a teacher's outputs on degraded crops of photos. Resumable (run it again); "
-        "under torchrun rank r makes items i with i %% world == r.",
+        "under torchrun rank r makes items i with i % world == r.",
     )
     t.add_argument("--teacher", required=True, type=Path, metavar="FILE", help="any model file srgan loads")
     t.add_argument("--photos", required=True, nargs="+", type=Path, metavar="DIR", help="training photo folders")
