@@ -20,6 +20,7 @@ Pixels are stored compactly: uint8 for 8-bit images, float32 in [0, 1] for 16-bi
 from __future__ import annotations
 
 import os
+import struct
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -214,43 +215,90 @@ def find_images(folders: Iterable[str | os.PathLike[str]], recursive: bool = Tru
     return found
 
 
+@dataclass(frozen=True)
+class Header:
+    """What a file's header says, read without decoding a pixel: its stored size, EXIF orientation
+    (1-8), whether it has alpha and its bits per sample."""
+
+    width: int
+    height: int
+    orientation: int
+    alpha: bool
+    bits: int
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) after EXIF orientation (orientations 5-8 swap them)."""
+        return (self.height, self.width) if self.orientation in (5, 6, 7, 8) else (self.width, self.height)
+
+
+def read_header(path: str | os.PathLike[str], policy: ReadPolicy = KEEP_ALL) -> Header:
+    """The header-first read every path goes through (upscaling, evaluation, training, the web server,
+    checking an existing output): the file exists and is not empty, it is one frame, and its size is
+    within ``policy.max_pixels``, all before any pixel is decoded; ImageReadError naming the file
+    otherwise. Memory stays at the header's size whatever the image's."""
+    path = Path(path)
+    with _checked_open(path, policy) as im:
+        return _header(path, im)
+
+
+def _header(path: Path, im: Image.Image) -> Header:
+    alpha = im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info
+    bits = 16 if im.mode.startswith("I") or (im.format == "PNG" and _is_png16(path)) else 8
+    orientation = _exif(path, im).get(0x0112, 1)
+    return Header(im.width, im.height, orientation if orientation in range(1, 9) else 1, alpha, bits)
+
+
+def _exif(path: Path, im: Image.Image) -> Image.Exif:
+    """The file's EXIF from its header. Pillow's PNG reader decodes the whole image to reach an eXIf
+    chunk stored after the pixel data (a 1 MB file can decode to gigabytes), so a PNG's chunks are
+    walked here instead, skipping the pixel data unread."""
+    if im.format == "PNG" and "exif" not in im.info:
+        raw = _png_exif_chunk(path)
+        if raw is not None:
+            im.info["exif"] = raw
+        return Image.Image.getexif(im)  # the generic reader: info only, never a decode
+    return im.getexif()
+
+
+def _png_exif_chunk(path: Path) -> bytes | None:
+    with open(path, "rb") as f:
+        f.seek(8)  # the signature
+        while len(head := f.read(8)) == 8:
+            length, kind = int.from_bytes(head[:4], "big"), head[4:]
+            if kind == b"eXIf":
+                return f.read(length)
+            if kind == b"IEND":
+                break
+            f.seek(length + 4, os.SEEK_CUR)  # the data and its CRC
+    return None
+
+
 def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     """(width, height) after EXIF orientation, from the header alone (no pixel is decoded)."""
-    try:
-        with _open_unlimited(Path(path)) as im:
-            return _oriented_size(im)
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(f"{path}: not a readable image ({exc})") from exc
-
-
-def _oriented_size(im: Image.Image) -> tuple[int, int]:
-    w, h = im.size
-    # EXIF orientations 5-8 swap width and height.
-    return (h, w) if im.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (w, h)
+    return read_header(path, ReadPolicy(max_pixels=None)).size
 
 
 def image_header(path: str | os.PathLike[str]) -> tuple[int, int, bool, int]:
     """(width, height, has alpha, bits per sample) from the header alone: enough to plan memory."""
-    try:
-        with _open_unlimited(Path(path)) as im:
-            alpha = im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info
-            bits = 16 if im.mode.startswith("I") or (im.format == "PNG" and _is_png16(Path(path))) else 8
-            w, h = _oriented_size(im)
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(f"{path}: not a readable image ({exc})") from exc
-    return w, h, alpha, bits
+    header = read_header(path, ReadPolicy(max_pixels=None))
+    return (*header.size, header.alpha, header.bits)
 
 
 def read_image(path: str | os.PathLike[str], policy: ReadPolicy = KEEP_ALL) -> ImageData:
-    """Decode ``path`` by the module's rules; ImageReadError (naming the file) on any problem."""
+    """Decode ``path`` by the module's rules; ImageReadError (naming the file) on any problem. The
+    header is checked first (``read_header``); only then are pixels decoded."""
     path = Path(path)
     with _checked_open(path, policy) as im:
-        if im.format == "PNG" and _is_png16(path) and im.mode not in _GRAY_MODES:
-            data = _read_png16(path)
-            data.info.update(_metadata(im))
+        header = _header(path, im)
+        # the pixels are turned upright before _metadata resets the orientation they were turned by
+        if header.bits == 16 and im.format == "PNG" and im.mode not in _GRAY_MODES:
+            data = _oriented(_read_png16(path), header.orientation)
+            data.info.update(_metadata(im, _exif(path, im)))
         else:
             im.load()
-            data = _from_pil(ImageOps.exif_transpose(im), str(path), _metadata(im))
+            upright = ImageOps.exif_transpose(im)
+            data = _from_pil(upright, str(path), _metadata(im, _exif(path, im)))
     return _apply_policy(data, policy)
 
 
@@ -259,6 +307,8 @@ def _checked_open(path: Path, policy: ReadPolicy) -> Iterator[Image.Image]:
     """The opened file (header only) after the checks every reader makes: it exists and is not empty,
     its size is within ``policy.max_pixels``, it is one frame; any decoding error inside the block
     becomes one ImageReadError naming the file."""
+    if path.is_dir():
+        raise ImageReadError(f"{path}: is a folder, not an image file")
     if not path.is_file():
         raise ImageReadError(f"{path}: no such file")
     if path.stat().st_size == 0:
@@ -270,19 +320,19 @@ def _checked_open(path: Path, policy: ReadPolicy) -> Iterator[Image.Image]:
             yield im
     except ImageReadError:
         raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except (OSError, SyntaxError, ValueError, struct.error, Image.DecompressionBombError) as exc:
         raise ImageReadError(f"{path}: not a readable image ({exc})") from exc
 
 
 def probe(path: str | os.PathLike[str], policy: ReadPolicy = KEEP_ALL) -> tuple[int, int]:
     """(width, height) of a file that looks decodable, without decoding its pixels: the header's
-    size against ``policy.max_pixels``, and the file's structure checked (``Image.verify``: PNG
-    chunk checksums, truncation). Memory stays at the file's own size."""
+    checks (``read_header``), and the file's structure checked (``Image.verify``: PNG chunk
+    checksums, truncation). Memory stays at the file's own size."""
     path = Path(path)
+    size = read_header(path, policy).size
     with _checked_open(path, policy) as im:
-        im.verify()
-    # verify() must come straight after opening and spends the image: the size needs a fresh header read
-    return image_size(path)
+        im.verify()  # must come straight after opening, and spends the image
+    return size
 
 
 def check_single_frame(name: str | os.PathLike[str], im: Image.Image) -> None:
@@ -353,15 +403,33 @@ def _read_png16(path: Path) -> ImageData:
     return ImageData(colour, alpha, gray, 16, info)
 
 
-def _metadata(im: Image.Image) -> dict[str, Any]:
+def _oriented(data: ImageData, orientation: int) -> ImageData:
+    """``data`` turned upright by its EXIF orientation (2-8), as ``ImageOps.exif_transpose`` turns a
+    PIL image: for the pixels srgan decodes itself (16-bit PNGs)."""
+
+    def turn(t: torch.Tensor) -> torch.Tensor:
+        if orientation in (5, 6, 7, 8):  # these transpose the image first
+            t = t.transpose(-1, -2)
+        flip = {2: (-1,), 3: (-1, -2), 4: (-2,), 6: (-1,), 7: (-1, -2), 8: (-2,)}.get(orientation, ())
+        return t.flip(flip).contiguous() if flip else t.contiguous()
+
+    if orientation == 1:
+        return data
+    alpha = turn(data.alpha) if data.alpha is not None else None
+    return replace(data, pixels=turn(data.pixels), alpha=alpha)
+
+
+def _metadata(im: Image.Image, exif: Image.Exif | None = None) -> dict[str, Any]:
+    """ICC profile, DPI and EXIF (its orientation reset: it is applied to the pixels). ``exif``: the
+    file's, read from its header (``_exif``)."""
     info: dict[str, Any] = {}
     if im.info.get("icc_profile"):
         info["icc_profile"] = im.info["icc_profile"]
     if "dpi" in im.info:
         info["dpi"] = tuple(float(v) for v in im.info["dpi"])
-    exif = im.getexif()
+    exif = im.getexif() if exif is None else exif
     if len(exif):
-        exif[0x0112] = 1  # orientation already applied
+        exif[0x0112] = 1
         info["exif"] = exif.tobytes()
     return info
 

@@ -136,11 +136,12 @@ def check_memory(upscaler: Upscaler, source: Path, size: OutputSize | None, poli
 def is_complete(target: Path, expected: tuple[int, int]) -> bool:
     """True when ``target`` is a readable image of the expected (width, height): a finished output.
     Outputs are renamed into place only when written in full, so a present, well-formed file of the
-    right size is one an earlier run completed."""
+    right size is one an earlier run completed. Nothing is decoded: a file larger than ``expected``
+    is refused from its header."""
     from srgan.imageio import ImageReadError, probe
 
     try:
-        return probe(target, ReadPolicy(max_pixels=None)) == expected
+        return probe(target, ReadPolicy(max_pixels=expected[0] * expected[1])) == expected
     except (ImageReadError, OSError):
         return False
 

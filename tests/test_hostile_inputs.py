@@ -1,0 +1,197 @@
+"""Hostile inputs tried as an attacker would (issue 31): decompression bombs, EXIF traps, numbers that are
+not numbers, folders where files belong. Each is refused with one sentence, the right exit status, no
+traceback, nothing changed or left behind, and memory bounded by what is accepted."""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import png
+import pytest
+from PIL import Image
+
+from srgan.cli import main
+
+BOMB_SIDE = 20000  # 400 megapixels, 1.2 GB decoded as RGB, a few MB as a file
+
+
+def chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def exif_with_orientation(orientation: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif.tobytes()
+
+
+def add_chunk_before_iend(path: Path, kind: bytes, data: bytes) -> None:
+    """Insert a chunk at the end of a PNG (after the pixel data, where Pillow must decode to find it)."""
+    raw = path.read_bytes()
+    iend = raw.rindex(b"IEND") - 4
+    path.write_bytes(raw[:iend] + chunk(kind, data) + raw[iend:])
+
+
+def write_bomb(path: Path, side: int = BOMB_SIDE) -> None:
+    """A valid side x side black RGB PNG whose EXIF comes after the pixel data."""
+    compressor = zlib.compressobj(1)
+    row = b"\0" * (1 + 3 * side)
+    body = b"".join([compressor.compress(row) for _ in range(side)] + [compressor.flush()])
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", body)
+        + chunk(b"eXIf", exif_with_orientation(6))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture(scope="module")
+def bomb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("bomb") / "bomb.png"
+    write_bomb(path)
+    return path
+
+
+# The process's own peak memory: VmHWM, the high-water mark of its address space since it started.
+# (getrusage's ru_maxrss is not that: a child started by vfork+exec inherits its parent's peak, here
+# pytest's.) Linux only, like the ../shared benchmarks.
+PEAK = "int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) // 1024"
+
+# Runs srgan commands in a fresh process and reports their exit statuses and the process's peak: the
+# whole process (torch and the model included) must stay small while refusing a bomb.
+PEAK_SCRIPT = f"""
+import json, sys
+from srgan.cli import main
+codes = [main(argv) for argv in json.loads(sys.argv[1])]
+print(json.dumps({{"codes": codes, "peak_mib": {PEAK}}}))
+"""
+
+
+def run_measured(commands: list[list[str]]) -> tuple[list[int], float, str]:
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_SCRIPT, json.dumps(commands)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    return report["codes"], report["peak_mib"], done.stderr
+
+
+def test_a_decompression_bomb_is_refused_from_its_header_on_every_path(
+    bomb: Path, model_file: Path, tmp_path: Path
+) -> None:
+    # the bomb as an input to upscale, as an image of an eval folder, and as an existing output that
+    # --skip-existing checks for completeness
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "bomb.png").symlink_to(bomb)
+    Image.fromarray(np.zeros((48, 48, 3), np.uint8)).save(data / "ok.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "ok_x2.png").symlink_to(bomb)
+    model = ["--model", str(model_file), "--precision", "fp32", "-q"]
+    commands = [
+        ["upscale", str(bomb), "-o", str(tmp_path / "up"), *model],
+        ["upscale", str(data / "ok.png"), "-o", str(out), "--skip-existing", *model],
+        ["eval", "--model", "bicubic", "--scale", "2", "--data", str(data), "--no-niqe"],
+    ]
+    codes, peak, err = run_measured(commands)
+    assert codes == [1, 1, 1], err
+    assert f"{bomb}: 20000x20000 = 400,000,000 pixels exceeds the limit" in err
+    assert f"{data / 'bomb.png'}: 20000x20000 = 400,000,000 pixels exceeds the limit" in err
+    assert f"{out / 'ok_x2.png'} exists but is not a complete output" in err
+    assert "Traceback" not in err and "MemoryError" not in err
+    assert not (tmp_path / "up").exists() or not any((tmp_path / "up").iterdir())
+    print(f"peak RSS while refusing a {BOMB_SIDE}x{BOMB_SIDE} PNG on three paths: {peak:.0f} MiB")
+    assert peak < 300, f"{peak} MiB: the bomb was decoded"
+
+
+def test_reading_a_bombs_exif_and_size_decodes_nothing(bomb: Path, tmp_path: Path) -> None:
+    script = (
+        "from srgan.imageio import image_size, image_header;"
+        f"print(image_size({str(bomb)!r}), image_header({str(bomb)!r}), {PEAK})"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    peak = int(done.stdout.split()[-1])
+    # its EXIF (after the pixel data) is read by walking the chunks, not by decoding
+    assert done.stdout.startswith("(20000, 20000) (20000, 20000, False, 8)"), done.stdout
+    assert peak < 300, f"{peak} MiB: reading EXIF decoded the image"
+
+
+def test_the_web_server_refuses_a_bomb_from_its_header(bomb: Path, model_file: Path) -> None:
+    pytest.importorskip("fastapi", reason="srgan serve needs the web extra")
+    script = f"""
+from fastapi.testclient import TestClient
+from srgan.web.app import ServeConfig, create_app
+app = create_app(ServeConfig([{str(model_file)!r}], max_upload_mb=16, precision="fp32"))
+with TestClient(app) as client, open({str(bomb)!r}, "rb") as f:
+    r = client.post("/api/upscale", files={{"file": ("b.png", f.read(), "image/png")}})
+print(r.status_code, {PEAK}, r.json()["error"])
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    status, peak, message = done.stdout.strip().split(" ", 2)
+    assert status == "413", done.stdout
+    assert message.startswith("the upload: 20000x20000 = 400,000,000 pixels exceeds the limit"), message
+    assert int(peak) < 400, f"{peak} MiB"
+
+
+def write_png16(path: Path, arr: np.ndarray, orientation: int) -> None:
+    h, w, c = arr.shape
+    with open(path, "wb") as f:
+        png.Writer(width=w, height=h, bitdepth=16, greyscale=False, alpha=c == 4).write(f, arr.reshape(h, w * c))
+    add_chunk_before_iend(path, b"eXIf", exif_with_orientation(orientation))
+
+
+def test_a_16bit_png_is_turned_upright_by_its_exif_and_skip_existing_accepts_the_result(
+    model_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from srgan.imageio import read_image
+
+    arr = np.random.default_rng(0).integers(0, 65536, (8, 12, 3), dtype=np.uint16)
+    path = tmp_path / "p16.png"
+    write_png16(path, arr, 6)  # stored 12 wide, 8 high; shown rotated 90 degrees clockwise
+    data = read_image(path)
+    assert data.bits == 16 and data.size == (8, 12)
+    np.testing.assert_array_equal(data.to_numpy(), np.rot90(arr, -1))
+    assert Image.Exif().load(data.info["exif"]) is None  # loads
+    out = tmp_path / "out"
+    argv = ["upscale", str(path), "-o", str(out), "--model", str(model_file), "--precision", "fp32"]
+    assert main([*argv, "-q"]) == 0
+    with Image.open(out / "p16_x2.png") as im:
+        assert im.size == (16, 24) and im.getexif().get(0x0112, 1) == 1
+    capsys.readouterr()
+    assert main([*argv, "-q", "--skip-existing"]) == 0
+    assert "skipped 1 image(s) whose output was already complete" in capsys.readouterr().out
+
+
+def test_the_header_is_the_one_read_policy(tmp_path: Path) -> None:
+    """image_size, image_header, probe and read_image agree on an oriented 8-bit PNG, and a folder
+    given as an image is called a folder."""
+    from srgan.imageio import ImageReadError, image_header, image_size, probe, read_header, read_image
+
+    path = tmp_path / "o.png"
+    Image.fromarray(np.zeros((8, 12, 3), np.uint8)).save(path)
+    add_chunk_before_iend(path, b"eXIf", exif_with_orientation(8))
+    assert image_size(path) == probe(path) == read_image(path).size == read_header(path).size == (8, 12)
+    assert image_header(path) == (8, 12, False, 8)
+    with pytest.raises(ImageReadError, match="is a folder, not an image file"):
+        read_image(tmp_path)
