@@ -134,7 +134,7 @@ def test_upscaler_runs_them_with_odd_sizes_tiles_alpha_and_16_bit(tmp_path: Path
         padded = net(torch.nn.functional.pad(x[None], (0, 1, 0, 1), mode="replicate"))[0, :, :26, :34]
     assert (up.upscale_tensor(x[:, :12, :16]) - even).abs().max() < 1e-5, "even sizes: the network itself"
     assert (whole - padded).abs().max() < 1e-5, "odd sizes: the edge row and column repeated, then cropped"
-    tiled = Upscaler.from_pretrained(tmp_path / "x2.pth", precision="fp32", tile=24, tile_overlap=4)
+    tiled = Upscaler.from_pretrained(tmp_path / "x2.pth", precision="fp32", tile=24, tile_context=4)
     big = torch.rand(3, 41, 37)
     assert tiled.upscale_tensor(big).shape == (3, 82, 74), "tiles of odd sizes are padded one by one"
     rgba = (np.random.default_rng(0).random((9, 11, 4)) * 65535).astype(np.uint16)

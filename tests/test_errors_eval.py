@@ -35,7 +35,8 @@ def test_bad_options_are_refused_before_any_work(
         (["--data", str(data), "--json", str(tmp_path / "no" / "r.json")], "the folder"),
         (["--data", str(data), "--json", str(data)], "is a folder; give a file name"),
         (["--data", str(data), "--device", "tpu"], "unknown device 'tpu'"),
-        (["--data", str(data), "--strength", "2"], "--strength takes numbers between 0 and 1"),
+        (["--data", str(data), "--strength", "2"], "argument --strength: takes a number from 0 to 1, got 2"),
+        (["--data", str(data), "--strength", "0.5,nan"], "argument --strength: takes a number from 0 to 1, got 'nan'"),
     ]
     for extra, message in cases:
         fails_with_one_sentence(capsys, ["eval", *model, *extra], message, folder=tmp_path)

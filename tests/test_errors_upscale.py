@@ -26,11 +26,11 @@ def work(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--threads", "0"], "--threads must be at least 1, got 0"),
+        (["--threads", "0"], "argument --threads: takes a whole number of at least 1, got 0"),
         (["--device", "tpu"], "unknown device 'tpu'"),
         (["--suffix", "x/y"], "--suffix 'x/y' contains a path separator"),
-        (["--quality", "0"], "--quality must be between 1 and 100"),
-        (["--strength", "-1"], "strength must be between 0 and 1"),
+        (["--quality", "0"], "argument --quality: takes a whole number from 1 to 100, got 0"),
+        (["--strength", "-1"], "argument --strength: takes a number from 0 to 1, got -1"),
         (["--outscale", "2", "--width", "10"], "either an output scale or a width/height"),
         (["-o", "{dir}/out.gif"], "srgan cannot write .gif files"),
         (["-o", "{dir}/notes.txt"], "-o {dir}/notes.txt is an existing file, not a folder"),

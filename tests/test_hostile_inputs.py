@@ -18,6 +18,8 @@ from PIL import Image
 
 from srgan.cli import main
 
+from .errors import fails_with_one_sentence
+
 BOMB_SIDE = 20000  # 400 megapixels, 1.2 GB decoded as RGB, a few MB as a file
 
 
@@ -195,3 +197,81 @@ def test_the_header_is_the_one_read_policy(tmp_path: Path) -> None:
     assert image_header(path) == (8, 12, False, 8)
     with pytest.raises(ImageReadError, match="is a folder, not an image file"):
         read_image(tmp_path)
+
+
+NOT_A_MODEL = "/nonexistent/model.pth"  # reaching the model would fail differently: the option came first
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["upscale", "x.png", "--outscale", "inf"],
+            "argument --outscale: takes a number above 0 and at most 64, got 'inf'",
+        ),
+        (
+            ["upscale", "x.png", "--outscale", "1e308"],
+            "argument --outscale: takes a number above 0 and at most 64, got 1e308",
+        ),
+        (
+            ["upscale", "x.png", "--outscale", "nan"],
+            "argument --outscale: takes a number above 0 and at most 64, got 'nan'",
+        ),
+        (
+            ["upscale", "x.png", "--width", "inf"],
+            "argument --width: takes a whole number from 1 to 1,048,576, got 'inf'",
+        ),
+        (["upscale", "x.png", "--height", "0"], "argument --height: takes a whole number from 1 to 1,048,576, got 0"),
+        (["upscale", "x.png", "--tile", "nan"], "argument --tile: takes a whole number of at least 1, got 'nan'"),
+        (["upscale", "x.png", "--tile-context", "-1"], "argument --tile-context: takes a whole number of at least 0"),
+        (["upscale", "x.png", "--threads", "2.5"], "argument --threads: takes a whole number of at least 1, got '2.5'"),
+        (["upscale", "x.png", "--max-pixels", "0"], "argument --max-pixels: takes a whole number of at least 1, got 0"),
+        (["upscale", "x.png", "--strength", "nan"], "argument --strength: takes a number from 0 to 1, got 'nan'"),
+        (["upscale", "x.png", "--scale", "inf"], "argument --scale: takes a whole number, got 'inf'"),
+        (
+            ["upscale", "x.png", "--tile", "1", "--tile-context", "0"],
+            "a tile of 1 pixels is too small for 0 pixels of context on each side: tiles must be at least 9 pixels",
+        ),
+        (["eval", "--data", ".", "--strength", "0,inf"], "argument --strength: takes a number from 0 to 1, got 'inf'"),
+        (["eval", "--data", ".", "--degradation-seed", "-1"], "argument --degradation-seed: takes a whole number of"),
+        (["export", "-o", "m.onnx", "--strength", "nan"], "argument --strength: takes a number from 0 to 1, got 'nan'"),
+        (["serve", "--port", "99999"], "argument --port: takes a whole number from 1 to 65,535, got 99999"),
+        (["serve", "--queue", "0"], "argument --queue: takes a whole number of at least 1, got 0"),
+        (["serve", "--max-upload-mb", "-1"], "argument --max-upload-mb: takes a number above 0, got -1"),
+        (["serve", "--max-upload-mb", "nan"], "argument --max-upload-mb: takes a number above 0, got 'nan'"),
+        (["serve", "--workers", "0"], "argument --workers: takes a whole number of at least 1, got 0"),
+        (["serve", "--max-pixels", "inf"], "argument --max-pixels: takes a whole number of at least 1, got 'inf'"),
+        (["info", "--blocks", "100000"], "argument --blocks: takes a whole number from 1 to 256, got 100000"),
+        (["train", "--scale", "nan"], "argument --scale: takes a whole number, got 'nan'"),
+    ],
+)
+def test_every_numeric_option_takes_finite_numbers_in_its_range_checked_before_any_model_loads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    takes_model = argv[0] in ("upscale", "eval", "export", "serve")
+    full = [*argv, "--model", NOT_A_MODEL] if takes_model else argv
+    err = fails_with_one_sentence(capsys, full, message, folder=tmp_path)
+    assert "nonexistent" not in err, "the option is refused before the model is looked at"
+
+
+def test_the_old_tile_overlap_flag_still_works_and_says_its_new_name(
+    model_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import warnings
+
+    from srgan.inference.upscaler import Upscaler
+
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(tmp_path / "a.png")
+    common = ["upscale", str(tmp_path / "a.png"), "--model", str(model_file), "--precision", "fp32", "-q", "--tile"]
+    assert main([*common, "32", "--tile-context", "8", "-o", str(tmp_path / "new.png")]) == 0
+    assert "deprecated" not in capsys.readouterr().err
+    assert main([*common, "32", "--tile-overlap", "8", "-o", str(tmp_path / "old.png")]) == 0
+    assert (
+        "srgan upscale: --tile-overlap is deprecated and will be removed; use --tile-context" in capsys.readouterr().err
+    )
+    assert (tmp_path / "new.png").read_bytes() == (tmp_path / "old.png").read_bytes()
+    with pytest.warns(DeprecationWarning, match="tile_overlap is now tile_context"):
+        old = Upscaler.from_pretrained(model_file, precision="fp32", tile_overlap=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert Upscaler.from_pretrained(model_file, precision="fp32", tile_context=5).margin == old.margin == 5

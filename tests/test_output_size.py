@@ -31,8 +31,11 @@ def test_output_size_rules(size: OutputSize, expected: tuple[int, int] | None) -
 def test_output_size_refuses_nonsense() -> None:
     with pytest.raises(ValueError, match="either an output scale or a width/height"):
         OutputSize(outscale=2, width=10)
-    with pytest.raises(ValueError, match="must be positive"):
+    with pytest.raises(ValueError, match="height must be above 0 and at most 1,048,576, got 0"):
         OutputSize(height=0)
+    for value in (float("inf"), 1e308, float("nan"), -1.0):  # never an OverflowError deep in the resampling
+        with pytest.raises(ValueError, match="the output outscale must be above 0 and at most 64"):
+            OutputSize(outscale=value)
 
 
 @pytest.fixture

@@ -29,6 +29,10 @@ INFERENCE_PRECISIONS = (*PRECISIONS, "int8")
 SRGAN_SCALES = (2, 4, 8)
 # Evaluation also scores bicubic and models of other architectures, at x3 too.
 EVAL_SCALES = (2, 3, 4, 8)
+# The largest final factor (--outscale) and output side (--width/--height) upscaling takes: beyond them
+# no machine holds the result, and the size arithmetic stays in finite numbers.
+MAX_OUTSCALE = 64.0
+MAX_OUTPUT_SIDE = 1 << 20
 DEVICE_HELP = "auto, cpu, cuda, cuda:N or mps"
 
 

@@ -42,9 +42,11 @@ def report_problems(problems: list[str], what: str) -> int:
 def add_blend_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     """``--strength S`` and ``--blend-with MODEL``, as ``upscale`` and ``export`` take them (``what``: what
     they do with the blend)."""
+    from srgan.cli.options import Number
+
     parser.add_argument(
         "--strength",
-        type=float,
+        type=Number(float, 0, 1),
         default=1.0,
         metavar="S",
         help=f"0..1: {what} the model's parameters blended towards its fidelity base (0 = srresnet-x4 for "
@@ -71,7 +73,10 @@ def _interrupt_on_sigterm(signum: int, _frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a bad option: argparse has printed the sentence
+        return exc.code if isinstance(exc.code, int) else 2
     module = importlib.import_module(f"srgan.cli.{args._module}")
     # train saves a checkpoint on SIGTERM itself; serve shuts its server down cleanly
     previous = None

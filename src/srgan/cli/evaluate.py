@@ -10,13 +10,16 @@ from srgan.runtime import EVAL_SCALES, INFERENCE_PRECISIONS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from srgan.cli.options import Number, number_list
+
     parser.add_argument(
         "--model", default="bicubic", help="'bicubic', a bundled model name, or a model/checkpoint file"
     )
-    parser.add_argument("--scale", type=int, default=4, choices=EVAL_SCALES)
+    parser.add_argument("--scale", type=Number(int), default=4, choices=EVAL_SCALES)
     parser.add_argument(
         "--strength",
-        default="1",
+        type=number_list(Number(float, 0, 1)),
+        default=[1.0],
         metavar="S[,S...]",
         help="the model blended towards its fidelity base; several comma-separated values give the "
         "perception-distortion curve (e.g. 0,0.25,0.5,0.75,1)",
@@ -28,7 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="real-world LR: the protocol's LR saved as JPEG q75 (4:2:0), or with Gaussian noise sigma 10/255, or "
         "one seeded draw of the realistic training pipeline (docs/evaluation.md); the HR stays the reference",
     )
-    parser.add_argument("--degradation-seed", type=int, default=0, metavar="N", help="seed of the noise preset")
+    parser.add_argument(
+        "--degradation-seed", type=Number(int, 0), default=0, metavar="N", help="seed of the noise preset"
+    )
     parser.add_argument("--plot", metavar="PNG", help="draw the curve (NIQE against PSNR-Y), bicubic included")
     parser.add_argument(
         "--reference",
@@ -58,18 +63,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def parse_strengths(text: str) -> list[float]:
-    from srgan.cli import CommandError
-
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise CommandError(f"--strength takes numbers between 0 and 1 separated by commas, got {text!r}") from None
-    if not values or any(not 0.0 <= v <= 1.0 for v in values):
-        raise CommandError(f"--strength takes numbers between 0 and 1 separated by commas, got {text!r}")
-    return values
-
-
 def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
@@ -84,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--pipeline y applies to bicubic only (a model sees RGB input)")
     if args.pipeline == "y" and args.degradation:
         raise CommandError("--degradation applies to the standard (rgb) pipeline, not --pipeline y")
-    strengths = parse_strengths(args.strength)
+    strengths: list[float] = args.strength
     if args.model == "bicubic" and (strengths != [1.0] or args.blend_with or args.precision != "fp32"):
         raise CommandError("--strength, --blend-with and --precision apply to models, not to bicubic")
     folders = [Path(d) for d in args.data]

@@ -8,8 +8,12 @@ from srgan.runtime import SRGAN_SCALES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scale", type=int, default=4, choices=SRGAN_SCALES)
-    parser.add_argument("--blocks", type=int, default=16, help="residual blocks in the generator")
+    from srgan.cli.options import Number
+
+    parser.add_argument("--scale", type=Number(int), default=4, choices=SRGAN_SCALES)
+    parser.add_argument(
+        "--blocks", type=Number(int, 1, 256), default=16, help="residual blocks in the generator (1 to 256)"
+    )
     parser.add_argument("--verbose", action="store_true", help="print every layer")
 
 

@@ -8,18 +8,24 @@ from srgan.runtime import INFERENCE_PRECISIONS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from srgan.cli.options import Number
+
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: this computer only)")
-    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--port", type=Number(int, 1, 65535), default=7860)
     parser.add_argument("--model", action="append", help="model to offer (repeatable; default: the bundled ones)")
     parser.add_argument(
         "--max-pixels",
-        type=int,
+        type=Number(int, 1),
         default=4_000_000,
         help="largest accepted input, in pixels (default 4 MP: one job then peaks near 2 GiB, see README)",
     )
-    parser.add_argument("--max-upload-mb", type=float, default=25.0, help="largest accepted upload, in MB")
-    parser.add_argument("--workers", type=int, default=1, help="images upscaled at the same time")
-    parser.add_argument("--queue", type=int, default=8, help="jobs waiting or running before new ones get 503")
+    parser.add_argument(
+        "--max-upload-mb", type=Number(float, 0, above=True), default=25.0, help="largest accepted upload, in MB"
+    )
+    parser.add_argument("--workers", type=Number(int, 1), default=1, help="images upscaled at the same time")
+    parser.add_argument(
+        "--queue", type=Number(int, 1), default=8, help="jobs waiting or running before new ones get 503"
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto", choices=INFERENCE_PRECISIONS)
 

@@ -9,6 +9,8 @@ from srgan.runtime import SRGAN_SCALES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from srgan.cli.options import Number
+
     parser.add_argument(
         "overrides",
         nargs="*",
@@ -20,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stage", choices=("srresnet", "srgan"), help="srresnet: pixel loss; srgan: adversarial")
     parser.add_argument("--hr-dir", action="append", metavar="DIR", help="training HR folder (repeatable)")
     parser.add_argument("--val-dir", action="append", metavar="DIR", help="validation HR folder (repeatable)")
-    parser.add_argument("--scale", type=int, choices=SRGAN_SCALES)
+    parser.add_argument("--scale", type=Number(int), choices=SRGAN_SCALES)
     parser.add_argument("--run-dir", metavar="DIR", help="where checkpoints and logs go; an existing run resumes")
     parser.add_argument(
         "--init-from",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from srgan.runtime import INFERENCE_PRECISIONS, SRGAN_SCALES
+from srgan.runtime import INFERENCE_PRECISIONS, MAX_OUTPUT_SIDE, MAX_OUTSCALE, SRGAN_SCALES
 
 if TYPE_CHECKING:
     from srgan.inference.files import OutputSize
@@ -20,6 +20,7 @@ PIL_DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own decompression-bomb limit
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from srgan.cli import add_blend_arguments
+    from srgan.cli.options import Number, Renamed
 
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
     parser.add_argument("-o", "--output", metavar="OUT", help="output folder (or file, for a single input)")
@@ -28,14 +29,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="bundled model name (see `srgan models`) or a model file (.safetensors, checkpoint, .onnx)",
     )
     add_blend_arguments(parser, "run")
-    parser.add_argument("--scale", type=int, choices=SRGAN_SCALES, help="refuse a model of another scale")
+    parser.add_argument("--scale", type=Number(int), choices=SRGAN_SCALES, help="refuse a model of another scale")
     parser.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders of folder inputs")
-    parser.add_argument("--tile", type=int, metavar="N", help="tile size in input pixels (default: from free memory)")
+    parser.add_argument(
+        "--tile", type=Number(int, 1), metavar="N", help="tile size in input pixels (default: from free memory)"
+    )
+    parser.add_argument(
+        "--tile-context",
+        type=Number(int, 0),
+        metavar="N",
+        help="input pixels of context each tile gets from its neighbours (default: the network's receptive radius)",
+    )
     parser.add_argument(
         "--tile-overlap",
-        type=int,
+        type=Number(int, 0),
+        dest="tile_context",
+        action=Renamed,
+        new="--tile-context",
         metavar="N",
-        help="context pixels around each tile (default: the receptive radius)",
+        help=argparse.SUPPRESS,
     )
     parser.add_argument(
         "--precision",
@@ -45,16 +57,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "with an int8 calibration (the bundled ones have it)",
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    parser.add_argument("--threads", type=int, metavar="N", help="CPU threads")
+    parser.add_argument("--threads", type=Number(int, 1), metavar="N", help="CPU threads")
     parser.add_argument(
         "--format", choices=("png", "jpg", "webp", "tif"), help="output format (default: png, or the -o file's)"
     )
-    parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality")
+    parser.add_argument("--quality", type=Number(int, 1, 100), default=95, help="JPEG/WebP quality")
     parser.add_argument(
-        "--outscale", type=float, metavar="F", help="final scale, any factor (the model's output resampled)"
+        "--outscale",
+        type=Number(float, 0, MAX_OUTSCALE, above=True),
+        metavar="F",
+        help="final scale, any factor (the model's output resampled)",
     )
-    parser.add_argument("--width", type=int, metavar="W", help="fit the output to this width (aspect kept)")
-    parser.add_argument("--height", type=int, metavar="H", help="fit the output to this height (aspect kept)")
+    side = Number(int, 1, MAX_OUTPUT_SIDE)
+    parser.add_argument("--width", type=side, metavar="W", help="fit the output to this width (aspect kept)")
+    parser.add_argument("--height", type=side, metavar="H", help="fit the output to this height (aspect kept)")
     parser.add_argument(
         "--skip-existing",
         action="store_true",
@@ -64,7 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files (never inputs)")
     parser.add_argument(
         "--max-pixels",
-        type=int,
+        type=Number(int, 1),
         default=PIL_DEFAULT_MAX_PIXELS,
         help=f"refuse larger inputs (decompression bombs); default {PIL_DEFAULT_MAX_PIXELS:,}",
     )
@@ -223,21 +239,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def check_options(args: argparse.Namespace) -> None:
-    """Every option's range, before any model is loaded or file read."""
+    """What argparse cannot check alone (each number's own range is checked as it is parsed: cli.options),
+    before any model is loaded or file read."""
     from srgan.cli import CommandError
+    from srgan.inference.tiling import min_tile, tile_too_small
 
-    if args.max_pixels <= 0:
-        raise CommandError("--max-pixels must be positive")
-    if args.threads is not None and args.threads < 1:
-        raise CommandError(f"--threads must be at least 1, got {args.threads}")
     if args.suffix is not None and ("/" in args.suffix or "\\" in args.suffix or args.suffix in (".", "..")):
         raise CommandError(f"--suffix {args.suffix!r} contains a path separator; it is added to file names only")
-    if not 1 <= args.quality <= 100:
-        raise CommandError(f"--quality must be between 1 and 100, got {args.quality}")
-    for name in ("tile", "tile_overlap"):
-        value = getattr(args, name)
-        if value is not None and value < (1 if name == "tile" else 0):
-            raise CommandError(f"--{name.replace('_', '-')} must be {'positive' if name == 'tile' else 'zero or more'}")
+    if args.tile is not None and args.tile_context is not None and args.tile < min_tile(args.tile_context):
+        raise CommandError(tile_too_small(args.tile, args.tile_context))
 
 
 def _join_launcher(args: argparse.Namespace) -> DistInfo:
@@ -272,6 +282,7 @@ def _gather(
 def _load_upscaler(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The Upscaler the arguments ask for, and a one-line description of it."""
     from srgan.cli import CommandError
+    from srgan.inference.tiling import min_tile, tile_too_small
     from srgan.inference.upscaler import Upscaler
     from srgan.modelfiles.bundled import default_model
     from srgan.modelfiles.loader import ModelLoadError
@@ -285,7 +296,7 @@ def _load_upscaler(args: argparse.Namespace):  # type: ignore[no-untyped-def]
             device=args.device,
             precision=args.precision,
             tile=args.tile,
-            tile_overlap=args.tile_overlap,
+            tile_context=args.tile_context,
             threads=args.threads,
             strength=args.strength,
             blend_with=args.blend_with,
@@ -294,6 +305,8 @@ def _load_upscaler(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         raise CommandError(str(exc)) from exc
     if args.scale is not None and upscaler.scale != args.scale:
         raise CommandError(f"model {model} is x{upscaler.scale}, but --scale {args.scale} was asked for")
+    if args.tile is not None and args.tile < min_tile(upscaler.margin):  # the model's own context
+        raise CommandError(tile_too_small(args.tile, upscaler.margin))
     strength = f", strength {args.strength:g}" if args.strength != 1.0 else ""
     return upscaler, f"{model}{strength} ({upscaler.precision}, {upscaler.device}, tile {upscaler.auto_tile()})"
 

@@ -11,6 +11,7 @@ from srgan.data.imresize import imresize
 from srgan.imageio import KEEP_ALL, ImageData, ReadPolicy, read_image, to_float, write_image
 from srgan.inference.tiling import ProgressFunction
 from srgan.inference.upscaler import Upscaler
+from srgan.runtime import MAX_OUTPUT_SIDE, MAX_OUTSCALE
 
 
 @dataclass(frozen=True)
@@ -25,10 +26,10 @@ class OutputSize:
     def __post_init__(self) -> None:
         if self.outscale is not None and (self.width is not None or self.height is not None):
             raise ValueError("give either an output scale or a width/height, not both")
-        for name in ("outscale", "width", "height"):
+        for name, high in (("outscale", MAX_OUTSCALE), ("width", MAX_OUTPUT_SIDE), ("height", MAX_OUTPUT_SIDE)):
             value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise ValueError(f"the output {name} must be positive, got {value}")
+            if value is not None and not 0 < value <= high:  # also refuses nan
+                raise ValueError(f"the output {name} must be above 0 and at most {high:,.0f}, got {value}")
 
     def target(self, width: int, height: int) -> tuple[int, int] | None:
         """(width, height) for an input of this size, or None for the model's own size."""

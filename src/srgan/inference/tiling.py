@@ -21,6 +21,22 @@ import torch
 TileFunction = Callable[[torch.Tensor], torch.Tensor]
 # (tiles done, tiles total)
 ProgressFunction = Callable[[int, int], None]
+# LR pixels over which neighbouring tiles' outputs are blended
+BLEND = 8
+
+
+def min_tile(margin: int, blend: int = BLEND) -> int:
+    """The smallest tile an image larger than it can be cut into: a tile with ``margin`` context
+    pixels on both inner sides and a ``blend`` overlap must still add one pixel of its own."""
+    return 2 * margin + blend + 1
+
+
+def tile_too_small(tile: int, margin: int, blend: int = BLEND) -> str:
+    smaller = ", or the context smaller (--tile-context)" if margin else ""
+    return (
+        f"a tile of {tile} pixels is too small for {margin} pixels of context on each side: tiles must be at "
+        f"least {min_tile(margin, blend)} pixels (--tile){smaller}"
+    )
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -46,10 +62,8 @@ def plan_axis(length: int, tile: int, margin: int, blend: int) -> list[Span]:
     if length <= tile:
         return [Span(0, length, 0, length)]
     inner = tile - 2 * margin - blend  # what an interior tile adds to the coverage
-    if inner < 1:
-        raise ValueError(
-            f"tile {tile} is too small for a {margin}-pixel margin; use a larger tile or a smaller overlap"
-        )
+    if tile < min_tile(margin, blend):
+        raise ValueError(tile_too_small(tile, margin, blend))
     edge = tile - margin - (blend - blend // 2)  # the first and last tiles have one inner side only
     k = max(0, math.ceil((length - 2 * edge) / inner))  # interior tiles
     n = k + 2
@@ -90,7 +104,7 @@ def upscale_tiled(
     scale: int,
     tile: int,
     margin: int,
-    blend: int = 8,
+    blend: int = BLEND,
     batch: int = 1,
     progress: ProgressFunction | None = None,
 ) -> torch.Tensor:
@@ -144,7 +158,7 @@ def upscale_with_backoff(
     scale: int,
     tile: int,
     margin: int,
-    blend: int = 8,
+    blend: int = BLEND,
     batch: int = 1,
     progress: ProgressFunction | None = None,
     min_tile: int = 32,

@@ -96,10 +96,13 @@ class Upscaler:
         device: str = "auto",
         precision: str = "auto",
         tile: int | None = None,
-        tile_overlap: int | None = None,
+        tile_context: int | None = None,
         onnx_session: Any = None,
         int8_ranges: Ranges | None = None,
+        *,
+        tile_overlap: int | None = None,  # deprecated name of tile_context
     ) -> None:
+        tile_context = _renamed_tile_context(tile_context, tile_overlap)
         if precision not in INFERENCE_PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(INFERENCE_PRECISIONS)}; got {precision!r}")
         self.config = config
@@ -108,7 +111,7 @@ class Upscaler:
         autocast_dtype(precision, self.device)  # refuses fp16 on a CPU with one sentence
         if self.device.type == "cpu":
             reuse_host_memory()  # freed feature maps are reused instead of page-faulted in anew
-        self.margin = tile_context(config) if tile_overlap is None else tile_overlap
+        self.margin = _default_context(config) if tile_context is None else tile_context
         self._tile = tile
         self._onnx = onnx_session
         self._model: nn.Module | None = None
@@ -134,10 +137,12 @@ class Upscaler:
         device: str = "auto",
         precision: str = "auto",
         tile: int | None = None,
-        tile_overlap: int | None = None,
+        tile_context: int | None = None,
         threads: int | None = None,
         strength: float = 1.0,
         blend_with: str | os.PathLike[str] | None = None,
+        *,
+        tile_overlap: int | None = None,  # deprecated name of tile_context
     ) -> Upscaler:
         """A bundled model name, a generator export (.safetensors), a training checkpoint, a plain
         generator state_dict, or an ONNX file (run with onnxruntime).
@@ -146,15 +151,16 @@ class Upscaler:
         default the base its bundled card names): 0 is the base (srresnet-x4 for srgan-x4), 1 the model."""
         from srgan.modelfiles.loader import ModelLoadError, open_blended
 
+        tile_context = _renamed_tile_context(tile_context, tile_overlap)
         if threads is not None:
             torch.set_num_threads(threads)
         opened = open_blended(name_or_path, strength, blend_with, threads=threads)
         if opened.session is not None:
             precision = "fp32" if precision == "auto" else precision
-            return cls(None, opened.spec.config, "cpu", precision, tile, tile_overlap, opened.session)
+            return cls(None, opened.spec.config, "cpu", precision, tile, tile_context, opened.session)
         if opened.network is None:
             raise ModelLoadError(f"{opened.path} holds no network")
-        return cls(opened.network, opened.spec.config, device, precision, tile, tile_overlap, None, opened.int8_ranges)
+        return cls(opened.network, opened.spec.config, device, precision, tile, tile_context, None, opened.int8_ranges)
 
     def _choose_precision(self, precision: str) -> torch.dtype | None:
         if self._onnx is not None:
@@ -368,3 +374,23 @@ def available_memory() -> int:
     except OSError:
         pass
     return 4 << 30
+
+
+# ---- the renamed keyword (issue 30): tile_overlap was the context around each tile -----------------
+
+_default_context = tile_context  # the module function, under a name the keyword does not shadow
+
+
+def _renamed_tile_context(tile_context: int | None, tile_overlap: int | None) -> int | None:
+    if tile_overlap is None:
+        return tile_context
+    import warnings
+
+    warnings.warn(
+        "Upscaler's tile_overlap is now tile_context (the context pixels each tile gets); the old name will be removed",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    if tile_context is not None and tile_context != tile_overlap:
+        raise ValueError("give tile_context only (tile_overlap is its deprecated name)")
+    return tile_overlap
