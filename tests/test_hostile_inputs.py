@@ -275,3 +275,183 @@ def test_the_old_tile_overlap_flag_still_works_and_says_its_new_name(
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert Upscaler.from_pretrained(model_file, precision="fp32", tile_context=5).margin == old.margin == 5
+
+
+def _png_bytes(width: int, height: int) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_the_web_servers_memory_rule_covers_the_output_size(model_file: Path) -> None:
+    pytest.importorskip("fastapi", reason="srgan serve needs the web extra")
+    from fastapi.testclient import TestClient
+
+    from srgan.web.app import ServeConfig, create_app
+
+    app = create_app(ServeConfig([str(model_file)], max_pixels=4_000_000, precision="fp32"))
+    with TestClient(app) as client:
+        small = {"file": ("s.png", _png_bytes(64, 64), "image/png")}
+        # 64x64 -> 32768x32768 is over a billion output pixels: refused before it is queued
+        r = client.post("/api/upscale", files=small, data={"width": "32768"})
+        assert r.status_code == 413, r.text
+        assert r.json()["error"].startswith("a 32768x32768 result would need about 15.0 GiB, more than this server's")
+        assert "(a 4,000,000-pixel input at x2); ask for a smaller size" in r.json()["error"]
+        assert not any(app.state.jobs.uploads_dir.iterdir()), "the refused upload is not kept"
+        # what the server's budget holds is still accepted
+        assert client.post("/api/upscale", files=small, data={"outscale": "16"}).status_code == 202
+
+
+def test_uploads_that_never_send_their_body_cannot_hold_the_queue(model_file: Path) -> None:
+    pytest.importorskip("fastapi", reason="srgan serve needs the web extra")
+    import socket
+    import time
+
+    import httpx
+
+    from .conftest import start_serve
+
+    queue, deadline = 2, 2.0
+    server, url = start_serve(
+        "--model", str(model_file), "--precision", "fp32", "--queue", str(queue), "--upload-timeout", str(deadline)
+    )
+    port = int(url.rsplit(":", 1)[1])
+    stalled = []
+    try:
+        for _ in range(queue):  # each declares a body and never sends it
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(
+                b"POST /api/upscale HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n"
+                b"Content-Type: multipart/form-data; boundary=x\r\n\r\n"
+            )
+            stalled.append(s)
+        time.sleep(0.5)
+        files = {"file": ("s.png", _png_bytes(16, 16), "image/png")}
+        assert httpx.post(f"{url}/api/upscale", files=files, timeout=10).status_code == 503  # held, for now
+        started = time.monotonic()
+        for s in stalled:  # at the deadline each stalled upload is answered and its place freed
+            answer = ""
+            while not answer.endswith("}") and (part := s.recv(4096).decode()):
+                answer += part
+            assert answer.startswith("HTTP/1.1 408"), answer
+            assert "the upload did not arrive within 2 seconds" in answer
+        assert time.monotonic() - started < deadline + 5
+        assert httpx.post(f"{url}/api/upscale", files=files, timeout=10).status_code == 202
+    finally:
+        for s in stalled:
+            s.close()
+        server.terminate()
+        server.wait(30)
+    log = server.stdout.read().decode()
+    assert "Traceback" not in log, log
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in ("a.png", "sub/b.png"):
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(folder / name)
+    return folder
+
+
+def test_folders_where_files_belong_and_files_where_folders_belong_get_a_true_sentence(
+    model_file: Path, photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = ["--model", str(model_file), "--precision", "fp32", "-q"]
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sub").write_text("a file where the output's folder goes")
+    (out / "a_x2.png").mkdir()  # a folder where the output file goes
+    argv = ["upscale", str(photos), "-r", "-o", str(out), *model]
+    for extra in ([], ["--overwrite"], ["--skip-existing"]):  # --overwrite never replaces either
+        err = fails_with_one_sentence(capsys, [*argv, *extra], "choose another -o or --suffix", 1, folder=tmp_path)
+        assert f"the output path {out / 'a_x2.png'} is a folder" in err
+        assert f"the output path {out / 'sub' / 'b_x2.png'} needs the folder {out / 'sub'}, which is a file" in err
+        assert "exists (use --overwrite" not in err and "not a complete output" not in err
+    # export to a folder, eval's images into a file, a file given as a folder
+    (tmp_path / "notes.txt").write_text("a file")
+    cases = [
+        (["export", "--model", str(model_file), "--format", "onnx", "-o", str(out), "--overwrite"], "is a folder"),
+        (
+            [
+                "eval",
+                "--model",
+                "bicubic",
+                "--scale",
+                "2",
+                "--data",
+                str(photos),
+                "--save-images",
+                str(tmp_path / "notes.txt"),
+            ],
+            f"--save-images {tmp_path / 'notes.txt'} is a file; give a folder",
+        ),
+        (
+            ["eval", "--model", "bicubic", "--scale", "2", "--data", str(tmp_path / "notes.txt")],
+            f"data folder {tmp_path / 'notes.txt'} is a file, not a folder of images",
+        ),
+        (
+            [
+                "export",
+                "--model",
+                str(model_file),
+                "--format",
+                "safetensors",
+                "-o",
+                str(tmp_path / "m.safetensors"),
+                "--int8-calibration",
+                str(tmp_path / "notes.txt"),
+            ],
+            f"int8 calibration folder {tmp_path / 'notes.txt'} is a file, not a folder",
+        ),
+    ]
+    for argv, message in cases:
+        fails_with_one_sentence(capsys, argv, message, folder=tmp_path)
+
+
+def test_a_corrupt_input_is_blamed_not_its_existing_output(
+    model_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "bad_x2.png").write_bytes(b"an earlier, unrelated file")
+    for extra in ([], ["--skip-existing"]):
+        argv = ["upscale", str(tmp_path / "bad.png"), "-o", str(out), "--model", str(model_file), "-q", *extra]
+        err = fails_with_one_sentence(capsys, argv, f"{tmp_path / 'bad.png'}: not a readable image", 1, folder=tmp_path)
+        assert "bad_x2.png" not in err
+
+
+def test_a_dangling_symlink_at_the_output_path_is_not_replaced_without_overwrite(
+    model_file: Path, photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    link = out / "a_x2.png"
+    link.symlink_to(tmp_path / "elsewhere" / "nothing.png")
+    argv = ["upscale", str(photos / "a.png"), "-o", str(out), "--model", str(model_file), "-q"]
+    fails_with_one_sentence(capsys, argv, f"{link} exists (use --overwrite to replace it)", 1)
+    assert link.is_symlink() and not link.exists(), "the link is left as it was"
+    assert main([*argv, "--overwrite"]) == 0
+    assert not link.is_symlink() and Image.open(link).size == (32, 32)
+
+
+def test_serve_refuses_an_address_it_cannot_listen_on_and_leaves_no_folder(
+    model_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("fastapi", reason="srgan serve needs the web extra")
+    import socket
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the results folder would be made
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        argv = ["serve", "--model", str(model_file), "--port", str(port)]
+        fails_with_one_sentence(capsys, argv, f"cannot listen on 127.0.0.1:{port} (Address already in use)")
+    assert not any(tmp_path.iterdir())

@@ -39,10 +39,14 @@ def _alive(pid: int) -> bool:
 def atomic_path(path: str | os.PathLike[str], overwrite: bool = True) -> Iterator[Path]:
     """Yield a temp path to write; on success it replaces ``path``, on error it is removed.
 
-    With ``overwrite=False`` an existing target raises FileExistsError before anything is written.
+    With ``overwrite=False`` an existing target (a dangling symlink included: something is there)
+    raises FileExistsError before anything is written; a folder at ``path`` is never replaced
+    (IsADirectoryError).
     """
     target = Path(path)
-    if not overwrite and target.exists():
+    if target.is_dir():
+        raise IsADirectoryError(f"{target} is a folder")
+    if not overwrite and os.path.lexists(target):
         raise FileExistsError(f"{target} already exists")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -54,7 +58,7 @@ def atomic_path(path: str | os.PathLike[str], overwrite: bool = True) -> Iterato
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
-        if not overwrite and target.exists():
+        if not overwrite and os.path.lexists(target):
             raise FileExistsError(f"{target} already exists")
         os.replace(tmp, target)
     finally:

@@ -206,7 +206,8 @@ def find_images(folders: Iterable[str | os.PathLike[str]], recursive: bool = Tru
     found: list[Path] = []
     for folder in map(Path, folders):
         if not folder.is_dir():
-            raise FileNotFoundError(f"image folder {folder} does not exist")
+            what = "is a file, not a folder" if folder.exists() else "does not exist"
+            raise FileNotFoundError(f"image folder {folder} {what}")
         pattern = folder.rglob("*") if recursive else folder.glob("*")
         files = sorted(p for p in pattern if p.is_file() and p.suffix.lower() in exts)
         if not files:

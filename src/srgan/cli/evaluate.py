@@ -83,12 +83,15 @@ def run(args: argparse.Namespace) -> int:
     folders = [Path(d) for d in args.data]
     for folder in folders:
         if not folder.is_dir():
-            raise CommandError(f"data folder {folder} does not exist")
+            what = "is a file, not a folder of images" if folder.exists() else "does not exist"
+            raise CommandError(f"data folder {folder} {what}")
         if not _has_images(folder):
             raise CommandError(f"data folder {folder} holds no image files")
     for target in (args.json, args.plot):
         if target:
             _check_writable(Path(target))
+    if args.save_images and Path(args.save_images).exists() and not Path(args.save_images).is_dir():
+        raise CommandError(f"--save-images {args.save_images} is a file; give a folder (made if missing)")
     try:
         device = select_device(args.device)
     except RuntimeChoiceError as exc:

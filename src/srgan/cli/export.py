@@ -46,6 +46,8 @@ def calibration_images(folder: Path) -> list[torch.Tensor]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
     import torch
 
     from srgan.cli import CommandError
@@ -58,12 +60,15 @@ def run(args: argparse.Namespace) -> int:
         missing = [m for m in ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
         if missing:
             raise CommandError(f"ONNX export needs {' and '.join(missing)}: pip install 'srgan[onnx]'")
-    if out.exists() and not args.overwrite:
+    if out.is_dir():
+        raise CommandError(f"-o {out} is a folder; give a file name")
+    if os.path.lexists(out) and not args.overwrite:
         raise CommandError(f"{out} already exists (use --overwrite to replace it)")
     if args.int8_calibration and args.format != "safetensors":
         raise CommandError("--int8-calibration is stored in safetensors exports; add --format safetensors")
     if args.int8_calibration and not Path(args.int8_calibration).is_dir():
-        raise CommandError(f"int8 calibration folder {args.int8_calibration} does not exist")
+        what = "is a file, not a folder" if Path(args.int8_calibration).exists() else "does not exist"
+        raise CommandError(f"int8 calibration folder {args.int8_calibration} {what}")
     try:
         opened = open_blended(args.model, args.strength, args.blend_with)
     except ModelLoadError as exc:

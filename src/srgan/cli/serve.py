@@ -26,6 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--queue", type=Number(int, 1), default=8, help="jobs waiting or running before new ones get 503"
     )
+    parser.add_argument(
+        "--upload-timeout",
+        type=Number(float, 0, 3600, above=True),
+        default=60.0,
+        metavar="S",
+        help="seconds an upload may take to arrive; its place in the queue is then freed (default 60)",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto", choices=INFERENCE_PRECISIONS)
 
@@ -41,13 +48,39 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise CommandError("srgan serve needs the web extra: pip install 'srgan[web]'") from exc
     models = args.model or bundled_names()
+    _check_listen(args.host, args.port)  # before the models load and the results folder is made
     try:
         config = ServeConfig(
-            models, args.max_pixels, args.max_upload_mb, args.workers, args.queue, args.device, args.precision
+            models,
+            args.max_pixels,
+            args.max_upload_mb,
+            args.workers,
+            args.queue,
+            args.device,
+            args.precision,
+            upload_seconds=args.upload_timeout,
         )
         app = create_app(config)
     except (ValueError, ImportError) as exc:  # includes a model file that cannot be loaded
         raise CommandError(str(exc)) from exc
     print(f"srgan serve: http://{args.host}:{args.port}/  (models: {', '.join(models)}; Ctrl-C to stop)")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    finally:
+        app.state.jobs.shutdown()  # also when uvicorn stops before its lifespan ran: no folder left behind
     return 0
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Refuse an address this process cannot listen on (taken, not this machine's), with one sentence."""
+    import socket
+
+    from srgan.cli import CommandError
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None

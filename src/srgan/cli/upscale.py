@@ -312,28 +312,41 @@ def _load_upscaler(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _finished(job: Job, scale: int, size: OutputSize) -> bool:
+    """Whether ``job``'s output is already complete. An unreadable input is not skipped: upscaling it
+    reports the input's own problem, never its output's."""
+    import os
+
     from srgan.imageio import ImageReadError
     from srgan.inference.files import is_complete, output_size_for
 
-    if not job.target.exists():
+    if not os.path.lexists(job.target) or job.target.is_dir():
         return False
     try:
         return is_complete(job.target, output_size_for(job.source, scale, size))
     except ImageReadError:
-        return False  # the input itself is unreadable: upscaling it reports that
+        return False
 
 
 def _upscale_one(upscaler, job: Job, fmt: str, args: argparse.Namespace, size: OutputSize) -> str | None:  # type: ignore[no-untyped-def]
     """None on success, else one sentence naming the file and the problem."""
-    from srgan.imageio import ImageReadError, ReadPolicy
+    import os
+
+    from srgan.imageio import ImageReadError, ReadPolicy, read_header
     from srgan.inference.files import upscale_file
 
-    if job.target.exists() and not args.overwrite:
+    policy = ReadPolicy(max_pixels=args.max_pixels)
+    blocked = _blocked_output(job.target)
+    if blocked:
+        return f"{job.source}: the output path {blocked}; choose another -o or --suffix"
+    if os.path.lexists(job.target) and not args.overwrite:
+        try:
+            read_header(job.source, policy)  # an unreadable input is the input's problem, not its output's
+        except ImageReadError as exc:
+            return str(exc)
         if args.skip_existing:
             return f"{job.source}: {job.target} exists but is not a complete output (use --overwrite to replace it)"
         return f"{job.source}: {job.target} exists (use --overwrite to replace it)"
     try:
-        policy = ReadPolicy(max_pixels=args.max_pixels)
         upscale_file(upscaler, job.source, job.target, fmt, args.quality, policy, args.overwrite, size=size)
     except ImageReadError as exc:
         return str(exc)
@@ -345,4 +358,17 @@ def _upscale_one(upscaler, job: Job, fmt: str, args: argparse.Namespace, size: O
         return f"{job.source}: cannot write {job.target} ({exc.strerror or exc})"
     except (ValueError, MemoryError) as exc:
         return f"{job.source}: {exc}"
+    return None
+
+
+def _blocked_output(target: Path) -> str | None:
+    """What stands where the output file or its folders must go, which --overwrite never replaces:
+    a folder at the file's path, or a file where one of its folders should be."""
+    if target.is_dir():
+        return f"{target} is a folder"
+    for parent in target.parents:
+        if parent.exists() and not parent.is_dir():
+            return f"{target} needs the folder {parent}, which is a file"
+        if parent.is_dir():
+            return None
     return None

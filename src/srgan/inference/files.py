@@ -92,12 +92,17 @@ def upscale_file(
 def estimate_bytes(
     upscaler: Upscaler, width: int, height: int, alpha: bool, bits: int, final: tuple[int, int] | None
 ) -> int:
-    """Peak host memory (bytes) to upscale a width x height image, from what the code allocates: the
-    float input (and its premultiplied copy), the tiler's float accumulator and weights per output
-    pixel (twice with alpha, which is upscaled in a pass of its own, plus the un-premultiplied colour),
-    a resampled copy for another output size, the integer output, and the network's working set."""
-    s = upscaler.scale
-    in_px, out_px = width * height, width * height * s * s
+    """Peak host memory (bytes) to upscale a width x height image: its pixel buffers (``image_bytes``)
+    and the network's working set."""
+    return image_bytes(upscaler.scale, width, height, alpha, bits, final) + upscaler.working_set_bytes()
+
+
+def image_bytes(scale: int, width: int, height: int, alpha: bool, bits: int, final: tuple[int, int] | None) -> int:
+    """The pixel buffers (bytes) of upscaling a width x height image x``scale``, from what the code
+    allocates: the float input (and its premultiplied copy), the tiler's float accumulator and weights
+    per output pixel (twice with alpha, which is upscaled in a pass of its own, plus the
+    un-premultiplied colour), a resampled copy for another output size (``final``), the integer output."""
+    in_px, out_px = width * height, width * height * scale * scale
     final_px = final[0] * final[1] if final is not None else 0
     channels_out = 4 if alpha else 3
     per_out = 16 + (16 + 12 if alpha else 0)
@@ -106,7 +111,6 @@ def estimate_bytes(
         + out_px * per_out
         + final_px * 4 * channels_out
         + (final_px or out_px) * channels_out * (2 if bits > 8 else 1)
-        + upscaler.working_set_bytes()
     )
 
 

@@ -12,6 +12,7 @@ API (all JSON unless noted):
 
 from __future__ import annotations
 
+import math
 import re
 import tempfile
 import threading
@@ -22,12 +23,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO
 
+import anyio
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from srgan.imageio import ImageReadError, ReadPolicy, probe, write_image
+from srgan.imageio import Header, ImageReadError, ReadPolicy, probe, read_header, write_image
+from srgan.inference.files import OutputSize, image_bytes
 from srgan.web.jobs import Job, JobManager, QueueFull, Reservation
 
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -50,9 +53,20 @@ class ServeConfig:
         precision: str = "auto",
         max_result_mb: float = 2048.0,
         result_ttl: float = 3600.0,
+        upload_seconds: float = 60.0,
     ) -> None:
         if not models:
             raise ValueError("no model to serve: pass --model (a bundled name or a file)")
+        # the command line checks these as it parses them; the same rule for Python callers
+        for name, value, low in (
+            ("max_pixels", max_pixels, 1),
+            ("max_upload_mb", max_upload_mb, 1e-6),
+            ("workers", workers, 1),
+            ("max_queue", max_queue, 1),
+            ("upload_seconds", upload_seconds, 1e-3),
+        ):
+            if not (math.isfinite(value) and value >= low):
+                raise ValueError(f"{name} must be a finite number of at least {low:g}, got {value}")
         self.models = models
         self.max_pixels = max_pixels
         self.max_upload_bytes = int(max_upload_mb * 2**20)
@@ -60,6 +74,7 @@ class ServeConfig:
         self.device, self.precision = device, precision
         self.max_result_bytes = int(max_result_mb * 2**20)
         self.result_ttl = result_ttl
+        self.upload_seconds = upload_seconds
 
 
 def create_app(config: ServeConfig) -> FastAPI:
@@ -94,7 +109,7 @@ def create_app(config: ServeConfig) -> FastAPI:
     def upscale(source: Path, job: Job, progress: Any, result: Path, preview: Path) -> tuple[int, int]:
         """Runs in a worker: the upload is decoded here, never in the request handler."""
         from srgan.atomic import atomic_path
-        from srgan.inference.files import OutputSize, upscale_file
+        from srgan.inference.files import upscale_file
 
         up = upscaler_for(job.model, job.strength)
         size = OutputSize(job.outscale, job.width_limit, job.height_limit)
@@ -114,7 +129,10 @@ def create_app(config: ServeConfig) -> FastAPI:
 
     for name in sources:  # every model is checked (and loaded) at start-up, not at the first upload
         upscaler_for(name, 1.0)
-    jobs = JobManager(upscale, config.workers, config.max_queue, config.max_result_bytes, config.result_ttl)
+    jobs = JobManager(
+        upscale, config.workers, config.max_queue, config.max_result_bytes, config.result_ttl, config.upload_seconds
+    )
+    scales = {name: upscaler_for(name, 1.0).scale for name in sources}
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -161,9 +179,13 @@ def create_app(config: ServeConfig) -> FastAPI:
             return await http_error(request, busy)
         request.state.reservation = reservation
         try:
-            return await call_next(request)
+            # The place is held only until the reservation's deadline: a client that declares a body
+            # and never sends it gets 408 then, and cannot keep the queue full.
+            with anyio.move_on_after(config.upload_seconds):
+                return await call_next(request)
+            return error(408, f"the upload did not arrive within {config.upload_seconds:g} seconds")
         finally:
-            reservation.release()  # an upload refused after all (400, 413, 422) gives its place back
+            reservation.release()  # an upload refused after all (400, 408, 413, 422) gives its place back
 
     @app.get("/", response_class=HTMLResponse)
     async def index() -> HTMLResponse:
@@ -207,9 +229,14 @@ def create_app(config: ServeConfig) -> FastAPI:
         reservation: Reservation = request.state.reservation  # taken by limit_upload
         # The multipart parser has spooled the upload to a temporary file; it is copied to a private
         # file in chunks, never held in memory whole.
-        upload = await run_in_threadpool(
+        upload, header = await run_in_threadpool(
             _store_and_probe, file.file, config.max_upload_bytes, config.max_pixels, jobs.uploads_dir
         )
+        try:
+            _check_job_memory(header, scales[name], OutputSize(outscale, width, height), config.max_pixels)
+        except HTTPException:
+            upload.unlink(missing_ok=True)
+            raise
         try:
             job = jobs.submit(upload, name, blend, outscale, width, height, reservation)
         except QueueFull:  # the server is shutting down
@@ -260,7 +287,24 @@ def public_names(models: list[str]) -> dict[str, str]:
     return names
 
 
-def _store_and_probe(source: BinaryIO, max_bytes: int, max_pixels: int, folder: Path) -> Path:
+def _check_job_memory(header: Header, scale: int, size: OutputSize, max_pixels: int) -> None:
+    """The memory rule (README): a job may use what the largest accepted input (``max_pixels``, of the
+    upload's kind) needs at the model's own scale, output included; a larger output size is refused
+    (413) before the job is queued."""
+    width, height = header.size
+    final = size.target(width, height)
+    need = image_bytes(scale, width, height, header.alpha, header.bits, final)
+    budget = image_bytes(scale, max_pixels, 1, header.alpha, header.bits, None)  # only w * h counts
+    if need > budget:
+        out_w, out_h = size.written(width, height, scale)
+        raise HTTPException(
+            413,
+            f"a {out_w}x{out_h} result would need about {need / 2**30:.1f} GiB, more than this server's "
+            f"{budget / 2**30:.1f} GiB per job (a {max_pixels:,}-pixel input at x{scale}); ask for a smaller size",
+        )
+
+
+def _store_and_probe(source: BinaryIO, max_bytes: int, max_pixels: int, folder: Path) -> tuple[Path, Header]:
     """Copy an upload to a private file in 1 MiB chunks and check its header and structure (no pixel
     is decoded: that happens in a worker, so memory is bounded by the jobs accepted, not the requests
     made)."""
@@ -275,6 +319,7 @@ def _store_and_probe(source: BinaryIO, max_bytes: int, max_pixels: int, folder: 
                     raise HTTPException(413, f"upload exceeds the {max_bytes / 2**20:.0f} MB limit")
                 f.write(chunk)
         probe(path, ReadPolicy(max_pixels=max_pixels))
+        header = read_header(path, ReadPolicy(max_pixels=max_pixels))
     except ImageReadError as exc:
         path.unlink(missing_ok=True)
         message = str(exc).replace(str(path), "the upload")
@@ -282,4 +327,4 @@ def _store_and_probe(source: BinaryIO, max_bytes: int, max_pixels: int, folder: 
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    return path
+    return path, header

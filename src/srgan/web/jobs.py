@@ -28,12 +28,18 @@ class QueueFull(Exception):
 
 class Reservation:
     """A place in the queue, held while an upload is being read, so that no more uploads are read
-    at once than can become jobs. ``JobManager.submit`` turns it into the job; ``release`` gives an
-    unused place back (it does nothing once the place is used or released)."""
+    at once than can become jobs. It holds the place until ``expires`` (a ``time.monotonic()``): a
+    client that declares a body and never sends it cannot keep the place. ``JobManager.submit`` turns
+    it into the job; ``release`` gives an unused place back (it does nothing once the place is used,
+    released or expired)."""
 
-    def __init__(self, manager: JobManager) -> None:
+    def __init__(self, manager: JobManager, expires: float) -> None:
         self._manager = manager
+        self.expires = expires
         self.held = True
+
+    def live(self, now: float) -> bool:
+        return self.held and now < self.expires
 
     def release(self) -> None:
         self._manager._release(self)
@@ -91,13 +97,15 @@ class JobManager:
         max_queue: int = 8,
         max_result_bytes: int = 2 << 30,
         ttl_seconds: float = 3600.0,
+        reservation_seconds: float = 60.0,
     ) -> None:
         self._upscale = upscale
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="srgan-job")
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._jobs: dict[str, Job] = {}
-        self._reserved = 0  # places held by uploads still being read
+        self._reservations: set[Reservation] = set()  # places held by uploads still being read
+        self.reservation_seconds = reservation_seconds
         self.max_queue = max_queue
         self.max_result_bytes = max_result_bytes
         self.ttl_seconds = ttl_seconds
@@ -111,27 +119,32 @@ class JobManager:
             return self._pending()
 
     def _pending(self) -> int:  # with the lock held
-        return self._reserved + sum(j.status in ("queued", "running") for j in self._jobs.values())
+        now = time.monotonic()
+        self._reservations = {r for r in self._reservations if r.live(now)}  # expired places are free again
+        return len(self._reservations) + sum(j.status in ("queued", "running") for j in self._jobs.values())
 
     def reserve(self) -> Reservation:
-        """Hold a place for an upload about to be read; QueueFull when there is none."""
+        """Hold a place for an upload about to be read, for ``reservation_seconds``; QueueFull when
+        there is none."""
         with self._lock:
             if self._closing.is_set() or self._pending() >= self.max_queue:
                 raise QueueFull
-            self._reserved += 1
-            return Reservation(self)
+            reservation = Reservation(self, time.monotonic() + self.reservation_seconds)
+            self._reservations.add(reservation)
+            return reservation
 
     def _release(self, reservation: Reservation) -> None:
         with self._lock:
             self._take(reservation)
 
     def _take(self, reservation: Reservation | None) -> bool:  # with the lock held
-        """Give up ``reservation``'s place if it still holds one; True if it did."""
-        if reservation is None or not reservation.held:
+        """Give up ``reservation``'s place if it still holds one (not expired); True if it did."""
+        if reservation is None:
             return False
+        live = reservation.live(time.monotonic())
         reservation.held = False
-        self._reserved -= 1
-        return True
+        self._reservations.discard(reservation)
+        return live
 
     def submit(
         self,
