@@ -455,3 +455,28 @@ def test_serve_refuses_an_address_it_cannot_listen_on_and_leaves_no_folder(
         argv = ["serve", "--model", str(model_file), "--port", str(port)]
         fails_with_one_sentence(capsys, argv, f"cannot listen on 127.0.0.1:{port} (Address already in use)")
     assert not any(tmp_path.iterdir())
+
+
+def test_the_python_api_says_which_range_and_shape_it_takes(model_file: Path) -> None:
+    import torch
+
+    from srgan.inference.upscaler import Upscaler
+
+    up = Upscaler.from_pretrained(model_file, precision="fp32")
+    photo = np.random.default_rng(0).integers(0, 256, (8, 8, 3)).astype(np.float32)  # 0..255 as floats
+    with pytest.raises(
+        ValueError, match=r"holds values from 0 to 255, but float images hold values in \[0, 1\] \(an 8-bit"
+    ):
+        up.upscale(photo)
+    with pytest.raises(ValueError, match=r"the float tensor holds values from 0 to 255"):
+        up.upscale(torch.from_numpy(photo).permute(2, 0, 1))
+    with pytest.raises(ValueError, match="holds NaN or infinite values"):
+        up.upscale(np.full((8, 8, 3), np.nan, np.float32))
+    with pytest.raises(ValueError, match=r"the array is an empty image \(0x0 pixels\); give at least 1x1"):
+        up.upscale(np.zeros((0, 0, 3), np.uint8))
+    with pytest.raises(ValueError, match=r"the tensor is an empty image \(0x4 pixels\)"):
+        up.upscale(torch.zeros(3, 4, 0))
+    with pytest.raises(ValueError, match=r"the batch is empty \(shape \(0, 3, 8, 8\)\); give at least one image"):
+        up.upscale(torch.zeros(0, 3, 8, 8))
+    # the same pixels in the range it takes are upscaled
+    assert up.upscale(photo / 255).shape == (16, 16, 3)

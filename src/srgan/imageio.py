@@ -91,6 +91,7 @@ class ImageData:
         """(H, W) or (H, W, C), C in 1..4 (gray, gray+alpha, RGB, RGBA); uint8, uint16 or float in [0, 1]."""
         if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4)):
             raise ValueError(f"expected an (H, W) or (H, W, C) array with C in 1..4; got shape {arr.shape}")
+        _check_not_empty(arr.shape[1], arr.shape[0], "array")
         if arr.dtype == np.uint8:
             t = torch.from_numpy(np.ascontiguousarray(arr))
             bits = 8
@@ -98,6 +99,7 @@ class ImageData:
             t, bits = torch.from_numpy(arr.astype(np.float32) / 65535.0), 16
         elif np.issubdtype(arr.dtype, np.floating):
             t, bits = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)), 16
+            _check_unit_range(t, "array")
         else:
             raise ValueError(f"unsupported array dtype {arr.dtype}; use uint8, uint16 or float")
         t = t[None] if t.dim() == 2 else t.permute(2, 0, 1)
@@ -108,6 +110,9 @@ class ImageData:
         """(C, H, W), C in 1..4; uint8, or float in [0, 1]."""
         if t.dim() != 3 or t.shape[0] not in (1, 2, 3, 4):
             raise ValueError(f"expected a (C, H, W) tensor with C in 1..4; got {tuple(t.shape)}")
+        _check_not_empty(t.shape[2], t.shape[1], "tensor")
+        if t.is_floating_point():
+            _check_unit_range(t, "tensor")
         c = t.shape[0]
         colour = t[:1] if c in (1, 2) else t[:3]
         alpha = to_float(t[c - 1 :]).clone() if c in (2, 4) else None
@@ -155,6 +160,28 @@ class ImageData:
         if "dpi" in info:
             info["dpi"] = (info["dpi"][0] * factor_x, info["dpi"][1] * factor_y)
         return replace(self, pixels=pixels, alpha=alpha, info=info)
+
+
+# How far outside [0, 1] a float image may stray (one 8-bit level) before it is taken for another
+# range (0..255, -1..1) rather than rounding.
+UNIT_RANGE_SLACK = 1 / 255
+
+
+def _check_not_empty(width: int, height: int, what: str) -> None:
+    if width < 1 or height < 1:
+        raise ValueError(f"the {what} is an empty image ({width}x{height} pixels); give at least 1x1")
+
+
+def _check_unit_range(t: torch.Tensor, what: str) -> None:
+    """Float images hold values in [0, 1]: a 0..255 one would otherwise be clamped to white."""
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"the float {what} holds NaN or infinite values; float images hold values in [0, 1]")
+    low, high = float(t.min()), float(t.max())
+    if low < -UNIT_RANGE_SLACK or high > 1 + UNIT_RANGE_SLACK:
+        hint = " (an 8-bit image? pass it as uint8, or divide by 255)" if high > 1.5 else ""
+        raise ValueError(
+            f"the float {what} holds values from {low:g} to {high:g}, but float images hold values in [0, 1]{hint}"
+        )
 
 
 # ---- tensor helpers ----------------------------------------------------------------------------

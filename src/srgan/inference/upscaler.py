@@ -342,6 +342,8 @@ class Upscaler:
 
     def _upscale_torch(self, t: torch.Tensor) -> torch.Tensor:
         if t.dim() == 4:
+            if t.shape[0] == 0:
+                raise ValueError(f"the batch is empty (shape {tuple(t.shape)}); give at least one image")
             return torch.stack([self._upscale_torch(x) for x in t])
         out = self.upscale_data(ImageData.from_tensor(t.detach().cpu()))
         return out.planes().to(t.device, t.dtype if t.is_floating_point() else torch.float32)
