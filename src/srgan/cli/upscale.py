@@ -223,19 +223,23 @@ def run(args: argparse.Namespace) -> int:
     bar.close()
     done, total, skipped, failures = _gather(shard, done, total, skipped, failures)
     errors += failures
-    if not shard.is_main:
-        return 1 if errors else 0
-    if args.outscale:
-        factor = f"x{args.outscale:g}"
-    elif args.width or args.height:
-        factor = f"to fit {args.width or 'any'} x {args.height or 'any'} px"
-    else:
-        factor = f"x{upscaler.scale}"
-    processes = f" in {shard.world_size} processes" if shard.enabled else ""
-    print(f"upscaled {done} of {total + len(plan_errors)} image(s) {factor} with {description}{processes}")
-    if skipped:
-        print(f"skipped {skipped} image(s) whose output was already complete")
-    return report_problems(errors, "problem(s)")
+    status = 0
+    if shard.is_main:
+        if args.outscale:
+            factor = f"x{args.outscale:g}"
+        elif args.width or args.height:
+            factor = f"to fit {args.width or 'any'} x {args.height or 'any'} px"
+        else:
+            factor = f"x{upscaler.scale}"
+        processes = f" in {shard.world_size} processes" if shard.enabled else ""
+        print(f"upscaled {done} of {total + len(plan_errors)} image(s) {factor} with {description}{processes}")
+        if skipped:
+            print(f"skipped {skipped} image(s) whose output was already complete")
+        status = report_problems(errors, "problem(s)")
+    _leave(shard)
+    # Under torchrun only rank 0 reports the run's status: its summary counts every process's problems.
+    # Another rank exiting 1 made the launcher kill rank 0, often before its summary was out.
+    return status
 
 
 def check_options(args: argparse.Namespace) -> None:
@@ -274,9 +278,23 @@ def _gather(
 
     parts: list[tuple[int, int, int, list[str]] | None] = [None] * shard.world_size
     dist.all_gather_object(parts, (done, total, skipped, failures))
-    dist.destroy_process_group()
     rows = [p for p in parts if p is not None]
     return (sum(r[0] for r in rows), sum(r[1] for r in rows), sum(r[2] for r in rows), [m for r in rows for m in r[3]])
+
+
+def _leave(shard: DistInfo) -> None:
+    """Leave the process group once rank 0's summary is printed: no process exits (and so no
+    launcher stops the others) while it is being written."""
+    if not shard.enabled:
+        return
+    import sys
+
+    import torch.distributed as dist
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    dist.barrier()
+    dist.destroy_process_group()
 
 
 def _load_upscaler(args: argparse.Namespace):  # type: ignore[no-untyped-def]
