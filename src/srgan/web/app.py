@@ -228,17 +228,18 @@ def create_app(config: ServeConfig) -> FastAPI:
         blend = 1.0 if strength is None else round(strength / STRENGTH_STEP) * STRENGTH_STEP
         reservation: Reservation = request.state.reservation  # taken by limit_upload
         # The multipart parser has spooled the upload to a temporary file; it is copied to a private
-        # file in chunks, never held in memory whole.
-        upload, header = await run_in_threadpool(
-            _store_and_probe, file.file, config.max_upload_bytes, config.max_pixels, jobs.uploads_dir
-        )
+        # file in chunks, never held in memory whole. The body has arrived: the upload deadline no longer
+        # applies (it would abandon the copy, and its file, in the worker thread).
+        with anyio.CancelScope(shield=True):
+            upload, header = await run_in_threadpool(
+                _store_and_probe, file.file, config.max_upload_bytes, config.max_pixels, jobs.uploads_dir
+            )
         try:
             _check_job_memory(header, scales[name], OutputSize(outscale, width, height), config.max_pixels)
+            job = jobs.submit(upload, name, blend, outscale, width, height, reservation)
         except HTTPException:
             upload.unlink(missing_ok=True)
             raise
-        try:
-            job = jobs.submit(upload, name, blend, outscale, width, height, reservation)
         except QueueFull:  # the server is shutting down
             upload.unlink(missing_ok=True)
             raise busy from None
