@@ -243,6 +243,10 @@ NOT_A_MODEL = "/nonexistent/model.pth"  # reaching the model would fail differen
         (["serve", "--max-pixels", "inf"], "argument --max-pixels: takes a whole number of at least 1, got 'inf'"),
         (["info", "--blocks", "100000"], "argument --blocks: takes a whole number from 1 to 256, got 100000"),
         (["train", "--scale", "nan"], "argument --scale: takes a whole number, got 'nan'"),
+        (
+            ["distill", "targets", "--teacher", NOT_A_MODEL, "--photos", ".", "--out", "c", "--max-gb", "nan"],
+            "argument --max-gb: takes a number above 0, got 'nan'",
+        ),
     ],
 )
 def test_every_numeric_option_takes_finite_numbers_in_its_range_checked_before_any_model_loads(

@@ -13,6 +13,8 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from srgan.cli.options import Number
+
     sub = parser.add_subparsers(dest="distill_command", metavar="STEP", required=True)
     t = sub.add_parser(
         "targets",
@@ -24,21 +26,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--photos", required=True, nargs="+", type=Path, metavar="DIR", help="training photo folders")
     t.add_argument("--out", required=True, type=Path, metavar="DIR", help="the cache folder (made or added to)")
     t.add_argument("--degradation", choices=("bicubic", "realistic"), default="realistic")
-    t.add_argument("--clean-prob", type=float, default=0.0, metavar="P", help="realistic: share of clean bicubic LRs")
-    t.add_argument("--light-prob", type=float, default=0.0, metavar="P", help="realistic: share of bicubic + 1 JPEG")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--patch", type=int, default=96, metavar="PX", help="HR training patch side (default 96)")
+    t.add_argument(
+        "--clean-prob", type=Number(float, 0, 1), default=0.0, metavar="P", help="realistic: share of clean bicubic LRs"
+    )
+    t.add_argument(
+        "--light-prob", type=Number(float, 0, 1), default=0.0, metavar="P", help="realistic: share of bicubic + 1 JPEG"
+    )
+    t.add_argument("--seed", type=Number(int, 0), default=0)
+    t.add_argument("--patch", type=Number(int, 1), default=96, metavar="PX", help="HR training patch side (default 96)")
     t.add_argument(
         "--crop",
-        type=int,
+        type=Number(int, 1),
         default=None,
         metavar="PX",
         help="LR side of each target's kept centre (default 96: a 384px target at x4)",
     )
-    t.add_argument("--max-items", type=int, metavar="N", help="stop at this many items")
-    t.add_argument("--max-gb", type=float, metavar="GB", help="stop when the cache holds this much")
+    t.add_argument("--max-items", type=Number(int, 1), metavar="N", help="stop at this many items")
+    t.add_argument(
+        "--max-gb", type=Number(float, 0, above=True), metavar="GB", help="stop when the cache holds this much"
+    )
     t.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="fp32", help="the teacher's (default fp32)")
-    t.add_argument("--log-every", type=int, default=10, metavar="N", help="items between progress lines")
+    t.add_argument("--log-every", type=Number(int, 1), default=10, metavar="N", help="items between progress lines")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,12 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from srgan.distill.targets import DEFAULT_CROP, TargetSettings, generate
     from srgan.modelfiles.errors import ModelLoadError
 
-    for name in ("max_items", "log_every"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            raise CommandError(f"--{name.replace('_', '-')} must be at least 1")
-    if args.max_gb is not None and args.max_gb <= 0:
-        raise CommandError("--max-gb must be above 0")
-    if not (0 <= args.clean_prob <= 1 and 0 <= args.light_prob <= 1 and args.clean_prob + args.light_prob <= 1):
+    if args.clean_prob + args.light_prob > 1:  # each is in 0..1 (cli.options checks it as it is parsed)
         raise CommandError("--clean-prob and --light-prob must be in 0..1 and add up to at most 1")
     if not args.teacher.is_file():
         raise CommandError(f"--teacher {args.teacher} is not a file")
