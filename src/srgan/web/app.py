@@ -3,8 +3,9 @@
 API (all JSON unless noted):
 - ``GET  /api/models``: the models on offer and the limits.
 - ``POST /api/upscale`` (multipart: ``file``, optional ``model``): 202 with ``{"id", "status_url"}``;
-  413 too large (bytes or pixels, checked before decoding), 422 not a readable image, 400 unknown
-  model, 411 no Content-Length, 503 queue full (with Retry-After).
+  413 too large (bytes or pixels, checked before decoding, or an output size over the per-job memory
+  budget), 422 not a readable image, 400 unknown model, 408 body not sent before the upload deadline,
+  411 no Content-Length, 503 queue full (with Retry-After).
 - ``GET  /api/jobs/{id}``: status, progress (tiles done/total), error, and when done the result URLs.
 - ``GET  /api/jobs/{id}/result``: the upscaled PNG; ``GET /api/jobs/{id}/input``: the input
   as decoded, PNG, at its own size (the page stretches it over the result for the before/after view).
