@@ -9,9 +9,11 @@ Reading rules, per input mode (``ReadPolicy`` chooses what to keep):
 - P (palette): via RGBA (or RGB when opaque).
 - 16-bit PNG (I;16, and 48/64-bit RGB(A) / 32-bit LA, read with pypng since Pillow decodes those to
   8 bits): kept at 16 bits (float32) on every path: training, evaluation, upscaling, the web page.
-- EXIF orientation is applied; the ICC profile, EXIF (orientation reset) and DPI are kept in ``info``.
-- One decompression-bomb policy: ``max_pixels`` (default Pillow's limit) is checked on the header,
-  before any pixel is decoded, with a sentence that names the file and the numbers.
+- EXIF orientation is applied (to 16-bit PNGs too); the ICC profile, EXIF (orientation reset) and DPI
+  are kept in ``info``.
+- One header-first read (``read_header``) on every path: size, frame count, EXIF orientation (a PNG's
+  found by walking its chunks, never by decoding) and the decompression-bomb policy, ``max_pixels``
+  (default Pillow's limit), all before any pixel is decoded, with a sentence that names the file.
 
 Pixels are stored compactly: uint8 for 8-bit images, float32 in [0, 1] for 16-bit and float ones
 (a training cache of hundreds of photographs stays small); ``ImageData.rgb`` gives float RGB.
