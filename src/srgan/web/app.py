@@ -301,9 +301,13 @@ def _check_job_memory(header: Header, scale: int, size: OutputSize, max_pixels: 
         out_w, out_h = size.written(width, height, scale)
         raise HTTPException(
             413,
-            f"a {out_w}x{out_h} result would need about {need / 2**30:.1f} GiB, more than this server's "
-            f"{budget / 2**30:.1f} GiB per job (a {max_pixels:,}-pixel input at x{scale}); ask for a smaller size",
+            f"a {out_w}x{out_h} result would need about {_size(need)}, more than this server's "
+            f"{_size(budget)} per job (a {max_pixels:,}-pixel input at x{scale}); ask for a smaller size",
         )
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{max(1, round(n / 2**20))} MiB"
 
 
 def _store_and_probe(source: BinaryIO, max_bytes: int, max_pixels: int, folder: Path) -> tuple[Path, Header]:
