@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 # torch is installed first and pinned, so pip never resolves a (CUDA, multi-GB) torch on its own.
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= dev,onnx,tensorboard,web,parity
+EXTRAS ?= dev,onnx,tensorboard,web,parity,video
 
 .PHONY: setup demo test test-slow lint format clean
 

@@ -45,7 +45,7 @@ def test_bad_options_get_one_sentence_and_touch_nothing(
     fails_with_one_sentence(capsys, argv, message.format(dir=work), folder=work)
 
 
-@pytest.mark.parametrize("name", ["anim.gif", "anim.webp", "pages.tif"])
+@pytest.mark.parametrize("name", ["pages.tif"])  # animated GIF/WebP/APNG are upscaled whole: tests/test_video.py
 def test_animations_and_multipage_files_are_refused_not_cut_to_one_frame(
     model_file: Path, work: Path, capsys: pytest.CaptureFixture[str], name: str
 ) -> None:

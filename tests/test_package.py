@@ -12,9 +12,10 @@ def run_python(code: str) -> str:
 
 def test_importing_the_package_and_building_the_cli_does_not_import_torch() -> None:
     out = run_python(
-        "import sys, srgan; from srgan.cli import build_parser; build_parser(); print('torch' in sys.modules, 'PIL' in sys.modules)"
+        "import sys, srgan; from srgan.cli import build_parser; build_parser(); "
+        "print('torch' in sys.modules, 'PIL' in sys.modules, 'av' in sys.modules)"
     )
-    assert out == "False False"
+    assert out == "False False False"
 
 
 def test_inference_does_not_import_training_code() -> None:

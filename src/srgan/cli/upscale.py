@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from srgan.cli import media
 from srgan.runtime import INFERENCE_PRECISIONS, MAX_OUTPUT_SIDE, MAX_OUTSCALE, SRGAN_SCALES
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"refuse larger inputs (decompression bombs); default {PIL_DEFAULT_MAX_PIXELS:,}",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    media.add_arguments(parser)
 
 
 @dataclass
@@ -96,8 +98,9 @@ class Job:
 def expand_inputs(inputs: list[str], recursive: bool) -> tuple[list[tuple[Path, Path | None]], list[str]]:
     """(file, the folder it was found in or None) for every input; and the inputs that matched nothing."""
     from srgan.imageio import image_extensions
+    from srgan.video import VIDEO_SUFFIXES
 
-    exts = image_extensions()
+    exts = image_extensions() | VIDEO_SUFFIXES
     found: list[tuple[Path, Path | None]] = []
     missing = []
     for item in inputs:
@@ -184,7 +187,10 @@ def run(args: argparse.Namespace) -> int:
 
     check_options(args)
     files, errors = expand_inputs(args.inputs, args.recursive)
-    single_file, file_format = output_kind(args.output, len(files))
+    found_media, files, media_errors = media.split_media(files)  # videos and animations: srgan.cli.media
+    errors += media_errors
+    n_inputs = len(files) + len(found_media)
+    single_file, file_format = output_kind(args.output, n_inputs) if files or not found_media else (False, None)
     if args.format and file_format and args.format != file_format:
         raise CommandError(f"--format {args.format} contradicts -o {args.output}; give one of them")
     fmt = args.format or file_format or "png"
@@ -198,6 +204,10 @@ def run(args: argparse.Namespace) -> int:
     suffix = args.suffix if args.suffix is not None else f"_x{args.outscale or upscaler.scale:g}"
     jobs, plan_errors = plan_outputs(files, args.output, fmt, suffix, single_file)
     errors += plan_errors
+    media_jobs, media_plan_errors = media.plan_media(
+        found_media, args.output, suffix, {j.target.resolve() for j in jobs}
+    )
+    errors += media_plan_errors
     if shard.is_main:
         for error in errors:
             print(f"srgan upscale: error: {error}", file=sys.stderr)
@@ -221,18 +231,21 @@ def run(args: argparse.Namespace) -> int:
             bar.write(f"srgan upscale: error: {message}", file=sys.stderr)
         bar.update(1)
     bar.close()
+    media_summary = media.run_media(upscaler, media_jobs, args, size, shard)
     done, total, skipped, failures = _gather(shard, done, total, skipped, failures)
-    errors += failures
+    errors += failures + media_summary.failures
     status = 0
     if shard.is_main:
-        if args.outscale:
-            factor = f"x{args.outscale:g}"
-        elif args.width or args.height:
-            factor = f"to fit {args.width or 'any'} x {args.height or 'any'} px"
-        else:
-            factor = f"x{upscaler.scale}"
-        processes = f" in {shard.world_size} processes" if shard.enabled else ""
-        print(f"upscaled {done} of {total + len(plan_errors)} image(s) {factor} with {description}{processes}")
+        media.report(media_summary, media_jobs)
+        if files or not media_jobs:
+            if args.outscale:
+                factor = f"x{args.outscale:g}"
+            elif args.width or args.height:
+                factor = f"to fit {args.width or 'any'} x {args.height or 'any'} px"
+            else:
+                factor = f"x{upscaler.scale}"
+            processes = f" in {shard.world_size} processes" if shard.enabled else ""
+            print(f"upscaled {done} of {total + len(plan_errors)} image(s) {factor} with {description}{processes}")
         if skipped:
             print(f"skipped {skipped} image(s) whose output was already complete")
         status = report_problems(errors, "problem(s)")

@@ -1,0 +1,94 @@
+"""Animated GIF, WebP and APNG through Pillow: every frame upscaled (colour premultiplied by alpha, alpha in
+its own pass, as for still images), written in the input's format with its frame durations, loop count and
+transparency. Frames are composited canvases (Pillow applies each frame's disposal when decoding), so an
+animation with transparency is written with "restore to background" disposal, which shows each canvas as it
+was; an opaque one keeps its disposal values. Pillow merges consecutive identical frames into one longer one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from srgan.atomic import atomic_path, remove_stale_temps
+from srgan.imageio import ImageData
+from srgan.inference.files import OutputSize, resample
+from srgan.inference.upscaler import Upscaler
+from srgan.video import VideoError
+from srgan.video.probe import ANIMATION_FORMATS
+
+
+@dataclass
+class AnimationResult:
+    frames: int
+    network: int  # frames that ran the network (a repeated frame reuses the previous output)
+
+
+def animation_suffix(path: Path) -> str:
+    """The output suffix of an animation: its own format's."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return "." + ANIMATION_FORMATS[str(im.format)]
+
+
+def upscale_animation(
+    upscaler: Upscaler,
+    source: Path,
+    target: Path,
+    size: OutputSize | None = None,
+    overwrite: bool = False,
+    quality: int = 95,
+) -> AnimationResult:
+    from PIL import Image, ImageSequence
+
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"{target} already exists")
+    remove_stale_temps(target)
+    frames: list[Image.Image] = []
+    durations: list[int] = []
+    disposals: list[int] = []
+    transparent, network = False, 0
+    previous: tuple[bytes, Image.Image] | None = None
+    try:
+        with Image.open(source) as im:
+            fmt = str(im.format)
+            loop = im.info.get("loop", 0)
+            for frame in ImageSequence.Iterator(im):
+                durations.append(int(frame.info.get("duration", 100)))
+                disposals.append(int(getattr(frame, "disposal_method", getattr(frame, "dispose_op", 0)) or 0))
+                canvas = frame.convert("RGBA")
+                if canvas.getextrema()[3][0] < 255:
+                    transparent = True
+                key = canvas.tobytes()
+                if previous is not None and previous[0] == key:
+                    frames.append(previous[1].copy())
+                    continue
+                out = _upscale(upscaler, canvas, size)
+                network += 1
+                previous = (key, out)
+                frames.append(out)
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise VideoError(f"{source}: not a readable animation ({exc})") from exc
+    params: dict[str, Any] = {"save_all": True, "append_images": frames[1:], "duration": durations, "loop": loop}
+    if fmt == "GIF":
+        params.update(disposal=2 if transparent else disposals, optimize=False)
+    elif fmt == "PNG":
+        params.update(disposal=1 if transparent else [min(d, 2) for d in disposals], blend=0)
+    else:
+        params.update(quality=quality, method=4)
+    with atomic_path(target, overwrite=overwrite) as tmp:
+        frames[0].save(tmp, format=fmt, **params)
+    return AnimationResult(frames=len(frames), network=network)
+
+
+def _upscale(upscaler: Upscaler, canvas: Any, size: OutputSize | None) -> Any:
+    data = ImageData.from_pil(canvas)
+    if data.alpha is not None and bool((data.alpha >= 1).all()):
+        data.alpha = None
+    out = upscaler.upscale_data(data)
+    wanted = size.target(*data.size) if size is not None else None
+    if wanted is not None:
+        out = resample(out, wanted)
+    im = out.to_pil()
+    return im.convert("RGBA")
