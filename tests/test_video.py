@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
+import time
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from PIL import Image
+
+from srgan.modelfiles.safetensors import save_generator
+
+from .conftest import TORCHRUN_2, blur_generator, torchrun_env
 
 av = pytest.importorskip("av", reason='the video extra is not installed (pip install "srgan[video]")')
 
@@ -180,3 +187,150 @@ def test_10_bit_stays_10_bit_in_hevc(model_file: Path, tmp_path: Path) -> None:
     with av.open(str(out)) as c:
         assert c.streams.video[0].codec_context.name == "hevc"
         assert c.streams.video[0].codec_context.pix_fmt == "yuv420p10le"
+
+
+def make_animation(path: Path, fmt: str) -> list[int]:
+    """Three 16x12 frames, each with a transparent corner, of different durations; loop 2. Returns the durations."""
+    durations = [60, 100, 140]
+    frames = []
+    for i in range(3):
+        arr = np.zeros((12, 16, 4), np.uint8)
+        arr[..., i] = 200
+        arr[..., 3] = 255
+        arr[:4, :4, 3] = 0
+        arr[6:, 4 * i : 4 * i + 4, :3] = 90
+        frames.append(Image.fromarray(arr, "RGBA"))
+    frames[0].save(path, format=fmt, save_all=True, append_images=frames[1:], duration=durations, loop=2, disposal=2)
+    return durations
+
+
+@pytest.mark.parametrize(("name", "fmt"), [("anim.gif", "GIF"), ("anim.webp", "WEBP"), ("anim.png", "PNG")])
+def test_animations_keep_frames_durations_loop_and_transparency(
+    model_file: Path, tmp_path: Path, name: str, fmt: str
+) -> None:
+    src = tmp_path / name
+    durations = make_animation(src, fmt)
+    blur = tmp_path / "blur.safetensors"  # linear: transparent stays exactly transparent, opaque opaque
+    save_generator(blur, blur_generator().state_dict(), blur_generator().config)
+    done = srgan(str(src), *common(blur), check=True)
+    assert "1 of 1 animation(s): 3 frame(s), of which 3 ran the network" in done.stdout, done.stdout
+    out = tmp_path / f"anim_x2{src.suffix}"
+    with Image.open(out) as im:
+        assert im.format == fmt and im.size == (32, 24) and im.n_frames == 3
+        assert im.info.get("loop") == 2
+        got = []
+        for i in range(3):
+            im.seek(i)
+            rgba = np.asarray(im.convert("RGBA"))
+            got.append(im.info["duration"])
+            assert rgba[:6, :6, 3].max() == 0 and rgba[12:20, 12:28, 3].min() == 255, "the transparent corner stays"
+        assert got == durations
+
+
+def test_bad_videos_and_outputs_get_one_sentence_and_leave_nothing(model_file: Path, tmp_path: Path) -> None:
+    good = tmp_path / "good.mp4"
+    make_clip(good, extras=False)
+    (tmp_path / "cut.mp4").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    (tmp_path / "noise.mkv").write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    with av.open(str(tmp_path / "sound.mka"), "w") as out:
+        a = out.add_stream("aac", rate=48000)
+        af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        af.sample_rate, af.pts = 48000, 0
+        out.mux(a.encode(af))
+        out.mux(a.encode())
+    out_dir = tmp_path / "out"
+    cases = {
+        "cut.mp4": "cut.mp4: not a readable video",
+        "noise.mkv": "noise.mkv: not a readable video",
+        "sound.mka": "sound.mka: has no video stream",
+    }
+    for name, message in cases.items():
+        done = srgan(str(tmp_path / name), "-o", str(out_dir), *common(model_file))
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert message in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert not out_dir.exists() or not any(out_dir.iterdir())
+    (tmp_path / "a-file").write_text("not a folder")
+    done = srgan(str(good), "-o", str(tmp_path / "a-file" / "out"), *common(model_file))
+    assert done.returncode == 1 and "cannot create the work folder" in done.stderr, done.stderr
+
+
+def test_hdr_is_refused_unless_allowed(model_file: Path, tmp_path: Path) -> None:
+    clip = tmp_path / "pq.mkv"
+    make_clip(clip, extras=False, trc=16)
+    done = srgan(str(clip), *common(model_file))
+    assert done.returncode == 1 and "is HDR (PQ (SMPTE ST 2084))" in done.stderr and "--allow-hdr" in done.stderr
+    assert not list(tmp_path.glob("pq_x2*")) and not list(tmp_path.glob(".pq*"))
+    srgan(str(clip), "--allow-hdr", *common(model_file), check=True)
+    assert describe(tmp_path / "pq_x2.mkv")["colour"][1] == 16
+
+
+def test_without_pyav_a_video_gets_the_install_command(model_file: Path, tmp_path: Path) -> None:
+    clip = tmp_path / "clip.mkv"
+    make_clip(clip, extras=False)
+    code = "import sys; sys.modules['av'] = None; from srgan.cli import main; sys.exit(main(sys.argv[1:]))"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "upscale", str(clip), *common(model_file)], capture_output=True, text=True
+    )
+    assert done.returncode == 1 and 'pip install "srgan[video]"' in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def decoded(path: Path) -> list[bytes]:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray().tobytes() for f in c.decode(video=0)]
+
+
+def test_repeated_frames_reuse_the_previous_output(model_file: Path, tmp_path: Path) -> None:
+    clip = tmp_path / "still.mkv"
+    make_clip(clip, frames=8, repeat=4, codec="ffv1", pix_fmt="yuv444p", extras=False)
+    done = srgan(str(clip), "--codec", "ffv1", *common(model_file), check=True)
+    assert "8 frame(s), of which 2 ran the network (6 repeated a previous frame)" in done.stdout, done.stdout
+    frames = decoded(tmp_path / "still_x2.mkv")
+    assert len(frames) == 8 and frames[0] == frames[3] and frames[4] == frames[7] and frames[3] != frames[4]
+
+
+def test_kill_9_then_rerun_gives_the_same_file_as_one_run(model_file: Path, tmp_path: Path) -> None:
+    clip = tmp_path / "long.mkv"
+    make_clip(clip, frames=60, size=(96, 64), codec="ffv1", pix_fmt="yuv444p", extras=False)
+    args = ["--codec", "ffv1", "--segment-frames", "4", *common(model_file)]
+    whole = tmp_path / "whole.mkv"
+    srgan(str(clip), "-o", str(whole), *args, check=True)
+
+    out = tmp_path / "resumed.mkv"
+    work = tmp_path / ".resumed.mkv.srgan-work"
+    cmd = [sys.executable, "-m", "srgan", "upscale", str(clip), "-o", str(out), *args]
+    proc = subprocess.Popen(
+        cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    deadline = time.time() + 120
+    while len(list(work.glob("segment-*.pkt"))) < 3 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert not out.exists()
+    finished = len(list(work.glob("segment-*.pkt")))
+    assert 3 <= finished < 15
+
+    changed = srgan(str(clip), "-o", str(out), *args[:3], "5", *args[4:])
+    assert changed.returncode == 1 and "holds an unfinished run with other options" in changed.stderr, changed.stderr
+
+    done = srgan(str(clip), "-o", str(out), *args, check=True)
+    assert f"{60 - 4 * finished} frame(s)" in done.stdout, done.stdout
+    assert decoded(out) == decoded(whole)
+    assert describe(out) == describe(whole)
+    assert not work.exists()
+
+
+def test_two_torchrun_processes_share_the_segments_of_one_video(model_file: Path, tmp_path: Path) -> None:
+    clip = tmp_path / "clip.mkv"
+    make_clip(clip, frames=16, codec="ffv1", pix_fmt="yuv444p")
+    args = ["--codec", "ffv1", "--segment-frames", "2", *common(model_file)]
+    srgan(str(clip), "-o", str(tmp_path / "one.mkv"), *args, check=True)
+    cmd = [sys.executable, *TORCHRUN_2, "-m", "srgan", "upscale", str(clip), "-o", str(tmp_path / "two.mkv"), *args]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=torchrun_env())
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("upscaled 1 of 1 video(s): 16 frame(s)") == 1, done.stdout
+    assert decoded(tmp_path / "two.mkv") == decoded(tmp_path / "one.mkv")
+    assert describe(tmp_path / "two.mkv") == describe(tmp_path / "one.mkv")
+    assert not list(tmp_path.glob(".two*"))

@@ -55,9 +55,9 @@ def upscale_animation(
             fmt = str(im.format)
             loop = im.info.get("loop", 0)
             for frame in ImageSequence.Iterator(im):
+                canvas = frame.convert("RGBA")  # decodes the frame: WebP sets its duration only then
                 durations.append(int(frame.info.get("duration", 100)))
                 disposals.append(int(getattr(frame, "disposal_method", getattr(frame, "dispose_op", 0)) or 0))
-                canvas = frame.convert("RGBA")
                 if canvas.getextrema()[3][0] < 255:
                     transparent = True
                 key = canvas.tobytes()
