@@ -334,3 +334,20 @@ def test_two_torchrun_processes_share_the_segments_of_one_video(model_file: Path
     assert decoded(tmp_path / "two.mkv") == decoded(tmp_path / "one.mkv")
     assert describe(tmp_path / "two.mkv") == describe(tmp_path / "one.mkv")
     assert not list(tmp_path.glob(".two*"))
+
+
+def test_eval_scores_flicker_of_a_video(model_file: Path, tmp_path: Path) -> None:
+    clip = tmp_path / "pan.mkv"
+    make_clip(clip, frames=6, size=(48, 32), codec="ffv1", pix_fmt="yuv444p", repeat=3, extras=False)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "srgan", "eval", "--video", str(clip), "--model", str(model_file), "--scale", "2"]
+    done = subprocess.run([*cmd, "--json", str(tmp_path / "r.json")], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    import json
+
+    rows = {r["model"]: r for r in json.loads((tmp_path / "r.json").read_text())["clips"]}
+    assert rows["bicubic"]["flicker"] == 0.0 and rows["bicubic"]["frames"] == 6
+    model = rows[str(model_file)]
+    # frames 0-2 and 3-5 are equal: only the one change counts, and a deterministic model repeats itself
+    assert model["flicker"] > 0 and model["hr_flicker"] > 0
+    assert "flicker = mean |d/dt SR_Y - d/dt bicubic_Y|" in done.stdout

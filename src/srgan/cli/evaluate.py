@@ -42,7 +42,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="LABEL=PSNR,NIQE[@DATASET]",
         help="an extra point for the plot (repeatable), e.g. 'public SRGAN=27.58,5.32@Set14'",
     )
-    parser.add_argument("--data", nargs="+", required=True, metavar="DIR", help="folders of HR images")
+    parser.add_argument("--data", nargs="+", metavar="DIR", help="folders of HR images")
+    parser.add_argument(
+        "--video",
+        nargs="+",
+        metavar="CLIP",
+        help="videos as HR clips instead: PSNR-Y and the flicker metric (docs/evaluation.md; needs the video extra)",
+    )
+    parser.add_argument("--max-frames", type=int, metavar="N", help="with --video: score the first N frames")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--save-images", metavar="DIR", help="write each SR result and a bicubic|model|HR crop")
     parser.add_argument("--per-image", action="store_true", help="print a row per image")
@@ -80,7 +87,9 @@ def run(args: argparse.Namespace) -> int:
     strengths: list[float] = args.strength
     if args.model == "bicubic" and (strengths != [1.0] or args.blend_with or args.precision != "fp32"):
         raise CommandError("--strength, --blend-with and --precision apply to models, not to bicubic")
-    folders = [Path(d) for d in args.data]
+    if bool(args.data) == bool(args.video):
+        raise CommandError("give --data (folders of HR images) or --video (clips), one of them")
+    folders = [Path(d) for d in args.data or []]
     for folder in folders:
         if not folder.is_dir():
             what = "is a file, not a folder of images" if folder.exists() else "does not exist"
@@ -119,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
 
         return model_fn
 
+    if args.video:
+        return _evaluate_videos(args, sr_function, strengths, upscale_bicubic)
     curve: list[tuple[float, list[DatasetReport]]] = []
     for strength in strengths:
         model_fn = sr_function(strength)
@@ -172,6 +183,41 @@ def run(args: argparse.Namespace) -> int:
         with atomic_path(args.json) as tmp:
             tmp.write_text(json.dumps(payload, indent=2) + "\n")
     return report_problems(problems, "image(s) left out")
+
+
+def _evaluate_videos(args: argparse.Namespace, sr_function, strengths: list[float], bicubic_fn) -> int:  # type: ignore[no-untyped-def]
+    """PSNR-Y and flicker (srgan.video.flicker) of each clip, per strength, with bicubic's row for scale."""
+    from srgan.cli import report_problems
+    from srgan.video import VideoError
+    from srgan.video.flicker import score_clip
+
+    problems: list[str] = []
+    rows = [("bicubic", bicubic_fn)] if args.model != "bicubic" else []
+    rows += [(args.model if s == 1.0 else f"{args.model} @ {s:g}", sr_function(s)) for s in strengths]
+    print(f"{'clip':24} {'model':28} {'frames':>6} {'PSNR-Y':>7} {'flicker':>8} {'HR flicker':>10}")
+    results = []
+    for clip in args.video:
+        for label, fn in rows:
+            try:
+                score = score_clip(Path(clip), fn, args.scale, args.max_frames)
+            except VideoError as exc:
+                problems.append(str(exc))
+                break
+            results.append({"clip": clip, "model": label, **score.__dict__})
+            print(
+                f"{score.name[:24]:24} {label[:28]:28} {score.frames:6d} {score.psnr_y:7.2f} {score.flicker:8.3f} "
+                f"{score.hr_flicker:10.3f}"
+            )
+    print(
+        f"x{args.scale}: each frame's LR by the protocol's bicubic; flicker = mean |d/dt SR_Y - d/dt bicubic_Y| in "
+        "8-bit levels (bicubic: 0; HR flicker: the clip's own frames in place of SR)"
+    )
+    if args.json:
+        from srgan.atomic import atomic_path
+
+        with atomic_path(args.json) as tmp:
+            tmp.write_text(json.dumps({"scale": args.scale, "clips": results}, indent=2) + "\n")
+    return report_problems(problems, "clip(s) left out")
 
 
 def _upscaler_function(opened, device, precision: str):  # type: ignore[no-untyped-def]
