@@ -165,8 +165,8 @@ def test_a_video_keeps_every_stream_timestamp_and_tag(model_file: Path, tmp_path
 
 def test_mp4_keeps_timestamps_and_refuses_subtitles_it_cannot_hold(model_file: Path, tmp_path: Path) -> None:
     clip = tmp_path / "clip.mp4"
-    make_clip(clip, extras=False)
-    srgan(str(clip), *common(model_file), check=True)
+    make_clip(clip, frames=12, extras=False)
+    srgan(str(clip), "--segment-frames", "3", *common(model_file), check=True)  # four GOPs joined
     assert describe(tmp_path / "clip_x2.mp4") == describe(clip)
     mkv = tmp_path / "subs.mkv"
     make_clip(mkv)
@@ -351,3 +351,11 @@ def test_eval_scores_flicker_of_a_video(model_file: Path, tmp_path: Path) -> Non
     # frames 0-2 and 3-5 are equal: only the one change counts, and a deterministic model repeats itself
     assert model["flicker"] > 0 and model["hr_flicker"] > 0
     assert "flicker = mean |d/dt SR_Y - d/dt bicubic_Y|" in done.stdout
+
+
+def test_the_video_benchmark_runs() -> None:
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "video_speed.py"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, str(script), "--smoke"], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "| fp32      | 4      |" in done.stdout and "outside network" in done.stdout

@@ -36,6 +36,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--allow-hdr", action="store_true", help="upscale HDR (PQ/HLG) videos too (models are SDR)")
 
 
+def check_options(args: argparse.Namespace) -> None:
+    """The video options' ranges, before any model is loaded."""
+    from srgan.cli import CommandError
+
+    if args.crf is not None and not 0 <= args.crf <= 63:
+        raise CommandError(f"--crf must be between 0 and 63, got {args.crf}")
+    if args.segment_frames is not None and args.segment_frames < 1:
+        raise CommandError(f"--segment-frames must be at least 1, got {args.segment_frames}")
+    if args.dedup_threshold < 0:
+        raise CommandError(f"--dedup-threshold must be zero or more, got {args.dedup_threshold:g}")
+
+
 @dataclass
 class MediaJob:
     source: Path

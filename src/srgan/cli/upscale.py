@@ -265,6 +265,7 @@ def check_options(args: argparse.Namespace) -> None:
         raise CommandError(f"--suffix {args.suffix!r} contains a path separator; it is added to file names only")
     if args.tile is not None and args.tile_context is not None and args.tile < min_tile(args.tile_context):
         raise CommandError(tile_too_small(args.tile, args.tile_context))
+    media.check_options(args)
 
 
 def _join_launcher(args: argparse.Namespace) -> DistInfo:

@@ -120,7 +120,10 @@ def upscale_video(
     if work.all_done() and work.claim("mux"):
         try:
             if not target.exists() or settings.overwrite:
-                mux(source, target, info, encoder, (width, height), work, settings.overwrite)
+                try:
+                    mux(source, target, info, encoder, (width, height), work, settings.overwrite)
+                except av.FFmpegError as exc:
+                    raise VideoError(f"{source}: cannot write {target} ({exc}); the work folder is kept") from exc
                 result.muxed = True
         finally:
             work.release("mux")
@@ -354,7 +357,9 @@ def _extradata(work: WorkFolder) -> bytes | None:
 def _video_packets(work: WorkFolder, info: VideoInfo, stream: Any, matroska: bool) -> Iterator[tuple[Fraction, Any]]:
     import av
 
+    first_dts: int | None = None
     last_dts: int | None = None
+    pending: Any = None
     for k in range(len(work.segments)):
         for pts, dts, duration, key, data in read_segment(work.segment_file(k)):
             # A fresh encoder starts its decode timestamps before its first frame's pts (B-frame delay);
@@ -362,6 +367,7 @@ def _video_packets(work: WorkFolder, info: VideoInfo, stream: Any, matroska: boo
             if last_dts is not None and dts <= last_dts:
                 dts = min(last_dts + 1, pts)
             last_dts = dts
+            first_dts = dts if first_dts is None else first_dts
             packet = av.Packet(data)
             packet.pts, packet.dts = pts, dts
             if duration and not matroska:
@@ -372,7 +378,15 @@ def _video_packets(work: WorkFolder, info: VideoInfo, stream: Any, matroska: boo
             packet.stream = stream
             if key:
                 packet.is_keyframe = True
-            yield Fraction(dts) * info.time_base, packet
+            if pending is not None:
+                yield pending
+            pending = (Fraction(dts) * info.time_base, packet)
+    if pending is not None:
+        if not matroska and last_dts is not None and first_dts is not None:
+            # mp4/mov: the stream lasts as long as its packets' durations add up to (the dts span plus the
+            # last packet's): make it the input's length
+            pending[1].duration = max(1, info.end - info.pts[0] - (last_dts - first_dts))
+        yield pending
 
 
 def _copied_packets(inp: Any, copied: dict[int, Any]) -> Iterator[tuple[Fraction, Any]]:

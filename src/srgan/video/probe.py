@@ -87,6 +87,7 @@ class VideoInfo:
     display_matrix: tuple[int, ...] | None
     stream_index: int
     subtitle_codecs: tuple[str, ...]
+    end: int  # the stream's end (presentation), in its time base: the last frame's pts plus its display time
 
     @property
     def frames(self) -> int:
@@ -134,12 +135,19 @@ def probe_video(path: Path) -> VideoInfo:
                 display_matrix=_display_matrix(first),
                 stream_index=stream.index,
                 subtitle_codecs=subtitles,
+                end=_end(stream, timeline),
             )
     except av.FFmpegError as exc:
         raise VideoError(f"{path}: not a readable video ({_reason(exc)})") from exc
     if info.frames < 1:
         raise VideoError(f"{path}: its video stream has no frames")
     return info
+
+
+def _end(stream, timeline: dict[int, int]) -> int:  # type: ignore[no-untyped-def]
+    if stream.duration:
+        return int((stream.start_time or 0) + stream.duration)
+    return max(p + d for p, d in timeline.items()) if timeline else 0
 
 
 def _first_frame(container, stream, path: Path):  # type: ignore[no-untyped-def]
