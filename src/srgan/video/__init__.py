@@ -14,6 +14,16 @@ PyAV (the ``video`` extra) is imported only inside functions, so ``import srgan`
 from __future__ import annotations
 
 from types import ModuleType
+from typing import Any
+
+# The Python API, resolved lazily (they import torch): upscale_video(upscaler, source, target, VideoSettings(...)),
+# upscale_animation(upscaler, source, target)
+_LAZY = {
+    "upscale_video": "srgan.video.pipeline",
+    "VideoSettings": "srgan.video.pipeline",
+    "EncoderOptions": "srgan.video.encode",
+    "upscale_animation": "srgan.video.animation",
+}
 
 INSTALL_HINT = 'pip install "srgan[video]"'
 # Suffixes a folder scan looks at for videos (a file named on the command line is probed whatever its name).
@@ -33,3 +43,11 @@ def require_av(name: object) -> ModuleType:
     except ImportError as exc:
         raise VideoError(f"{name}: videos need PyAV, which is not installed; run: {INSTALL_HINT}") from exc
     return av
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'srgan.video' has no attribute {name!r}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 
 from srgan.video import VideoError
 from srgan.video.probe import VideoInfo
@@ -103,7 +102,3 @@ def even_size(width: int, height: int, pix_fmt: str) -> tuple[int, int]:
     step_w = 2 if any(c.width != 16 for c in planes) else 1
     step_h = 2 if any(c.height != 16 for c in planes) else 1
     return max(step_w, width // step_w * step_w), max(step_h, height // step_h * step_h)
-
-
-def frame_rate(info: VideoInfo) -> Fraction:
-    return info.rate or Fraction(25)

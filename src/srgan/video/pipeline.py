@@ -108,11 +108,10 @@ def upscale_video(
             continue
         try:
             if not work.done(k):  # another process may have finished it between the check and the claim
-                network = _encode_segment(upscaler, source, info, encoder, (width, height), (start, stop), settings)
-                packets, extradata = network.pop("packets"), network.pop("extradata")
-                write_segment(work.segment_file(k), extradata, packets)
+                segment = _encode_segment(upscaler, source, info, encoder, (width, height), (start, stop), settings)
+                write_segment(work.segment_file(k), segment.extradata, segment.packets)
                 result.upscaled += stop - start
-                result.network += network["ran"]
+                result.network += segment.network
                 if progress:
                     progress(stop - start)
         finally:
@@ -192,6 +191,13 @@ def _frames(source: Path, info: VideoInfo, start: int, stop: int) -> Iterator[An
         raise VideoError(f"{source}: frames {start + got} to {stop - 1} cannot be decoded (truncated or corrupt)")
 
 
+@dataclass
+class EncodedSegment:
+    packets: list[tuple[int, int, int, bool, bytes]]  # (pts, dts, duration, keyframe, data) in decode order
+    extradata: bytes | None  # the encoder's parameter sets
+    network: int  # frames that ran the network
+
+
 def _encode_segment(
     upscaler: Upscaler,
     source: Path,
@@ -200,7 +206,7 @@ def _encode_segment(
     size: tuple[int, int],
     span: tuple[int, int],
     settings: VideoSettings,
-) -> dict[str, Any]:
+) -> EncodedSegment:
     import av
 
     codec: Any = av.CodecContext.create(encoder.codec, "w")
@@ -225,7 +231,7 @@ def _encode_segment(
             previous, ran = (rgb, out), ran + 1
         collect(yuv_frame(out, frame.pts, encoder, info))
     collect(None)
-    return {"packets": packets, "extradata": codec.extradata, "ran": ran}
+    return EncodedSegment(packets, codec.extradata, ran)
 
 
 def _configure_context(ctx: Any, encoder: Encoder, info: VideoInfo, size: tuple[int, int]) -> None:
