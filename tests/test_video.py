@@ -359,3 +359,11 @@ def test_the_video_benchmark_runs() -> None:
     done = subprocess.run([sys.executable, str(script), "--smoke"], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     assert "| fp32      | 4      |" in done.stdout and "outside network" in done.stdout
+
+
+def test_the_flicker_benchmark_runs() -> None:
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "video_flicker.py"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, str(script), "--smoke"], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "| pan  | bicubic     |" in done.stdout and "| zoom | srresnet-x4 |" in done.stdout
