@@ -367,3 +367,24 @@ def test_the_flicker_benchmark_runs() -> None:
     done = subprocess.run([sys.executable, str(script), "--smoke"], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     assert "| pan  | bicubic     |" in done.stdout and "| zoom | srresnet-x4 |" in done.stdout
+
+
+def test_a_full_disk_keeps_the_finished_segments_for_a_rerun(model_file: Path, tmp_path: Path) -> None:
+    clip = tmp_path / "clip.mkv"
+    make_clip(clip, frames=24, size=(96, 64), codec="ffv1", pix_fmt="yuv444p", extras=False)
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        args = [str(clip), "-o", str(disk), "--codec", "ffv1", "--segment-frames", "4", *common(model_file)]
+        done = srgan(*args)
+        assert done.returncode == 1 and "No space left on device" in done.stderr, done.stderr
+        assert "re-run the same command to continue" in done.stderr and "Traceback" not in done.stderr
+        assert not (disk / "clip_x2.mkv").exists()
+        subprocess.run(["mount", "-o", "remount,size=50m", str(disk)], check=True)
+        srgan(*args, check=True)
+        assert describe(disk / "clip_x2.mkv")["frames"] == 24
+        assert [p.name for p in disk.iterdir()] == ["clip_x2.mkv"]
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)

@@ -151,7 +151,11 @@ def _run_one(summary: MediaSummary, job: MediaJob, args: argparse.Namespace, wor
     except FileExistsError:
         summary.failures.append(f"{job.source}: {job.target} exists (use --overwrite to replace it)")
     except OSError as exc:
-        summary.failures.append(f"{job.source}: cannot write {job.target} ({exc.strerror or exc})")
+        from srgan.video.work import work_folder
+
+        kept = work_folder(job.target)
+        resume = f"; the finished segments stay in {kept}: re-run the same command to continue" if kept.exists() else ""
+        summary.failures.append(f"{job.source}: cannot write {job.target} ({exc.strerror or exc}){resume}")
     except (ValueError, MemoryError) as exc:
         summary.failures.append(f"{job.source}: {exc}")
 
