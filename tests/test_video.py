@@ -322,18 +322,26 @@ def test_kill_9_then_rerun_gives_the_same_file_as_one_run(model_file: Path, tmp_
     assert not work.exists()
 
 
-def test_two_torchrun_processes_share_the_segments_of_one_video(model_file: Path, tmp_path: Path) -> None:
-    clip = tmp_path / "clip.mkv"
-    make_clip(clip, frames=16, codec="ffv1", pix_fmt="yuv444p")
+def test_two_torchrun_processes_share_a_folder_of_videos_animations_and_images(
+    model_file: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    make_clip(folder / "a.mkv", frames=16, codec="ffv1", pix_fmt="yuv444p")
+    make_clip(folder / "b.mkv", frames=6, codec="ffv1", pix_fmt="yuv444p", extras=False)
+    make_animation(folder / "c.gif", "GIF")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(folder / "d.png")
     args = ["--codec", "ffv1", "--segment-frames", "2", *common(model_file)]
-    srgan(str(clip), "-o", str(tmp_path / "one.mkv"), *args, check=True)
-    cmd = [sys.executable, *TORCHRUN_2, "-m", "srgan", "upscale", str(clip), "-o", str(tmp_path / "two.mkv"), *args]
+    srgan(str(folder / "a.mkv"), "-o", str(tmp_path / "one.mkv"), *args, check=True)
+    out = tmp_path / "out"
+    cmd = [sys.executable, *TORCHRUN_2, "-m", "srgan", "upscale", str(folder), "-o", str(out), *args]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=torchrun_env())
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count("upscaled 1 of 1 video(s): 16 frame(s)") == 1, done.stdout
-    assert decoded(tmp_path / "two.mkv") == decoded(tmp_path / "one.mkv")
-    assert describe(tmp_path / "two.mkv") == describe(tmp_path / "one.mkv")
-    assert not list(tmp_path.glob(".two*"))
+    assert done.stdout.count("upscaled 2 of 2 video(s) and 1 of 1 animation(s): 25 frame(s)") == 1, done.stdout
+    assert "upscaled 1 of 1 image(s)" in done.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["a_x2.mkv", "b_x2.mkv", "c_x2.gif", "d_x2.png"]
+    assert decoded(out / "a_x2.mkv") == decoded(tmp_path / "one.mkv")
+    assert describe(out / "a_x2.mkv") == describe(tmp_path / "one.mkv")
 
 
 def test_eval_scores_flicker_of_a_video(model_file: Path, tmp_path: Path) -> None:

@@ -128,17 +128,25 @@ def run_media(
     upscaler: Any, jobs: list[MediaJob], args: argparse.Namespace, size: OutputSize, shard: DistInfo
 ) -> MediaSummary:
     summary = MediaSummary()
+    # Outputs there before this run: every process must see the same set, before any of them writes one
+    existing = {j.target for j in jobs if j.target.exists()}
+    if shard.enabled:
+        import torch.distributed as dist
+
+        dist.barrier()
     animations = [j for j in jobs if j.kind == "animation"][shard.rank :: shard.world_size]
     for job in animations:
-        _run_one(summary, job, args, lambda j=job: _animation(upscaler, j, args, size, summary))
+        _run_one(summary, job, args, existing, lambda j=job: _animation(upscaler, j, args, size, summary))
     for job in (j for j in jobs if j.kind == "video"):
-        _run_one(summary, job, args, lambda j=job: _video(upscaler, j, args, size, shard, summary))
+        _run_one(summary, job, args, existing, lambda j=job: _video(upscaler, j, args, size, shard, summary))
     return _gather(shard, summary)
 
 
-def _run_one(summary: MediaSummary, job: MediaJob, args: argparse.Namespace, work: Any) -> None:
+def _run_one(summary: MediaSummary, job: MediaJob, args: argparse.Namespace, existing: set[Path], work: Any) -> None:
     from srgan.video import VideoError
 
+    if job.target not in existing and job.target.exists() and not args.overwrite:
+        return  # written in this run by another process (the one that finished the video's last segment)
     if job.target.exists() and not args.overwrite:
         if args.skip_existing:
             return  # written whole and renamed into place: an existing output is a finished one
@@ -200,6 +208,10 @@ def _video(
     )
     try:
         result = upscale_video(upscaler, job.source, job.target, settings, model, progress=lambda n: bar.update(n))
+    except FileExistsError:
+        if job.target.exists() and shard.enabled:
+            return  # another process of this run finished it meanwhile
+        raise
     finally:
         bar.close()
     summary.frames += result.upscaled

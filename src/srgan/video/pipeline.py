@@ -98,6 +98,9 @@ def upscale_video(
         "av": av.__version__,
     }
     work = WorkFolder.open(target, manifest, source)
+    if target.exists() and not settings.overwrite:  # another process finished it (and removed its work folder)
+        work.remove()
+        raise FileExistsError(f"{target} already exists")
     work.clear_dead_claims()
     result = VideoResult(frames=info.frames)
     if progress:
