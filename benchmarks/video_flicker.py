@@ -8,7 +8,7 @@ for scale):
   encoded at x264 CRF 30: the noise and compression damage of real footage.
 Both photos are from ../shared/data/train (never a benchmark set); without ../shared, noise patterns stand in.
 
-    python benchmarks/video_flicker.py [--frames 24] [--size 256x192]
+    python benchmarks/video_flicker.py [--frames 24] [--size 256x192] [--photos ../shared/data/train/Kodak24crop]
     python benchmarks/video_flicker.py --smoke        # 2 models, 4 small frames: checks the script runs
 """
 
@@ -35,22 +35,22 @@ CONFIGS = [
 ]
 
 
-def _photo(name: str, width: int, height: int) -> np.ndarray:
+def _photo(folder: Path, name: str, width: int, height: int) -> np.ndarray:
     from PIL import Image
 
-    path = TRAIN / name
+    path = folder / name
     if not path.exists():
         return np.random.default_rng(len(name)).integers(0, 256, (height * 2, width * 2, 3), dtype=np.uint8)
     with Image.open(path) as im:
         return np.asarray(im.convert("RGB"))
 
 
-def make_clip(path: Path, kind: str, width: int, height: int, frames: int) -> None:
+def make_clip(path: Path, kind: str, width: int, height: int, frames: int, photos: Path = TRAIN) -> None:
     import av
     from PIL import Image
 
     rng = np.random.default_rng(0)
-    picture = _photo("kodim03.png" if kind == "pan" else "kodim08.png", width, height)
+    picture = _photo(photos, "kodim03.png" if kind == "pan" else "kodim08.png", width, height)
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=24)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
@@ -76,6 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--size", default="256x192", help="HR clip size (LR is a quarter)")
+    parser.add_argument("--photos", type=Path, default=TRAIN, help="folder with kodim03.png and kodim08.png")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
 
@@ -91,7 +92,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for kind in ("pan", "zoom"):
             clip = Path(tmp) / f"{kind}.mkv"
-            make_clip(clip, kind, width, height, frames)
+            make_clip(clip, kind, width, height, frames, args.photos)
             score = score_clip(clip, bicubic(4), 4)
             rows.append([kind, "bicubic", f"{score.psnr_y:.2f}", f"{score.flicker:.3f}", f"{score.hr_flicker:.3f}"])
             for model, strength in configs:
@@ -99,7 +100,8 @@ def main() -> None:
                 score = score_clip(clip, lambda lr, up=up: up.upscale_tensor(lr[0])[None], 4)
                 label = model if strength == 1.0 else f"{model} @ {strength:g}"
                 rows.append([kind, label, f"{score.psnr_y:.2f}", f"{score.flicker:.3f}", f"{score.hr_flicker:.3f}"])
-    print(f"\nx4, {frames} frames of {width}x{height} HR per clip (fp32)")
+    source = "noise (no photos found)" if not (args.photos / "kodim03.png").exists() else str(args.photos)
+    print(f"\nx4, {frames} frames of {width}x{height} HR per clip (fp32), from {source}")
     print(table(["clip", "model", "PSNR-Y", "flicker", "HR flicker"], rows))
 
 

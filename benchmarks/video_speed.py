@@ -32,13 +32,13 @@ from _common import machine_line, table
 PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "train" / "Kodak24crop" / "kodim03.png"
 
 
-def make_clip(path: Path, width: int, height: int, frames: int, fps: int = 30) -> None:
+def make_clip(path: Path, width: int, height: int, frames: int, fps: int = 30, photo: Path = PHOTO) -> None:
     """A slow diagonal pan (one pixel per frame) over a photo scaled to fit, encoded with libx264 CRF 18."""
     import av
     from PIL import Image
 
-    if PHOTO.exists():
-        with Image.open(PHOTO) as im:
+    if photo.exists():
+        with Image.open(photo) as im:
             scale = max((width + frames) / im.width, (height + frames) / im.height, 1.0)
             im = im.convert("RGB").resize((int(im.width * scale) + 1, int(im.height * scale) + 1), Image.BICUBIC)
             picture = np.asarray(im)
@@ -104,6 +104,7 @@ def main() -> None:
     parser.add_argument("--long-factor", type=float, default=6.0, help="the memory check's longer clip (x this)")
     parser.add_argument("--precisions", default="fp32,bf16,int8")
     parser.add_argument("--model", default="srgan-x4")
+    parser.add_argument("--photo", type=Path, default=PHOTO, help="the photo the clip pans over")
     parser.add_argument("--smoke", action="store_true", help="a tiny clip: check the script runs")
     parser.add_argument("--worker", metavar="CLIP", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -116,7 +117,7 @@ def main() -> None:
     print(machine_line())
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "clip.mp4"
-        make_clip(clip, width, height, frames)
+        make_clip(clip, width, height, frames, photo=args.photo)
         rows = []
         for precision in precisions:
             r = measure(clip, precision, args.model)
@@ -135,7 +136,7 @@ def main() -> None:
         if not args.smoke:
             long_clip = Path(tmp) / "long.mp4"
             long_frames = round(frames * args.long_factor)
-            make_clip(long_clip, width, height, long_frames)
+            make_clip(long_clip, width, height, long_frames, photo=args.photo)
             r = measure(long_clip, precisions[0], args.model)
             print(
                 f"\npeak RSS with {long_frames} frames ({precisions[0]}): {r['peak_mib']:.0f} MiB "
