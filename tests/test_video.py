@@ -36,6 +36,7 @@ def make_clip(
     repeat: int = 1,
     trc: int = 1,
     extras: bool = True,
+    jitter: int = 0,
 ) -> None:
     """A clip with VFR timestamps, a rotation tag, SAR 4:3, BT.709 tags; with ``extras``: two AAC tracks
     (eng, fra; titles; the first default), a subtitle track, a font attachment, chapters and a title.
@@ -77,7 +78,11 @@ def make_clip(
                 arr = rng.integers(0, 1024 if deep else 256, (h, w, 3)).astype(np.uint16 if deep else np.uint8)
                 if deep:
                     arr = arr * 64
-            frame = av.VideoFrame.from_ndarray(arr, "rgb48le" if deep else "rgb24")
+            pixels = arr
+            if jitter:  # a near-repeat: every sample moved by up to `jitter` levels
+                moved = arr.astype(np.int32) + rng.integers(-jitter, jitter + 1, arr.shape)
+                pixels = np.clip(moved, 0, 255).astype(np.uint8)
+            frame = av.VideoFrame.from_ndarray(pixels, "rgb48le" if deep else "rgb24")
             frame.pts = pts
             pts += VFR_STEPS[i % 2]
             out.mux(video.encode(frame))
@@ -287,6 +292,19 @@ def test_repeated_frames_reuse_the_previous_output(model_file: Path, tmp_path: P
     assert "8 frame(s), of which 2 ran the network (6 repeated a previous frame)" in done.stdout, done.stdout
     frames = decoded(tmp_path / "still_x2.mkv")
     assert len(frames) == 8 and frames[0] == frames[3] and frames[4] == frames[7] and frames[3] != frames[4]
+
+
+def test_near_repeats_within_the_dedup_threshold_reuse_the_output(model_file: Path, tmp_path: Path) -> None:
+    clip = tmp_path / "grain.mkv"
+    make_clip(clip, frames=8, repeat=4, codec="ffv1", pix_fmt="yuv444p", extras=False, jitter=1)
+    exact = srgan(str(clip), "--codec", "ffv1", "-o", str(tmp_path / "a.mkv"), *common(model_file), check=True)
+    assert "of which 8 ran the network" in exact.stdout, exact.stdout
+    near = srgan(
+        str(clip), "--codec", "ffv1", "-o", str(tmp_path / "b.mkv"), "--dedup-threshold", "8", *common(model_file)
+    )
+    assert near.returncode == 0 and "8 frame(s), of which 2 ran the network" in near.stdout, near.stdout
+    frames = decoded(tmp_path / "b.mkv")
+    assert frames[1] == frames[0] and frames[4] != frames[3]
 
 
 def test_kill_9_then_rerun_gives_the_same_file_as_one_run(model_file: Path, tmp_path: Path) -> None:
