@@ -8,7 +8,7 @@ the same (frames are streamed, segments are written as they finish).
 
 Each measurement runs in a fresh process (``--worker``), so peak RSS is that run's alone.
 
-    python benchmarks/video_speed.py [--size 640x360] [--seconds 10] [--precisions fp32,bf16,int8]
+    python benchmarks/video_speed.py [--size 640x360] [--seconds 10] [--precisions fp32,bf16,int8] [--skip-memory]
     python benchmarks/video_speed.py --smoke     # 64x36, 4 frames: checks the script runs (the suite does)
 """
 
@@ -105,6 +105,7 @@ def main() -> None:
     parser.add_argument("--precisions", default="fp32,bf16,int8")
     parser.add_argument("--model", default="srgan-x4")
     parser.add_argument("--photo", type=Path, default=PHOTO, help="the photo the clip pans over")
+    parser.add_argument("--skip-memory", action="store_true", help="no longer clip for the memory check")
     parser.add_argument("--smoke", action="store_true", help="a tiny clip: check the script runs")
     parser.add_argument("--worker", metavar="CLIP", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -133,7 +134,7 @@ def main() -> None:
             )
         print(f"\n{width}x{height} 30 fps, {frames} frames, x4 {args.model} -> libx264 CRF 18 (default settings)")
         print(table(["precision", "frames", "fps", "outside network", "peak RSS MiB"], rows))
-        if not args.smoke:
+        if not (args.smoke or args.skip_memory):
             long_clip = Path(tmp) / "long.mp4"
             long_frames = round(frames * args.long_factor)
             make_clip(long_clip, width, height, long_frames, photo=args.photo)

@@ -340,6 +340,28 @@ def test_kill_9_then_rerun_gives_the_same_file_as_one_run(model_file: Path, tmp_
     assert not work.exists()
 
 
+def test_sigterm_releases_its_claim_and_leaves_no_temp_file(model_file: Path, tmp_path: Path) -> None:
+    clip = tmp_path / "long.mkv"
+    make_clip(clip, frames=60, size=(96, 64), codec="ffv1", pix_fmt="yuv444p", extras=False)
+    out = tmp_path / "out.mkv"
+    work = tmp_path / ".out.mkv.srgan-work"
+    args = [str(clip), "-o", str(out), "--codec", "ffv1", "--segment-frames", "4", *common(model_file)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "srgan", "upscale", *args], env=env, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.time() + 120
+    while not list(work.glob("segment-*.pkt")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err, err
+    assert not out.exists() and not list(tmp_path.glob(".out.mkv.*.tmp"))
+    assert not list(work.glob("*.claim")) and not list(work.glob(".*.tmp")), sorted(p.name for p in work.iterdir())
+    srgan(*args, check=True)
+    assert len(decoded(out)) == 60 and not work.exists()
+
+
 def test_two_torchrun_processes_share_a_folder_of_videos_animations_and_images(
     model_file: Path, tmp_path: Path
 ) -> None:
