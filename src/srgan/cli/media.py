@@ -182,6 +182,7 @@ def _video(
 ) -> None:
     from tqdm import tqdm
 
+    from srgan.modelfiles.bundled import default_model
     from srgan.video.encode import EncoderOptions
     from srgan.video.pipeline import VideoSettings, upscale_video
     from srgan.video.probe import probe_video
@@ -196,7 +197,7 @@ def _video(
         overwrite=args.overwrite,
     )
     model = {
-        "model": model_fingerprint(args.model) if args.model else "bundled-default",
+        "model": model_fingerprint(args.model or default_model()),
         "blend_with": model_fingerprint(args.blend_with),
         "strength": args.strength,
         "tile": args.tile,
