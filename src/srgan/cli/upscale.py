@@ -23,7 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from srgan.cli import add_blend_arguments
     from srgan.cli.options import Number, Renamed
 
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image, video or animation files, folders or glob patterns")
+    parser.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="image, video or animation files, folders or glob patterns"
+    )
     parser.add_argument("-o", "--output", metavar="OUT", help="output folder (or file, for a single input)")
     parser.add_argument(
         "--model",

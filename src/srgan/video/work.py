@@ -3,7 +3,8 @@
 ``.<output name>.srgan-work/`` beside the output holds ``manifest.json`` (the input's size, mtime and a
 hash of a few of its blocks, the model files' hashes, every option that changes the result, the segment
 plan), one file per finished segment (written to a temp name and renamed, so a segment is there whole or
-not at all) and claim files (created with O_CREAT|O_EXCL, so exactly one process works on a segment). A
+not at all) and claim files (hard-linked into place, which fails when the name exists, so exactly one process works on a
+segment). A
 re-run with the same command continues; a claim of a process that no longer runs is cleared first, so
 its segment is redone."""
 
@@ -100,13 +101,17 @@ class WorkFolder:
         return all(self.done(k) for k in range(len(self.segments)))
 
     def claim(self, name: str) -> bool:
-        """True for exactly one process: the one that created ``name``.claim."""
+        """True for exactly one process: the one that created ``name``.claim. The claim is written whole under a
+        temp name and hard-linked into place (link fails if the name exists, as O_CREAT|O_EXCL does), so a
+        process killed at any moment never leaves a claim without its owner in it."""
+        tmp = self.path / f".{name}.{socket.gethostname()}.{os.getpid()}.claiming"
+        tmp.write_text(f"{socket.gethostname()} {os.getpid()}\n")
         try:
-            fd = os.open(self.path / f"{name}.claim", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            os.link(tmp, self.path / f"{name}.claim")
         except FileExistsError:
             return False
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{socket.gethostname()} {os.getpid()}\n")
+        finally:
+            tmp.unlink(missing_ok=True)
         return True
 
     def release(self, name: str) -> None:
@@ -120,7 +125,7 @@ class WorkFolder:
             try:
                 owner_host, pid = claim.read_text().split()
             except (OSError, ValueError):
-                continue  # being written right now
+                continue  # removed meanwhile
             if owner_host == host and not _alive(int(pid)):
                 claim.unlink(missing_ok=True)
                 removed += 1
