@@ -201,7 +201,7 @@ def _video(
         "blend_with": model_fingerprint(args.blend_with),
         "strength": args.strength,
         "tile": args.tile,
-        "tile_overlap": args.tile_overlap,
+        "tile_context": args.tile_context,
     }
     total = probe_video(job.source).frames
     bar = tqdm(
