@@ -14,12 +14,12 @@ import hashlib
 import json
 from pathlib import Path
 
+from srgan.archs.srresnet.fast import FastGenerator
+from srgan.archs.srresnet.quantized import calibrate
 from srgan.cli.export import calibration_images
 from srgan.modelfiles.bundled import bundled_path
 from srgan.modelfiles.loader import load_generator
 from srgan.modelfiles.safetensors import WRITTEN_KEYS, read_safetensors, save_generator
-from srgan.models.fast import FastGenerator
-from srgan.models.quantized import calibrate
 
 
 def main() -> None:

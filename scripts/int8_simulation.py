@@ -5,7 +5,7 @@ weights and its input rounded to a per-tensor 8-bit grid calibrated on training 
 stream, PReLU and PixelShuffle stay in float, as an int8-in / float-out convolution kernel
 (oneDNN's qconv with fp32 output) would leave them. The script prints the PSNR-Y change against fp32 on
 the benchmark sets by the standard protocol. The calibration is the product's (``srgan export
---int8-calibration``); ``--precision int8`` runs the chosen scheme with real kernels (srgan.models.quantized).
+--int8-calibration``); ``--precision int8`` runs the chosen scheme with real kernels (srgan.archs.srresnet.quantized).
 
     python scripts/int8_simulation.py --model srresnet-x4 --asymmetric --keep tail
 """
@@ -19,12 +19,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from srgan.archs.srresnet.fast import FastGenerator
+from srgan.archs.srresnet.quantized import calibrate
 from srgan.cli.export import calibration_images
 from srgan.evaluation.protocol import load_samples
 from srgan.metrics import psnr_y
 from srgan.modelfiles.loader import load_generator
-from srgan.models.fast import FastGenerator
-from srgan.models.quantized import calibrate
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -13,11 +13,13 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
+from srgan.archs.compact import CompactConfig
+from srgan.archs.compact.network import SRVGGNetCompact
+from srgan.archs.rrdb import RRDBConfig
+from srgan.archs.rrdb.network import RRDBNet
 from srgan.cli import main
 from srgan.inference.upscaler import Upscaler
 from srgan.modelfiles.loader import ModelLoadError, open_blended, open_model
-from srgan.models.compact import CompactConfig, SRVGGNetCompact
-from srgan.models.rrdb import RRDBConfig, RRDBNet
 
 from .conftest import wait_done
 
@@ -147,11 +149,11 @@ def test_upscaler_runs_them_with_odd_sizes_tiles_alpha_and_16_bit(tmp_path: Path
 def test_rrdb_reconstruction_in_row_strips_is_exact(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shape: dict[str, int]
 ) -> None:
-    import srgan.inference.upscaler as upscaler
+    import srgan.inference.budget as budget
 
     net = rrdb(**shape)
     torch.save(net.state_dict(), tmp_path / "r.pth")
-    monkeypatch.setattr(upscaler, "STRIP_BYTES", 1)  # strips of the minimum 8 feature rows
+    monkeypatch.setattr(budget, "STRIP_BYTES", 1)  # strips of the minimum 8 feature rows
     x = torch.rand(3, 84, 20)
     with torch.no_grad():
         expected = net(x[None])[0]

@@ -112,11 +112,11 @@ def test_sigterm_leaves_no_temp_file_and_stale_ones_are_removed(model_file: Path
 def test_a_job_that_cannot_fit_in_memory_is_refused_before_it_starts(
     model_file: Path, work: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import srgan.inference.upscaler as upscaler_module
+    import srgan.inference.budget as budget_module
 
     big = work / "big.png"
     Image.fromarray(np.zeros((600, 800, 3), np.uint8)).save(big)
-    monkeypatch.setattr(upscaler_module, "available_memory", lambda: 300 << 20)  # a small machine: 300 MiB free
+    monkeypatch.setattr(budget_module, "available_memory", lambda: 300 << 20)  # a small machine: 300 MiB free
     decoded = []
     import srgan.inference.files as files_module
 

@@ -9,10 +9,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from srgan.archs.srresnet.network import Generator
 from srgan.modelfiles import checkpoint
 from srgan.modelfiles.loader import ModelLoadError, load_generator, open_model
 from srgan.modelfiles.safetensors import save_generator
-from srgan.models.generator import Generator
 
 
 def tiny() -> Generator:

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from srgan.archs.srresnet import receptive_radius
 from srgan.models import Discriminator, Generator
-from srgan.models.generator import receptive_radius
 
 
 def n_params(m: torch.nn.Module) -> int:
@@ -127,7 +127,7 @@ def test_receptive_radius_bounds_influence() -> None:
 
 
 def test_icnr_makes_the_untrained_upsampler_a_nearest_neighbour_enlargement() -> None:
-    from srgan.models.generator import init_icnr
+    from srgan.archs.srresnet.network import init_icnr
 
     torch.manual_seed(0)
     g = Generator(scale=4, num_blocks=1, channels=8)

@@ -1,4 +1,4 @@
-"""The int8 path (``--precision int8``, srgan.models.quantized): the oneDNN kernels equal the
+"""The int8 path (``--precision int8``, srgan.archs.srresnet.quantized): the oneDNN kernels equal the
 fake-quantised float network the module docstring derives; calibration, storage, refusals, the gate."""
 
 from __future__ import annotations
@@ -13,12 +13,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from srgan.cli import main
-from srgan.inference.upscaler import INT8_MIN_PSNR, Upscaler, _calibration_image, _psnr
-from srgan.modelfiles.loader import open_blended, open_model
-from srgan.modelfiles.safetensors import save_generator
-from srgan.models.fast import FastGenerator
-from srgan.models.quantized import (
+from srgan.archs.srresnet.fast import FastGenerator
+from srgan.archs.srresnet.quantized import (
     QuantizedConv,
     QuantizedGenerator,
     calibrate,
@@ -28,6 +24,11 @@ from srgan.models.quantized import (
     quantize_uint8,
     weight_grid,
 )
+from srgan.cli import main
+from srgan.inference.precision import INT8_MIN_PSNR, calibration_image, psnr
+from srgan.inference.upscaler import Upscaler
+from srgan.modelfiles.loader import open_blended, open_model
+from srgan.modelfiles.safetensors import save_generator
 from srgan.runtime import RuntimeChoiceError, autocast_dtype
 
 from .conftest import trained_like
@@ -140,9 +141,9 @@ def test_the_bundled_models_run_in_int8_close_to_fp32_and_tiles_match_the_whole(
     int8 = Upscaler.from_pretrained("srresnet-x4", precision="int8", device="cpu")
     assert int8.precision == "int8"
     fp32 = Upscaler.from_pretrained("srresnet-x4", precision="fp32", device="cpu")
-    x = _calibration_image(120)
+    x = calibration_image(120)
     whole = int8.upscale_tensor(x)
-    assert _psnr(fp32.upscale_tensor(x), whole) > INT8_MIN_PSNR
+    assert psnr(fp32.upscale_tensor(x), whole) > INT8_MIN_PSNR
     tiled = Upscaler.from_pretrained("srresnet-x4", precision="int8", device="cpu", tile=100).upscale_tensor(x)
     assert (tiled - whole).abs().max() < 1e-4
 
@@ -158,11 +159,15 @@ def test_a_file_without_calibration_gets_one_sentence_naming_the_export_option(m
 
 
 def test_a_community_model_is_told_int8_is_for_srresnet_not_to_add_a_calibration(tmp_path: Path) -> None:
-    from srgan.models.rrdb import RRDBConfig, RRDBNet
+    from srgan.archs.rrdb import RRDBConfig
+    from srgan.archs.rrdb.network import RRDBNet
 
     path = tmp_path / "rrdb.pth"
     torch.save(RRDBNet(RRDBConfig(num_blocks=1, features=8, growth=4)).state_dict(), path)
-    with pytest.raises(RuntimeChoiceError, match="int8 is implemented for srgan's SRResNet generators"):
+    with pytest.raises(
+        RuntimeChoiceError,
+        match="int8 is implemented for srgan SRResNet models only; use bf16 for this ESRGAN / Real-ESRGAN RRDBNet model",
+    ):
         Upscaler.from_pretrained(path, precision="int8", device="cpu")
 
 

@@ -119,7 +119,7 @@ def check_memory(upscaler: Upscaler, source: Path, size: OutputSize | None, poli
     A file whose header cannot be read, or that is over the pixel limit, is left to ``read_image``,
     which names that problem."""
     from srgan.imageio import ImageReadError, image_header
-    from srgan.inference.upscaler import available_memory
+    from srgan.inference.budget import available_memory
 
     try:
         w, h, alpha, bits = image_header(source)

@@ -7,33 +7,35 @@ checked), a training checkpoint (the EMA weights when it kept them), a plain sta
 ESRGAN / Real-ESRGAN files in any of their layouts, see ``layouts``), or an ONNX file exported by
 srgan. ``.pth`` files are read with ``weights_only=True``: no pickled code ever runs.
 
-A new architecture is one module in ``srgan.models`` plus one entry in ``ARCHITECTURES``: a rule
-that recognises its state_dict keys, a function that infers its shape, and its constructor.
+What it asks about an architecture (how to tell its files, read their shape, build the network)
+is the architecture's ``ArchSpec`` (``srgan.archs``). Before any real allocation, every file is
+checked the same way (``checked_network``): the network is built on torch's ``meta`` device, its
+tensor names and shapes are compared with the file's, the file's tensors must fit in the file's
+own bytes, and none may hold a NaN or an infinity.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
 
+from srgan import archs
+from srgan.archs import AnySpec, ArchError, NetworkConfig, State
+from srgan.archs.base import Ranges, first_non_finite
+from srgan.archs.srresnet import SRRESNET
+from srgan.archs.srresnet.network import Generator
 from srgan.modelfiles import checkpoint, layouts
 from srgan.modelfiles.errors import ModelLoadError
 from srgan.modelfiles.safetensors import ARCH_KEY, CONFIG_KEY, int8_ranges_from, read_safetensors
-from srgan.modelfiles.spec import ModelSpec, NetworkConfig, check_config, network_config_from
-from srgan.models.compact import SRVGGNetCompact
-from srgan.models.generator import Generator, GeneratorConfig
-from srgan.models.quantized import Ranges
-from srgan.models.rrdb import RRDBNet
+from srgan.modelfiles.spec import ModelSpec
 
-__all__ = ["ModelLoadError", "OpenedModel", "load_generator", "open_model", "resolve_model_path"]
+__all__ = ["ModelLoadError", "OpenedModel", "checked_network", "load_generator", "open_model", "resolve_model_path"]
 
 
 @dataclass
@@ -44,38 +46,6 @@ class OpenedModel:
     session: Any = None  # an onnxruntime session for .onnx files
     # per-convolution input ranges for --precision int8, when the file carries them (srgan exports)
     int8_ranges: Ranges | None = None
-
-
-@dataclass(frozen=True)
-class Architecture:
-    name: str  # the key of spec.CONFIG_TYPES
-    title: str  # what users call it
-    matches: Callable[[dict[str, torch.Tensor]], bool]
-    infer: Callable[[dict[str, torch.Tensor]], NetworkConfig]
-    build: Callable[[Any], nn.Module]  # called with the config ``infer`` (or the file) gave
-
-
-def _is_srresnet(state: dict[str, torch.Tensor]) -> bool:
-    return "head.0.weight" in state and any(k.startswith("upsample.") for k in state)
-
-
-def infer_srresnet(state: dict[str, torch.Tensor]) -> GeneratorConfig:
-    """The generator's shape from a state_dict's keys and tensor shapes."""
-    head = state["head.0.weight"]
-    blocks = {int(m.group(1)) for k in state if (m := re.match(r"body\.(\d+)\.", k))}
-    ups = {int(m.group(1)) for k in state if (m := re.match(r"upsample\.(\d+)\.", k))}
-    if not blocks or head.dim() != 4:
-        raise ModelLoadError("an SRResNet state_dict without residual blocks")
-    return GeneratorConfig(
-        scale=2 ** len(ups), num_blocks=len(blocks), channels=head.shape[0], in_channels=head.shape[1]
-    )
-
-
-ARCHITECTURES = [
-    Architecture("srresnet", "srgan SRResNet", _is_srresnet, infer_srresnet, Generator.from_config),
-    Architecture("rrdb", "ESRGAN / Real-ESRGAN RRDBNet", layouts.is_rrdb, layouts.infer_rrdb, RRDBNet),
-    Architecture("compact", "Real-ESRGAN SRVGGNetCompact", layouts.is_compact, layouts.infer_compact, SRVGGNetCompact),
-]
 
 
 def resolve_model_path(name_or_path: str | os.PathLike[str]) -> Path:
@@ -103,8 +73,8 @@ def open_model(
     if path.suffix.lower() == ".onnx":
         from srgan.modelfiles.onnx import load_onnx
 
-        session, arch, config = load_onnx(path, threads)
-        opened = OpenedModel(path, ModelSpec(arch, config.scale, "onnx", config), session=session)
+        session, spec, config = load_onnx(path, threads)
+        opened = OpenedModel(path, ModelSpec(spec.name, config.scale, "onnx", config), session=session)
     else:
         opened = _open_weights(path)
     if scale is not None and opened.spec.scale != scale:
@@ -134,6 +104,10 @@ def open_blended(
     model, fidelity = open_model(name_or_path, scale), open_model(base, scale)
     if model.network is None or fidelity.network is None:
         raise ModelLoadError("strength needs PyTorch weights on both sides, not ONNX files")
+    if not model.spec.architecture.blendable:
+        raise ModelLoadError(
+            f"{name_or_path} is a {model.spec.architecture.title} model, whose files cannot be blended"
+        )
     if model.spec.arch != fidelity.spec.arch or model.spec.config != fidelity.spec.config:
         raise ModelLoadError(
             f"{name_or_path} ({model.spec.arch}, {model.spec.config}) and {base} ({fidelity.spec.arch}, "
@@ -157,45 +131,74 @@ def _union(a: Ranges | None, b: Ranges | None) -> Ranges | None:
 def load_generator(name_or_path: str | os.PathLike[str], scale: int | None = None) -> Generator:
     """The SRResNet generator of a model file, in eval mode on the CPU."""
     opened = open_model(name_or_path, scale)
-    if not isinstance(opened.network, Generator):
+    if opened.network is None or opened.spec.architecture is not SRRESNET:
         raise ModelLoadError(f"{opened.path} is a {opened.spec.file_format} model, not an srgan generator's weights")
-    return opened.network
+    return cast(Generator, opened.network)
 
 
 def _open_weights(path: Path) -> OpenedModel:
-    state, stored, kind, meta = _read_state(path)
-    if stored is not None:  # srgan's own file: its stored config is checked before anything else
-        name, raw_config = stored
-        config = network_config_from(name, raw_config, path)
-        arch = next(a for a in ARCHITECTURES if a.name == name)
-    else:
-        try:
-            state = layouts.normalise(state)
-            arch = _detect(state)
-            config = arch.infer(state)
-        except (KeyError, IndexError) as exc:
-            raise ModelLoadError(f"{path}: tensor {exc} is missing or misshapen for its architecture") from exc
-        except ModelLoadError as exc:
-            raise ModelLoadError(f"{path}: {exc}") from exc
-        check_config(config, path)
-    network = arch.build(config)
+    raw_state, stored, kind, meta = _read_state(path)
+    state: State = raw_state
+    try:
+        if stored is not None:  # srgan's own file: its stored config is checked before anything else
+            name, raw_config = stored
+            spec = archs.by_name(name)
+            config = spec.config_from(raw_config)
+        else:
+            spec, state = archs.detect(layouts.strip_data_parallel(raw_state))
+            config = spec.checked(spec.infer(state))
+    except (KeyError, IndexError) as exc:
+        raise ModelLoadError(f"{path}: tensor {exc} is missing or misshapen for its architecture") from exc
+    except ArchError as exc:
+        raise ModelLoadError(f"{path}: {exc}") from exc
+    network = checked_network(spec, config, state, path)
+    model_spec = ModelSpec(spec.name, config.scale, kind, config)
+    return OpenedModel(path, model_spec, network.eval(), int8_ranges=int8_ranges_from(meta, path))
+
+
+def checked_network(spec: AnySpec, config: NetworkConfig, state: State, path: Path) -> nn.Module:
+    """The network of ``spec`` and ``config`` holding ``state``, after the checks every file gets
+    before anything real is allocated: the network built on the ``meta`` device (no memory) has
+    exactly the file's tensor names and shapes; the file's tensors fit in the file's bytes (a
+    ``.pth`` can declare a huge tensor over a small storage); no tensor holds NaN or infinity."""
+    with torch.device("meta"):
+        skeleton = spec.build(config, state)
+    expected = skeleton.state_dict()
+    problem = _mismatch(expected, state)
+    if problem:
+        raise ModelLoadError(f"{path} does not match an srgan {spec.name} network: {problem}")
+    declared = sum(t.numel() * t.element_size() for t in state.values())
+    held = path.stat().st_size
+    if declared > held:
+        raise ModelLoadError(
+            f"{path} declares {declared:,} bytes of weights but is only {held:,} bytes long; it is not a real model file"
+        )
+    bad = first_non_finite(state)
+    if bad is not None:
+        raise ModelLoadError(f"{path}: tensor {bad} holds NaN or infinite values; the model file is damaged")
+    network = spec.build(config, state)
     try:
         network.load_state_dict({k: v.float() for k, v in state.items()})
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise ModelLoadError(f"{path} does not match an srgan {arch.name} network ({first})") from exc
-    spec = ModelSpec(arch.name, config.scale, kind, config)
-    return OpenedModel(path, spec, network.eval(), int8_ranges=int8_ranges_from(meta, path))
-
-
-def _detect(state: dict[str, torch.Tensor]) -> Architecture:
-    arch = next((a for a in ARCHITECTURES if a.matches(state)), None)
-    if arch is None:
-        known = ", ".join(a.title for a in ARCHITECTURES)
+    except RuntimeError as exc:  # the checks above leave only an unusual dtype
         raise ModelLoadError(
-            f"holds no network srgan knows (it reads {known}; ESRGAN files in the original or BasicSR key layout)"
-        )
-    return arch
+            f"{path} does not load into an srgan {spec.name} network ({str(exc).splitlines()[0]})"
+        ) from exc
+    return network
+
+
+def _mismatch(expected: dict[str, torch.Tensor], state: State) -> str | None:
+    """A phrase naming the first tensor the file lacks, has in excess or holds in another shape."""
+    missing = [k for k in expected if k not in state]
+    if missing:
+        return f"tensor {missing[0]} is missing ({len(missing)} missing in all)"
+    unexpected = [k for k in state if k not in expected]
+    if unexpected:
+        return f"it holds tensor {unexpected[0]}, which the network does not have ({len(unexpected)} such)"
+    for key, want in expected.items():
+        got = tuple(state[key].shape)
+        if got != tuple(want.shape):
+            return f"tensor {key} is {got} in the file but {tuple(want.shape)} in the network"
+    return None
 
 
 def _read_state(path: Path) -> tuple[dict[str, torch.Tensor], tuple[str, object] | None, str, dict[str, str]]:

@@ -1,9 +1,11 @@
-"""ONNX export of a network (an SRResNet with BN folded and the fast tail; an RRDBNet or
-SRVGGNetCompact as it is) and loading it back for onnxruntime."""
+"""ONNX export of a network (in its architecture's fast form where it has one: an SRResNet with
+BN folded and the fast tail; an RRDBNet or SRVGGNetCompact as it is) and loading it back for
+onnxruntime."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import warnings
 from pathlib import Path
@@ -13,11 +15,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from srgan import archs
+from srgan.archs import AnySpec, ArchError, NetworkConfig, spec_for
 from srgan.atomic import atomic_path
 from srgan.modelfiles.errors import ModelLoadError
 from srgan.modelfiles.safetensors import ARCH_KEY, CONFIG_KEY, FORMAT, FORMAT_KEY, VALUE_RANGE_KEY
-from srgan.modelfiles.spec import NetworkConfig, arch_name, input_multiple, network_config_from
-from srgan.models.generator import Generator
 
 OPSET = 17
 
@@ -27,9 +29,8 @@ def export_onnx(network: nn.Module, config: NetworkConfig, path: str | os.PathLi
     values in [0, 1]; scale, value range, architecture and config in the model's metadata."""
     import onnx
 
-    from srgan.models.fast import FastGenerator
-
-    traced = FastGenerator(network.eval()).eval() if isinstance(network, Generator) else network.eval()
+    spec = spec_for(config)
+    traced = (spec.fast(network.eval()) if spec.fast is not None else network).eval()
     dummy = torch.rand(1, 3, 32, 32)
     with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
@@ -51,17 +52,17 @@ def export_onnx(network: nn.Module, config: NetworkConfig, path: str | os.PathLi
             FORMAT_KEY: FORMAT,
             "scale": str(config.scale),
             VALUE_RANGE_KEY: "[0, 1] in and out (clamp the output)",
-            ARCH_KEY: arch_name(config),
+            ARCH_KEY: spec.name,
             CONFIG_KEY: json.dumps(config.to_dict()),
         }
         for key, value in meta.items():
             entry = model.metadata_props.add()
             entry.key, entry.value = key, value
-        model.doc_string = f"srgan {arch_name(config)} network; input lr (N,3,H,W) in [0,1]"
+        model.doc_string = f"srgan {spec.name} network; input lr (N,3,H,W) in [0,1]"
         onnx.save(model, str(tmp))
 
 
-def load_onnx(path: Path, threads: int | None = None) -> tuple[Any, str, NetworkConfig]:
+def load_onnx(path: Path, threads: int | None = None) -> tuple[Any, AnySpec, NetworkConfig]:
     """An onnxruntime session, the architecture and its config from an srgan ONNX file."""
     try:
         import onnxruntime as ort
@@ -81,8 +82,11 @@ def load_onnx(path: Path, threads: int | None = None) -> tuple[Any, str, Network
     tag = meta.get(FORMAT_KEY, meta.get("srgan_format"))
     if tag != FORMAT or CONFIG_KEY not in meta:
         raise ModelLoadError(f"{path} is an ONNX model, but not one exported by srgan (no {FORMAT!r} tag)")
-    arch = meta.get(ARCH_KEY, "srresnet")
-    return session, arch, network_config_from(arch, _json(meta[CONFIG_KEY], path), path)
+    try:
+        spec = archs.by_name(meta.get(ARCH_KEY, "srresnet"))
+        return session, spec, spec.config_from(_json(meta[CONFIG_KEY], path))
+    except ArchError as exc:
+        raise ModelLoadError(f"{path}: {exc}") from exc
 
 
 def _json(text: str, path: Path) -> object:
@@ -93,9 +97,10 @@ def _json(text: str, path: Path) -> object:
 
 
 def parity(network: nn.Module, path: Path, sizes: tuple[tuple[int, int], ...] = ((24, 32), (37, 29))) -> float:
-    """Max |onnxruntime - PyTorch| over random inputs of the given LR sizes."""
-    session, _, config = load_onnx(path)
-    m = input_multiple(config)
+    """Max |onnxruntime - PyTorch| over random inputs of the given LR sizes; infinite when either
+    output holds a NaN or an infinity (which no comparison may pass)."""
+    session, spec, config = load_onnx(path)
+    m = spec.input_multiple(config)
     worst = 0.0
     g = torch.Generator().manual_seed(0)
     for h, w in sizes:
@@ -103,5 +108,7 @@ def parity(network: nn.Module, path: Path, sizes: tuple[tuple[int, int], ...] = 
         with torch.no_grad():
             ref = network.eval()(x).numpy()
         (out,) = session.run(None, {"lr": x.numpy()})
+        if not (np.isfinite(out).all() and np.isfinite(ref).all()):
+            return math.inf
         worst = max(worst, float(np.abs(out - ref).max()))
     return worst

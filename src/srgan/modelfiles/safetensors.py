@@ -4,15 +4,16 @@ architecture and its config."""
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
 import torch
 
+from srgan.archs import NetworkConfig, spec_for
+from srgan.archs.base import Ranges
 from srgan.atomic import atomic_path
 from srgan.modelfiles.errors import ModelLoadError
-from srgan.modelfiles.spec import NetworkConfig, arch_name
-from srgan.models.quantized import Ranges
 
 FORMAT = "srgan-generator"
 # The metadata keys srgan writes (safetensors and ONNX alike): the format tag, the architecture
@@ -20,7 +21,7 @@ FORMAT = "srgan-generator"
 FORMAT_KEY = "format"
 ARCH_KEY = "arch"
 CONFIG_KEY = "generator_config"
-# Optional: the calibrated input range of each int8 convolution (srgan.models.quantized), as JSON
+# Optional: the calibrated input range of each int8 convolution (srgan.archs.srresnet.quantized), as JSON
 # {"conv name": [lo, hi]}, written by ``srgan export --int8-calibration``.
 INT8_RANGES_KEY = "int8_input_ranges"
 VALUE_RANGE_KEY = "value_range"
@@ -44,7 +45,7 @@ def save_generator(
     }
     metadata = {
         FORMAT_KEY: FORMAT,
-        ARCH_KEY: arch_name(config),
+        ARCH_KEY: spec_for(config).name,
         CONFIG_KEY: json.dumps(config.to_dict()),
         VALUE_RANGE_KEY: "[0, 1]",
     }
@@ -82,6 +83,10 @@ def int8_ranges_from(meta: dict[str, str], path: Path) -> Ranges | None:
         return None
     try:
         raw = json.loads(text)
-        return {str(name): (float(lo), float(hi)) for name, (lo, hi) in raw.items()}
+        ranges = {str(name): (float(lo), float(hi)) for name, (lo, hi) in raw.items()}
     except (ValueError, TypeError, AttributeError) as exc:
         raise ModelLoadError(f"{path}: its int8 calibration ({INT8_RANGES_KEY}) is not valid ({exc})") from exc
+    for name, (lo, hi) in ranges.items():
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
+            raise ModelLoadError(f"{path}: its int8 calibration of {name} is [{lo}, {hi}], not a finite range")
+    return ranges

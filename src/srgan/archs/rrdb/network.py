@@ -17,41 +17,11 @@ trained on that range).
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-RRDB_SCALES = (1, 2, 4, 8)
-# Reach of the reconstruction in feature rows: 3x3 convs at 2x (1/2), 4x (1/4), then conv_hr and
-# conv_last at the output resolution (1/4 each for x4; less for x8): under 2 for every shape.
-RRDB_RECONSTRUCT_HALO = 2
-# Context (LR pixels) a tile needs for its kept pixels to match the whole-image pass within
-# 1/255 on average: the formal receptive field (about 350 pixels for 23 blocks) is far wider
-# than what the trained network actually uses (docs/models.md, "Community models").
-RRDB_TILE_CONTEXT = 32
-
-
-@dataclass(frozen=True)
-class RRDBConfig:
-    """RRDBNet's shape: everything a state_dict's keys and shapes tell."""
-
-    scale: int = 4
-    num_blocks: int = 23
-    features: int = 64
-    growth: int = 32
-    in_channels: int = 3
-    out_channels: int = 3
-    unshuffle: int = 1  # the input pixel-unshuffle factor (Real-ESRGAN x2: 2, x1: 4)
-
-    def to_dict(self) -> dict[str, int]:
-        return asdict(self)
-
-    @property
-    def upsamples(self) -> int:
-        return int(math.log2(self.scale * self.unshuffle))
+from srgan.archs.rrdb import RRDB_SCALES, RRDBConfig
 
 
 def _lrelu() -> nn.LeakyReLU:

@@ -9,31 +9,11 @@ BasicSR (``body.N``), so the published weights load as they are. RGB in [0, 1] i
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-COMPACT_SCALES = (1, 2, 3, 4, 8)
-
-
-@dataclass(frozen=True)
-class CompactConfig:
-    """SRVGGNetCompact's shape (PReLU activations, the published models' choice)."""
-
-    scale: int = 4
-    num_conv: int = 16
-    features: int = 64
-    in_channels: int = 3
-    out_channels: int = 3
-
-    def to_dict(self) -> dict[str, int]:
-        return asdict(self)
-
-    def receptive_radius(self) -> int:
-        """LR pixels an output pixel can see: one per 3x3 conv (num_conv + 2 of them)."""
-        return self.num_conv + 2
+from srgan.archs.compact import COMPACT_SCALES, CompactConfig
 
 
 class SRVGGNetCompact(nn.Module):

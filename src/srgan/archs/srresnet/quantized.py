@@ -35,15 +35,17 @@ on its built-in check image (``INT8_MIN_PSNR``).
 
 from __future__ import annotations
 
+import math
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srgan.models.fast import FastGenerator, FoldedBlock
-from srgan.models.generator import UpsampleBlock
+from srgan.archs.base import Ranges
+from srgan.archs.srresnet.fast import FastGenerator, FoldedBlock
+from srgan.archs.srresnet.network import UpsampleBlock
 
 # torch 2.13 marks its quantised-tensor constructors deprecated (pytorch#184982); quantize_uint8
 # uses one only for its fused rounding kernel and returns a plain uint8 tensor, so the warning would
@@ -51,8 +53,6 @@ from srgan.models.generator import UpsampleBlock
 warnings.filterwarnings(
     "ignore", message=r"torch\.quantize_per_tensor, torch\.quantize_per_channel", category=UserWarning
 )
-
-Ranges = Mapping[str, tuple[float, float]]
 
 
 def int8_available() -> bool:
@@ -231,12 +231,14 @@ def conv_names(fast: FastGenerator) -> list[str]:
 @torch.no_grad()
 def calibrate(fast: FastGenerator, images: Iterable[torch.Tensor]) -> dict[str, tuple[float, float]]:
     """(min, max) of every quantised convolution's input over ``images`` ((1, 3, H, W) in [0, 1]),
-    run in fp32."""
+    run in fp32; a ValueError naming the convolution whose input is not finite."""
     ranges: dict[str, tuple[float, float]] = {}
 
     def record(name: str) -> Callable[[nn.Module, tuple[torch.Tensor, ...]], None]:
         def hook(_: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
             lo, hi = inputs[0].min().item(), inputs[0].max().item()
+            if not (math.isfinite(lo) and math.isfinite(hi)):  # min/max propagate NaN
+                raise ValueError(f"the input of {name} is not finite (NaN or infinity) on a calibration image")
             old = ranges.get(name, (lo, hi))
             ranges[name] = (min(old[0], lo), max(old[1], hi))
 

@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srgan.models.generator import Generator, GeneratorConfig, ResidualBlock, UpsampleBlock
+from srgan.archs.srresnet import GeneratorConfig
+from srgan.archs.srresnet.network import Generator, ResidualBlock, UpsampleBlock
 
 
 def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
@@ -84,11 +85,6 @@ class FoldedBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.conv2(self.act(self.conv1(x)))
-
-
-# Reach of the reconstruction in LR rows: 3x3 convs at 1x, 2x, 4x (1, 0.5, 0.25) and the 5x5
-# phase tail at half the output resolution (at most 1): under 3 for every supported scale.
-RECONSTRUCT_HALO = 3
 
 
 class FastGenerator(nn.Module):

@@ -1,0 +1,50 @@
+"""The network architectures srgan runs, one home each, and the registry that lists them.
+
+Each architecture is one module (or folder) here with one ``ArchSpec`` (``base.py``) that says
+everything the rest of the package asks: how to recognise its files and read their shape, how to
+build it, its scales, tile context, memory, precisions, fast and int8 forms, and whether two
+files of it blend. ``ARCHITECTURES`` lists the specs in detection order: a state_dict is the first
+architecture's whose ``recognise`` accepts it. Adding an architecture: docs/architecture.md.
+
+Importing this package loads no torch.
+"""
+
+from __future__ import annotations
+
+from srgan.archs.base import AnySpec, ArchError, ArchSpec, NetworkConfig, State
+from srgan.archs.compact import COMPACT
+from srgan.archs.rrdb import RRDB
+from srgan.archs.srresnet import SRRESNET
+
+ARCHITECTURES: tuple[AnySpec, ...] = (SRRESNET, RRDB, COMPACT)
+
+__all__ = ["ARCHITECTURES", "AnySpec", "ArchError", "ArchSpec", "NetworkConfig", "by_name", "detect", "spec_for"]
+
+
+def by_name(name: str) -> AnySpec:
+    """The spec stored under ``name`` in srgan's files; one sentence naming the known ones otherwise."""
+    for spec in ARCHITECTURES:
+        if spec.name == name:
+            return spec
+    raise ArchError(f"unknown architecture {name!r} (known: {', '.join(s.name for s in ARCHITECTURES)})")
+
+
+def spec_for(config: NetworkConfig) -> AnySpec:
+    """The spec whose config type ``config`` is."""
+    for spec in ARCHITECTURES:
+        if spec.owns(config):
+            return spec
+    raise ArchError(f"{type(config).__name__} is no architecture's config")
+
+
+def detect(state: State) -> tuple[AnySpec, State]:
+    """The first architecture that recognises ``state`` (in its own key layout), and the state in
+    that architecture's module names."""
+    for spec in ARCHITECTURES:
+        normalised = spec.normalise(state)
+        if spec.recognise(normalised):
+            return spec, normalised
+    known = ", ".join(s.title for s in ARCHITECTURES)
+    raise ArchError(
+        f"holds no network srgan knows (it reads {known}; ESRGAN files in the original or BasicSR key layout)"
+    )
