@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 ModuleT = TypeVar("ModuleT", bound="nn.Module")
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-# Upscaling also runs SRResNet generators with int8 convolutions (srgan.models.quantized).
+# Upscaling also runs SRResNet generators with int8 convolutions (srgan.archs.srresnet.quantized).
 INFERENCE_PRECISIONS = (*PRECISIONS, "int8")
 # The x2 PixelShuffle blocks of the SRResNet generator make its scale a power of two.
 SRGAN_SCALES = (2, 4, 8)

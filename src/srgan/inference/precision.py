@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from srgan.archs import ARCHITECTURES, AnySpec
-from srgan.runtime import INFERENCE_PRECISIONS, RuntimeChoiceError, autocast_dtype, precision_name
+from srgan.runtime import RuntimeChoiceError, autocast_dtype, precision_name
 
 # auto picks bf16 only if its output is this close to fp32's on a calibration image (PSNR, dB)
 BF16_MIN_PSNR = 45.0
@@ -61,9 +61,8 @@ def resolve_precision(
     of ``spec`` on ``device``, or a ``RuntimeChoiceError`` sentence saying why it cannot be had.
     ``bf16_psnr()`` measures the bf16 gate; ``int8_psnr(dtype)`` switches the model to its int8 form
     and measures the int8 gate (both PSNR in dB against fp32 on ``calibration_image``)."""
-    if requested not in INFERENCE_PRECISIONS:
-        raise RuntimeChoiceError(f"precision must be one of {', '.join(INFERENCE_PRECISIONS)}; got {requested!r}")
-    dtype = autocast_dtype(requested, device)  # refuses fp16 on a CPU, int8 on a GPU
+    # runtime's rule validates the string (the one place it is checked) and refuses fp16 on a CPU, int8 on a GPU
+    dtype = autocast_dtype(requested, device)
     if onnx:
         if requested not in ("auto", "fp32"):
             raise RuntimeChoiceError("the ONNX backend runs in fp32")
@@ -75,10 +74,11 @@ def resolve_precision(
     if requested == "int8":
         _check_int8(spec, has_int8_calibration)
         psnr = int8_psnr(dtype)
-        if not psnr >= INT8_MIN_PSNR:  # NaN (a non-finite output) fails too
-            shown = f"{psnr:.1f} dB" if math.isfinite(psnr) else "not finite"
+        if math.isnan(psnr):
+            raise RuntimeChoiceError("this model's int8 output on the check image holds NaN; use bf16")
+        if psnr < INT8_MIN_PSNR:
             raise RuntimeChoiceError(
-                f"this model's int8 output is {shown} from fp32 on the check image (int8 needs at least "
+                f"this model's int8 output is {psnr:.1f} dB from fp32 on the check image (int8 needs at least "
                 f"{INT8_MIN_PSNR:g} dB); use bf16"
             )
         return Precision(requested, dtype, int8=True)

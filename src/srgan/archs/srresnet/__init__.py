@@ -79,11 +79,12 @@ def build(config: GeneratorConfig, state: State | None = None) -> nn.Module:
 
 
 def fast(network: nn.Module) -> nn.Module:
+    """BatchNorm folded and the tail at half resolution; a network already in an inference form
+    (a ``FastGenerator`` or ``QuantizedGenerator`` handed to ``Upscaler``) is kept as it is."""
     from srgan.archs.srresnet.fast import FastGenerator
     from srgan.archs.srresnet.network import Generator
 
-    assert isinstance(network, Generator)
-    return FastGenerator(network)
+    return FastGenerator(network) if isinstance(network, Generator) else network
 
 
 def strips(config: GeneratorConfig) -> Strips:
