@@ -6,7 +6,8 @@ ESRGAN / Real-ESRGAN network.
     big = up.upscale(Image.open("photo.jpg"))           # PIL in, PIL out (numpy and torch too)
 
 An Upscaler holds only read-only state after construction, so ``upscale`` may be called from
-several threads at once.
+several threads at once. What the network allows is its architecture's ``ArchSpec`` (``srgan.archs``);
+what a precision resolves to is ``precision.resolve_precision``; the memory budget is ``budget``.
 """
 
 from __future__ import annotations

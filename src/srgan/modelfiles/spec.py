@@ -1,12 +1,11 @@
-"""What was opened: the architecture, its scale, the file's kind and the network's config."""
+"""``ModelSpec``: what ``open_model`` opened. What an architecture is and allows is its ``ArchSpec``
+(``srgan.archs``), which ``ModelSpec.architecture`` finds."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from srgan.archs import AnySpec, NetworkConfig, spec_for
-
-__all__ = ["ModelSpec", "NetworkConfig"]
 
 
 @dataclass(frozen=True)
