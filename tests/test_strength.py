@@ -52,11 +52,11 @@ def test_incompatible_pairs_and_bad_strengths_are_refused(tmp_path: Path, capsys
     with pytest.raises(ModelLoadError, match="between 0 and 1"):
         open_blended("srgan-x4", 1.5)
     assert main(["upscale", str(EXAMPLE), "-o", str(tmp_path / "o.png"), "--strength", "2"]) == 2
-    assert "strength must be between 0 and 1, got 2.0" in capsys.readouterr().err
+    assert "--strength: takes a number from 0 to 1, got 2" in capsys.readouterr().err
     assert not (tmp_path / "o.png").exists()
     data = str(EXAMPLE.parent)
     assert main(["eval", "--model", "srgan-x4", "--data", data, "--strength", "0,x"]) == 2
-    assert "--strength takes numbers between 0 and 1" in capsys.readouterr().err
+    assert "--strength: takes a number from 0 to 1, got 'x'" in capsys.readouterr().err
 
 
 def test_eval_reports_each_point_of_the_curve_and_plots_it(tmp_path: Path) -> None:
@@ -113,5 +113,5 @@ def test_export_at_a_strength_is_the_blend_upscale_runs(tmp_path: Path, capsys: 
     assert (
         main(["export", "--model", "srgan-x4", "--format", "safetensors", "-o", str(refused), "--strength", "2"]) == 2
     )
-    assert "strength must be between 0 and 1, got 2.0" in capsys.readouterr().err
+    assert "--strength: takes a number from 0 to 1, got 2" in capsys.readouterr().err
     assert not refused.exists()
