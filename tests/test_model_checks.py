@@ -186,6 +186,8 @@ def test_a_file_whose_int8_calibration_is_not_finite_is_refused(tmp_path: Path) 
 def test_every_architecture_is_checked_on_the_meta_device_first(tmp_path: Path) -> None:
     """The check uses the same build as the real network, so each registered spec builds on meta."""
     for spec in archs.ARCHITECTURES:
+        if spec.load is not None:
+            continue  # built by a third-party loader under an allocation budget (tests/test_zoo.py)
         config = spec.config_type()
         with torch.device("meta"):
             skeleton = spec.build(config, {})

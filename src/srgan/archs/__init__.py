@@ -13,10 +13,14 @@ from __future__ import annotations
 
 from srgan.archs.base import AnySpec, ArchError, ArchSpec, NetworkConfig, State
 from srgan.archs.compact import COMPACT
+from srgan.archs.realplksr import REALPLKSR
 from srgan.archs.rrdb import RRDB
+from srgan.archs.span import SPAN
 from srgan.archs.srresnet import SRRESNET
+from srgan.archs.zoo import ZOO
 
-ARCHITECTURES: tuple[AnySpec, ...] = (SRRESNET, RRDB, COMPACT)
+# the zoo (spandrel) last: it takes only what no native architecture recognises
+ARCHITECTURES: tuple[AnySpec, ...] = (SRRESNET, RRDB, COMPACT, SPAN, REALPLKSR, ZOO)
 
 __all__ = ["ARCHITECTURES", "AnySpec", "ArchError", "ArchSpec", "NetworkConfig", "by_name", "detect", "spec_for"]
 
@@ -44,7 +48,13 @@ def detect(state: State) -> tuple[AnySpec, State]:
         normalised = spec.normalise(state)
         if spec.recognise(normalised):
             return spec, normalised
-    known = ", ".join(s.title for s in ARCHITECTURES)
+    from srgan.archs.zoo.spandrel_import import UNAVAILABLE, ZOO_INSTALL, zoo_available
+
+    known = ", ".join(s.title for s in ARCHITECTURES if s is not ZOO)
+    if not zoo_available():
+        extra = f"DAT, SwinIR, HAT, OmniSR and the other transformer families need the zoo extra: {ZOO_INSTALL}"
+    else:
+        extra = f"and spandrel's SR architectures; {' and '.join(UNAVAILABLE)} are unavailable without torchvision"
     raise ArchError(
-        f"holds no network srgan knows (it reads {known}; ESRGAN files in the original or BasicSR key layout)"
+        f"holds no network srgan knows (it reads {known}, ESRGAN files in the original or BasicSR key layout; {extra})"
     )

@@ -124,6 +124,11 @@ class ArchSpec(Generic[ConfigT]):
     int8: Int8Form | None = None
     half_precision: bool = True
     blendable: bool = True
+    # A network a third-party loader builds and fills from a state_dict in one step (the zoo extra):
+    # the loader calls ``load`` instead of infer/build and the name comparison, after the declared-size
+    # and NaN checks; ``load`` must bound what it allocates by what the state holds.
+    load: Callable[[State], tuple[ConfigT, nn.Module]] | None = None
+    exportable: bool = True  # srgan can write it as its own safetensors/ONNX file (integer config)
 
     def owns(self, config: object) -> bool:
         return type(config) is self.config_type

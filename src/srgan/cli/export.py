@@ -77,6 +77,11 @@ def run(args: argparse.Namespace) -> int:
     network, config = opened.network, opened.spec.config
     if network is None:
         raise CommandError(f"{opened.path} is already an ONNX model; export from its PyTorch weights")
+    if not opened.spec.architecture.exportable:
+        raise CommandError(
+            f"{opened.path} is a {opened.spec.architecture.title} model, which srgan runs from its own file; "
+            "export covers srgan's native networks"
+        )
     if args.format == "safetensors":
         from srgan.modelfiles.safetensors import save_generator
 

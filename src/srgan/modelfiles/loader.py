@@ -146,6 +146,8 @@ def _open_weights(path: Path) -> OpenedModel:
             config = spec.config_from(raw_config)
         else:
             spec, state = archs.detect(layouts.strip_data_parallel(raw_state))
+            if spec.load is not None:
+                return _loaded(spec, state, kind, path)
             config = spec.checked(spec.infer(state))
     except (KeyError, IndexError) as exc:
         raise ModelLoadError(f"{path}: tensor {exc} is missing or misshapen for its architecture") from exc
@@ -167,6 +169,20 @@ def checked_network(spec: AnySpec, config: NetworkConfig, state: State, path: Pa
     problem = _mismatch(expected, state)
     if problem:
         raise ModelLoadError(f"{path} does not match an srgan {spec.name} network: {problem}")
+    _check_tensors(state, path)
+    network = spec.build(config, state)
+    try:
+        network.load_state_dict({k: v.float() for k, v in state.items()})
+    except RuntimeError as exc:  # the checks above leave only an unusual dtype
+        raise ModelLoadError(
+            f"{path} does not load into an srgan {spec.name} network ({str(exc).splitlines()[0]})"
+        ) from exc
+    return network
+
+
+def _check_tensors(state: State, path: Path) -> None:
+    """The file's tensors fit in the file's bytes (a ``.pth`` can declare a huge tensor over a small
+    storage) and hold no NaN or infinity."""
     declared = sum(t.numel() * t.element_size() for t in state.values())
     held = path.stat().st_size
     if declared > held:
@@ -176,14 +192,18 @@ def checked_network(spec: AnySpec, config: NetworkConfig, state: State, path: Pa
     bad = first_non_finite(state)
     if bad is not None:
         raise ModelLoadError(f"{path}: tensor {bad} holds NaN or infinite values; the model file is damaged")
-    network = spec.build(config, state)
+
+
+def _loaded(spec: AnySpec, state: State, kind: str, path: Path) -> OpenedModel:
+    """A network a third-party loader builds and fills itself (``ArchSpec.load``), after the checks
+    every file gets."""
+    _check_tensors(state, path)
+    assert spec.load is not None
     try:
-        network.load_state_dict({k: v.float() for k, v in state.items()})
-    except RuntimeError as exc:  # the checks above leave only an unusual dtype
-        raise ModelLoadError(
-            f"{path} does not load into an srgan {spec.name} network ({str(exc).splitlines()[0]})"
-        ) from exc
-    return network
+        config, network = spec.load(state)
+    except ArchError as exc:
+        raise ModelLoadError(f"{path}: {exc}") from exc
+    return OpenedModel(path, ModelSpec(spec.name, config.scale, kind, config), network.eval())
 
 
 def _mismatch(expected: dict[str, torch.Tensor], state: State) -> str | None:
