@@ -7,10 +7,18 @@ import argparse
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument(
+        "--supported",
+        action="store_true",
+        help="which community architectures srgan loads (natively or with the zoo extra), counted on OpenModelDB",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     import json
+
+    if args.supported:
+        return _supported()
 
     from srgan.modelfiles.bundled import model_cards
 
@@ -47,4 +55,14 @@ def run(args: argparse.Namespace) -> int:
         "PSNR-Y: fidelity (higher is better); NIQE: naturalness (lower is better); Grid: sub-pixel grid "
         "artifacts (natural images ~0.12). Model card: docs/models.md"
     )
+    return 0
+
+
+def _supported() -> int:
+    from srgan.archs.zoo.spandrel_import import ZOO_INSTALL, zoo_available
+    from srgan.modelfiles.coverage import table
+
+    print("\n".join(table()))
+    state = "installed" if zoo_available() else f"not installed ({ZOO_INSTALL})"
+    print(f"zoo extra: {state}. Table and method: docs/zoo.md")
     return 0
