@@ -103,7 +103,7 @@ def main() -> None:
                 ],
             )
             trainer = Trainer(cfg)
-            step = trainer.step
+            step = trainer.parts.step
             fmt = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
             sample = TrainSample(
                 lr.contiguous(memory_format=fmt), hr.contiguous(memory_format=fmt), torch.tensor([NO_GRID] * batch)

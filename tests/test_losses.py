@@ -81,7 +81,7 @@ def criterion(**loss_options: object) -> GeneratorLoss:
     cfg.loss.perceptual = "mse"
     for key, value in loss_options.items():
         setattr(cfg.loss, key, value)
-    return GeneratorLoss(generator_terms(cfg, None))
+    return GeneratorLoss(generator_terms(cfg.loss, cfg.model.scale, None))
 
 
 def test_total_generator_loss_combines_terms_with_paper_weight() -> None:
@@ -89,7 +89,7 @@ def test_total_generator_loss_combines_terms_with_paper_weight() -> None:
     cfg = Config()
     content = PerceptualLoss(VGG19Features("VGG22", weights=None))
     sr = g(lr)
-    terms = GeneratorLoss(generator_terms(cfg, content))(GeneratorBatch(sr, hr, d(sr)))
+    terms = GeneratorLoss(generator_terms(cfg.loss, cfg.model.scale, content))(GeneratorBatch(sr, hr, d(sr)))
     assert set(terms) == {"total", "content", "adversarial"}, "the paper's loss has exactly two terms"
     torch.testing.assert_close(terms["total"], terms["content"] + 1e-3 * terms["adversarial"])
     terms["total"].backward()
@@ -106,14 +106,14 @@ def test_a_shallow_layer_adds_its_own_weighted_content_term() -> None:
         PerceptualLoss(VGG19Features("VGG22", weights=None)),
     )
     sr = g(lr)
-    terms = GeneratorLoss(generator_terms(cfg, content, shallow))(GeneratorBatch(sr, hr, d(sr)))
+    terms = GeneratorLoss(generator_terms(cfg.loss, cfg.model.scale, content, shallow))(GeneratorBatch(sr, hr, d(sr)))
     torch.testing.assert_close(terms["content_shallow"], shallow(sr, hr))
     assert terms["content_shallow"] != terms["content"]
     expected = terms["content"] + 1e-3 * terms["adversarial"] + 0.5 * terms["content_shallow"]
     torch.testing.assert_close(terms["total"], expected)
     cfg.loss.perceptual = "mse"
     with pytest.raises(ConfigError, match="shallow_weight needs a perceptual network"):
-        generator_terms(cfg, None, None)
+        generator_terms(cfg.loss, cfg.model.scale, None, None)
 
 
 def test_srgan_mse_variant_uses_pixel_mse() -> None:

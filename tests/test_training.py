@@ -16,7 +16,6 @@ from PIL import Image
 from srgan.cli import main
 from srgan.data.dataset import TrainSample
 from srgan.modelfiles import checkpoint as ckpt
-from srgan.training import build
 from srgan.training.build import lr_factor
 from srgan.training.config import Config, ConfigError, apply_overrides, build_config, preset
 from srgan.training.trainer import Trainer, TrainingError
@@ -69,7 +68,8 @@ def test_paper_preset_has_the_paper_settings() -> None:
     assert (s1.train.batch_size, s1.data.patch_size, s1.optim.lr, s1.optim.betas[0]) == (16, 96, 1e-4, 0.9)
     assert s1.train.iterations == 1_000_000 and s1.loss.pixel == "mse"
     assert s2.train.iterations == 200_000 and s2.optim.milestones == [100_000]
-    assert lr_factor(s2, 99_999) == 1.0 and lr_factor(s2, 100_000) == pytest.approx(0.1)
+    assert lr_factor(s2.optim, s2.train.iterations, 99_999) == 1.0
+    assert lr_factor(s2.optim, s2.train.iterations, 100_000) == pytest.approx(0.1)
     assert (s2.loss.perceptual, s2.loss.layer, s2.loss.adversarial_weight) == ("vgg19", "VGG54", 1e-3)
     assert s2.loss.feature_scale == pytest.approx(1 / 12.75)
 
@@ -134,13 +134,13 @@ def test_cli_runs_with_no_config_file(images: Path, tmp_path: Path, capsys: pyte
 
 
 def fixed_batch(trainer: Trainer) -> TrainSample:
-    return trainer.on_device(next(build.data_loader(trainer.cfg, trainer.dataset, 0, 0, 1, trainer.device)))
+    return next(trainer.parts.loader(0))
 
 
 def test_srresnet_stage_decreases_its_loss_on_a_fixed_batch(images: Path, tmp_path: Path) -> None:
     trainer = Trainer(tiny(images, tmp_path / "r", "srresnet", "optim.lr=1e-3"))
     batch = fixed_batch(trainer)
-    losses = [trainer.step(batch, 0)["loss/pixel_l1"] for _ in range(30)]  # type: ignore[index]
+    losses = [trainer.parts.step(batch, 0)["loss/pixel_l1"] for _ in range(30)]  # type: ignore[index]
     assert losses[-1] < 0.5 * losses[0]
 
 
@@ -154,8 +154,8 @@ def test_srgan_stage_updates_d_then_g_and_decreases_g_loss(images: Path, tmp_pat
         extra.append(f"loss.weights={tmp_path / 'vgg.pth'}")
     trainer = Trainer(tiny(images, tmp_path / "r", "srgan", *extra))
     batch = fixed_batch(trainer)
-    d_before = weights(trainer.discriminator.state_dict())  # type: ignore[union-attr]
-    first = trainer.step(batch, trainer.iteration)
+    d_before = weights(trainer.parts.discriminator.state_dict())  # type: ignore[union-attr]
+    first = trainer.parts.step(batch, trainer.iteration)
     assert first is not None and set(first) >= {
         "loss/d",
         "loss/g_content",
@@ -163,8 +163,8 @@ def test_srgan_stage_updates_d_then_g_and_decreases_g_loss(images: Path, tmp_pat
         "d/real_prob",
         "d/fake_prob",
     }
-    assert any(not torch.equal(d_before[k], v) for k, v in trainer.discriminator.state_dict().items())  # type: ignore[union-attr]
-    stats = [trainer.step(batch, trainer.iteration) for _ in range(25)]
+    assert any(not torch.equal(d_before[k], v) for k, v in trainer.parts.discriminator.state_dict().items())  # type: ignore[union-attr]
+    stats = [trainer.parts.step(batch, trainer.iteration) for _ in range(25)]
     assert stats[-1]["loss/g_content"] < 0.5 * first["loss/g_content"]  # type: ignore[index]
 
 
@@ -178,10 +178,12 @@ def test_init_from_starts_either_stage_from_an_export(images: Path, tmp_path: Pa
     exported = load_generator(export).state_dict()
     extra = ("train.iterations=1", "train.ema_decay=0.9", "loss.perceptual=mse", f"train.init_from={export}")
     second = Trainer(tiny(images, tmp_path / "b", stage, *extra))
-    assert_same(second.generator.state_dict(), exported)
-    assert second.ema is not None
-    assert_same(second.ema.model.state_dict(), exported)  # the average starts from the loaded weights too
-    assert second.iteration == 0 and second.step.optimisers()["g"][0].state_dict()["state"] == {}  # a fresh optimiser
+    assert_same(second.parts.generator.state_dict(), exported)
+    assert second.parts.ema is not None
+    assert_same(second.parts.ema.model.state_dict(), exported)  # the average starts from the loaded weights too
+    assert (
+        second.iteration == 0 and second.parts.step.players["g"].optimizer.state_dict()["state"] == {}
+    )  # a fresh optimiser
     with pytest.raises(ConfigError, match=r"train\.init_from .* but the config asks for"):
         Trainer(tiny(images, tmp_path / "c", stage, *extra, "model.channels=16"))
 
@@ -205,9 +207,9 @@ def test_lattice_term_switches_on_at_lattice_start(images: Path, tmp_path: Path)
     extra = ("loss.perceptual=mse", "loss.lattice_weight=5.0", "loss.lattice_energy_weight=0.5")
     trainer = Trainer(tiny(images, tmp_path / "r", "srgan", *extra, "loss.lattice_start=2"))
     batch = fixed_batch(trainer)
-    early = trainer.step(batch, 1)
+    early = trainer.parts.step(batch, 1)
     assert early is not None and "loss/g_lattice" not in early and "loss/g_lattice_energy" not in early
-    late = trainer.step(batch, 2)
+    late = trainer.parts.step(batch, 2)
     assert late is not None and late["loss/g_lattice"] > 0 and late["loss/g_lattice_energy"] > 0
     lattice_terms = 5.0 * late["loss/g_lattice"] + 0.5 * late["loss/g_lattice_energy"]
     assert late["loss/g_total"] == pytest.approx(
@@ -217,7 +219,7 @@ def test_lattice_term_switches_on_at_lattice_start(images: Path, tmp_path: Path)
 
 def test_chroma_term_is_trained_and_logged(images: Path, tmp_path: Path) -> None:
     trainer = Trainer(tiny(images, tmp_path / "r", "srgan", "loss.perceptual=mse", "loss.chroma_weight=2.0"))
-    logged = trainer.step(fixed_batch(trainer), 0)
+    logged = trainer.parts.step(fixed_batch(trainer), 0)
     assert logged is not None and logged["loss/g_chroma"] > 0
     assert logged["loss/g_total"] == pytest.approx(
         logged["loss/g_content"] + 1e-3 * logged["loss/g_adversarial"] + 2.0 * logged["loss/g_chroma"],
@@ -254,11 +256,15 @@ def test_resume_is_bit_identical(images: Path, tmp_path: Path, stage: str, preci
     )
     assert resumed.iteration == 3
     resumed.train()
-    assert_same(straight.generator.state_dict(), resumed.generator.state_dict())
-    assert straight.ema is not None and resumed.ema is not None and straight.ema.updates == resumed.ema.updates
-    assert_same(straight.ema.model.state_dict(), resumed.ema.model.state_dict())
+    assert_same(straight.parts.generator.state_dict(), resumed.parts.generator.state_dict())
+    assert (
+        straight.parts.ema is not None
+        and resumed.parts.ema is not None
+        and straight.parts.ema.updates == resumed.parts.ema.updates
+    )
+    assert_same(straight.parts.ema.model.state_dict(), resumed.parts.ema.model.state_dict())
     if stage == "srgan":
-        assert_same(straight.discriminator.state_dict(), resumed.discriminator.state_dict())  # type: ignore[union-attr]
+        assert_same(straight.parts.discriminator.state_dict(), resumed.parts.discriminator.state_dict())  # type: ignore[union-attr]
     # and the run directory resumes by itself: a finished run has nothing left to do
     again = Trainer(tiny(images, tmp_path / "a", stage, *common))
     assert again.iteration == 6
@@ -365,16 +371,16 @@ def test_non_finite_losses_skip_steps_then_stop_with_checkpoint_intact(
     cfg = tiny(images, tmp_path / "r", "srresnet", "train.iterations=20", "run.save_every=2", "train.max_nonfinite=3")
     trainer = Trainer(cfg)
     assert trainer.iteration == 4
-    real_loader = build.data_loader
+    real_loader = trainer.parts.loader
 
-    def poisoned(*args):  # type: ignore[no-untyped-def]
-        for batch in real_loader(*args):
+    def poisoned(iteration: int):  # type: ignore[no-untyped-def]
+        for batch in real_loader(iteration):
             yield batch._replace(lr=batch.lr * float("nan"))
 
-    monkeypatch.setattr(build, "data_loader", poisoned)
+    monkeypatch.setattr(trainer.parts, "loader", poisoned)
     with pytest.raises(TrainingError, match=r"3 consecutive non-finite losses.*ckpt_00000004\.pt"):
         trainer.train()
-    assert_same(trainer.generator.state_dict(), good["generator"])  # no step was taken
+    assert_same(trainer.parts.generator.state_dict(), good["generator"])  # no step was taken
     assert ckpt.CheckpointManager(tmp_path / "r" / "checkpoints").latest().name == "ckpt_00000004.pt"  # type: ignore[union-attr]
     assert "non-finite loss, step skipped" in (tmp_path / "r" / "log.txt").read_text()
 
@@ -460,7 +466,7 @@ def test_gan_options_train_log_their_terms_and_resume_bit_identically(
     extra = ("loss.perceptual=mse", "train.precision=fp32", "optim.schedule=constant", *options)
     full = Trainer(tiny(images, tmp_path / "full", "srgan", "train.iterations=4", *extra))
     batch = fixed_batch(full)
-    logged = full.step(batch, 0)
+    logged = full.parts.step(batch, 0)
     assert logged is not None
     for option in options:
         if (option.startswith("loss.") and option.endswith("_weight=0.5")) or "artifact" in option:
@@ -473,8 +479,8 @@ def test_gan_options_train_log_their_terms_and_resume_bit_identically(
     resumed = Trainer(tiny(images, tmp_path / "half", "srgan", "train.iterations=4", *extra))
     assert resumed.iteration == 2
     resumed.train()
-    assert_same(resumed.generator.state_dict(), full.generator.state_dict())
-    assert_same(resumed.discriminator.state_dict(), full.discriminator.state_dict())  # type: ignore[union-attr]
+    assert_same(resumed.parts.generator.state_dict(), full.parts.generator.state_dict())
+    assert_same(resumed.parts.discriminator.state_dict(), full.parts.discriminator.state_dict())  # type: ignore[union-attr]
 
 
 def test_renamed_and_removed_config_keys_get_one_sentence(images: Path, tmp_path: Path) -> None:

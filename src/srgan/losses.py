@@ -17,10 +17,8 @@ from torch import nn
 from srgan.metrics.blockiness import JPEG_BLOCK, boundary_steps
 from srgan.metrics.lattice import FLAT_CELL_RMS_LEVELS, flat_cells, flat_phase_means, phase_blocks
 from srgan.models.perceptual import FrozenFeatures
-
-# The paper rescales VGG feature maps by 1/12.75 so the VGG loss is of the MSE loss's order.
-PAPER_FEATURE_SCALE = 1.0 / 12.75
-PAPER_ADVERSARIAL_WEIGHT = 1e-3
+from srgan.schema import PAPER_ADVERSARIAL_WEIGHT as PAPER_ADVERSARIAL_WEIGHT
+from srgan.schema import PAPER_FEATURE_SCALE
 
 
 def pixel_loss(sr: torch.Tensor, hr: torch.Tensor, kind: str = "mse") -> torch.Tensor:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from srgan.runtime import SRGAN_SCALES
+from srgan.training.config import PRESETS, STAGES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,8 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="config overrides, e.g. train.batch_size=8 data.hr_dirs=[photos/]",
     )
     parser.add_argument("--config", metavar="FILE", help="YAML config (see configs/)")
-    parser.add_argument("--preset", choices=("paper", "cpu"), help="built-in settings to start from (default: paper)")
-    parser.add_argument("--stage", choices=("srresnet", "srgan"), help="srresnet: pixel loss; srgan: adversarial")
+    parser.add_argument("--preset", choices=PRESETS, help="built-in settings to start from (default: paper)")
+    parser.add_argument("--stage", choices=STAGES, help="srresnet: pixel loss; srgan: adversarial")
     parser.add_argument("--hr-dir", action="append", metavar="DIR", help="training HR folder (repeatable)")
     parser.add_argument("--val-dir", action="append", metavar="DIR", help="validation HR folder (repeatable)")
     parser.add_argument("--scale", type=Number(int), choices=SRGAN_SCALES)

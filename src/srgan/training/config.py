@@ -17,11 +17,15 @@ from typing import Any
 
 import yaml
 
-from srgan.data.degradations import RealisticConfig
-from srgan.losses import PAPER_ADVERSARIAL_WEIGHT, PAPER_FEATURE_SCALE
-from srgan.models.discriminator import D_ARCHS, DiscriminatorConfig
-from srgan.models.generator import GeneratorConfig
+from srgan.archs.srresnet import GeneratorConfig
 from srgan.runtime import PRECISIONS, SRGAN_SCALES
+from srgan.schema import (
+    D_ARCHS,
+    PAPER_ADVERSARIAL_WEIGHT,
+    PAPER_FEATURE_SCALE,
+    DiscriminatorConfig,
+    RealisticConfig,
+)
 
 STAGES = ("srresnet", "srgan")
 PRESETS = ("paper", "cpu")
@@ -244,6 +248,23 @@ class Config:
         if not self.data.hr_dirs and not self.data.teacher_cache:
             raise ConfigError("no training images: set data.hr_dirs (or pass --hr-dir DIR) or data.teacher_cache")
         return self
+
+
+def check_same_networks(saved: dict[str, Any], cfg: Config, path: str | Path) -> None:
+    """A checkpoint resumes only into the networks it was trained with; name every differing key."""
+    current = cfg.to_dict()
+    differing = [
+        f"{section}.{key} {saved_value} -> {current[section].get(key)}"
+        for section in ("model", "discriminator")
+        for key, saved_value in (saved.get(section) or {}).items()
+        if section != "model" or key != "d_channels"  # an older key, now discriminator.channels
+        if current[section].get(key) != saved_value
+    ]
+    if differing:
+        raise ConfigError(
+            f"{path} was trained with other networks ({'; '.join(differing)}); use the settings it was "
+            "trained with, or another run folder"
+        )
 
 
 def preset(name: str, stage: str = "srresnet") -> Config:
