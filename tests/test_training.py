@@ -70,7 +70,8 @@ def test_paper_preset_has_the_paper_settings() -> None:
     assert s2.train.iterations == 200_000 and s2.optim.milestones == [100_000]
     assert lr_factor(s2.optim, s2.train.iterations, 99_999) == 1.0
     assert lr_factor(s2.optim, s2.train.iterations, 100_000) == pytest.approx(0.1)
-    assert (s2.loss.perceptual, s2.loss.layer, s2.loss.adversarial_weight) == ("vgg19", "VGG54", 1e-3)
+    assert (s2.loss.perceptual, s2.loss.layer, s2.loss.terms["adversarial"].weight) == ("vgg19", "VGG54", 1e-3)
+    assert {n for n, t in s2.loss.terms.items() if t.weight > 0} == {"content", "adversarial"}
     assert s2.loss.feature_scale == pytest.approx(1 / 12.75)
 
 
@@ -204,8 +205,10 @@ def test_a_warm_ema_keeps_the_initial_weights_at_full_decay() -> None:
 
 
 def test_lattice_term_switches_on_at_lattice_start(images: Path, tmp_path: Path) -> None:
-    extra = ("loss.perceptual=mse", "loss.lattice_weight=5.0", "loss.lattice_energy_weight=0.5")
-    trainer = Trainer(tiny(images, tmp_path / "r", "srgan", *extra, "loss.lattice_start=2"))
+    extra = ("loss.perceptual=mse", "loss.terms.lattice={weight: 5.0, start: 2}")
+    trainer = Trainer(
+        tiny(images, tmp_path / "r", "srgan", *extra, "loss.terms.lattice_energy={weight: 0.5, start: 2}")
+    )
     batch = fixed_batch(trainer)
     early = trainer.parts.step(batch, 1)
     assert early is not None and "loss/g_lattice" not in early and "loss/g_lattice_energy" not in early
@@ -218,7 +221,7 @@ def test_lattice_term_switches_on_at_lattice_start(images: Path, tmp_path: Path)
 
 
 def test_chroma_term_is_trained_and_logged(images: Path, tmp_path: Path) -> None:
-    trainer = Trainer(tiny(images, tmp_path / "r", "srgan", "loss.perceptual=mse", "loss.chroma_weight=2.0"))
+    trainer = Trainer(tiny(images, tmp_path / "r", "srgan", "loss.perceptual=mse", "loss.terms.chroma.weight=2.0"))
     logged = trainer.parts.step(fixed_batch(trainer), 0)
     assert logged is not None and logged["loss/g_chroma"] > 0
     assert logged["loss/g_total"] == pytest.approx(
@@ -451,11 +454,11 @@ def test_torchrun_cli_entry_point(images: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "options",
     [
-        ("discriminator.arch=unet", "loss.adversarial=ragan", "loss.feature_matching_weight=0.5"),
+        ("discriminator.arch=unet", "loss.adversarial=ragan", "loss.terms.feature_matching.weight=0.5"),
         (
             "discriminator.spectral_norm=true",
             "discriminator.batch_norm=false",
-            "loss.artifact_weight=1.0",
+            "loss.terms.artifact.weight=1.0",
             "train.ema_decay=0.9",
         ),
     ],
@@ -469,8 +472,8 @@ def test_gan_options_train_log_their_terms_and_resume_bit_identically(
     logged = full.parts.step(batch, 0)
     assert logged is not None
     for option in options:
-        if (option.startswith("loss.") and option.endswith("_weight=0.5")) or "artifact" in option:
-            name = option.split(".")[1].split("=")[0].removesuffix("_weight")
+        if option.startswith("loss.terms."):
+            name = option.split(".")[2]
             assert logged[f"loss/g_{name}"] > 0, name
     full = Trainer(tiny(images, tmp_path / "full2", "srgan", "train.iterations=4", *extra))
     full.train()

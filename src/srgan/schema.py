@@ -61,9 +61,3 @@ class DiscriminatorConfig:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
-
-
-# The paper's loss constants (Ledig et al., 2017): VGG feature maps rescaled by 1/12.75, so the VGG loss
-# is of the MSE loss's order, and the adversarial term weighted 1e-3.
-PAPER_FEATURE_SCALE = 1.0 / 12.75
-PAPER_ADVERSARIAL_WEIGHT = 1e-3

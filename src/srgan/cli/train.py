@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
 from pathlib import Path
 
 from srgan.runtime import SRGAN_SCALES
@@ -52,21 +54,23 @@ def check_run_dir(run_dir: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from srgan.cli import CommandError
-    from srgan.training.config import ConfigError, build_config, to_yaml
+    from srgan.training.config import ConfigError, ConfigWarning, build_config, to_yaml
 
-    overrides = list(args.overrides)
-    for flag, key in ((args.hr_dir, "data.hr_dirs"), (args.val_dir, "data.val_dirs")):
-        if flag:
-            overrides.append(f"{key}=[{', '.join(repr(d) for d in flag)}]")
-    for value, key in (
-        (args.scale, "model.scale"),
-        (args.run_dir, "run.run_dir"),
-        (args.init_from, "train.init_from"),
-    ):
-        if value is not None:
-            overrides.append(f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}")
+    # The flags' values are set as they are, not written into YAML and parsed again (a backslash stays one).
+    flags = {
+        "data.hr_dirs": args.hr_dir,
+        "data.val_dirs": args.val_dir,
+        "model.scale": args.scale,
+        "run.run_dir": args.run_dir,
+        "train.init_from": args.init_from,
+    }
+    values = {key: value for key, value in flags.items() if value is not None}
     try:
-        cfg = build_config(args.preset, args.stage, args.config, overrides)
+        with warnings.catch_warnings(record=True) as notes:
+            warnings.simplefilter("always", ConfigWarning)
+            cfg = build_config(args.preset, args.stage, args.config, args.overrides, values)
+        for message in dict.fromkeys(str(n.message) for n in notes if issubclass(n.category, ConfigWarning)):
+            print(f"srgan train: note: {message}", file=sys.stderr)
         if args.print_config:
             print(to_yaml(cfg), end="")
             return 0

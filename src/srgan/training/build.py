@@ -3,8 +3,7 @@ stage's step with its optimisers and the generator's loss, the data) that ``Trai
 takes the config sections it reads, not the whole configuration.
 
 Everything that can fail on a bad setting or a missing file fails here, before the first step.
-To add a generator loss term: write its function in ``srgan.losses`` (taking a ``GeneratorBatch``
-or wrapped in ``PairTerm``), give it a weight in ``LossConfig`` and one line in ``generator_terms``.
+The generator loss terms are built by ``srgan.losses.registry`` from ``loss.terms``.
 """
 
 from __future__ import annotations
@@ -20,11 +19,14 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from srgan import losses
 from srgan.archs.srresnet import GeneratorConfig
 from srgan.data.dataset import InfiniteSampler, SRTrainDataset, TrainSample
 from srgan.data.teacher_cache import CacheError, TeacherCacheDataset
 from srgan.evaluation.protocol import Sample
+from srgan.losses.compose import GeneratorLoss, TermContext, WeightedTerm
+from srgan.losses.paper import PerceptualLoss
+from srgan.losses.registry import build_terms
+from srgan.losses.settings import ShallowContentSettings
 from srgan.models.discriminator import Discriminator, UNetDiscriminator, build_discriminator
 from srgan.models.generator import Generator, init_icnr
 from srgan.runtime import DistInfo, place
@@ -78,8 +80,10 @@ def build_parts(cfg: Config, dist: DistInfo, placement: Placement) -> Parts:
     content = shallow = None
     if stage == "srgan":
         content = build_content_loss(cfg.loss)
-        if cfg.loss.shallow_weight > 0:
-            shallow = build_content_loss(cfg.loss, cfg.loss.shallow_layer)
+        shallow_term = cfg.loss.terms["content_shallow"]
+        if shallow_term.weight > 0:
+            assert isinstance(shallow_term, ShallowContentSettings)
+            shallow = build_content_loss(cfg.loss, shallow_term.layer)
     dataset = build_dataset(cfg.data, cfg.model.scale)
     val_samples = load_samples(cfg.data.val_dirs, cfg.model.scale, cfg.data.val_max_images)
     generator = build_generator(cfg.model, cfg.train)
@@ -93,7 +97,7 @@ def build_parts(cfg: Config, dist: DistInfo, placement: Placement) -> Parts:
         step = PixelStep(g, cfg.loss.pixel, placement)
     else:
         terms = generator_terms(cfg.loss, cfg.model.scale, content, shallow)
-        criterion = place(losses.GeneratorLoss(terms), device, train.channels_last)
+        criterion = place(GeneratorLoss(terms), device, train.channels_last)
         d_lr = cfg.optim.d_lr or cfg.optim.lr
         d = player(discriminator, DiscriminatorPair(discriminator), cfg.optim, train, dist, device, d_lr)
         relativistic = cfg.loss.adversarial == "ragan"
@@ -185,7 +189,7 @@ def build_discriminator_for(config: DiscriminatorConfig, patch_size: int) -> Dis
         raise ConfigError(str(exc)) from exc
 
 
-def build_content_loss(loss: LossConfig, layer: str | None = None) -> losses.PerceptualLoss | None:
+def build_content_loss(loss: LossConfig, layer: str | None = None) -> PerceptualLoss | None:
     """The perceptual loss of stage srgan at ``layer`` (default ``loss.layer``), or None for the
     paper's SRGAN-MSE (pixel MSE content)."""
     from srgan.models.weights import WeightsError
@@ -206,98 +210,22 @@ def build_content_loss(loss: LossConfig, layer: str | None = None) -> losses.Per
         raise ConfigError(f"perceptual network ({loss.perceptual}, {layer}): {exc}") from exc
     if loss.antialias:
         net.antialias()  # type: ignore[operator]
-    return losses.PerceptualLoss(net, loss.feature_scale)  # type: ignore[arg-type]
-
-
-def _content_mse(batch: losses.GeneratorBatch) -> torch.Tensor:
-    return losses.pixel_loss(batch.sr.float(), batch.hr.float(), "mse")
-
-
-def _adversarial(kind: str, batch: losses.GeneratorBatch) -> torch.Tensor:
-    if kind == "ragan":
-        assert batch.real_logits is not None
-        return losses.relativistic_generator_loss(batch.real_logits, batch.fake_logits)
-    return losses.generator_adversarial_loss(batch.fake_logits)
-
-
-def _pixel(kind: str, batch: losses.GeneratorBatch) -> torch.Tensor:
-    return losses.pixel_loss(batch.sr.float(), batch.hr.float(), kind)
-
-
-def _lattice(period: int, batch: losses.GeneratorBatch) -> torch.Tensor:
-    return losses.lattice_loss(batch.sr, period)
-
-
-def _lattice_error(period: int, batch: losses.GeneratorBatch) -> torch.Tensor:
-    return losses.lattice_error_loss(batch.sr, batch.hr, period)
-
-
-def _flat_lattice_error(period: int, batch: losses.GeneratorBatch) -> torch.Tensor:
-    return losses.flat_lattice_error_loss(batch.sr, batch.hr, period)
-
-
-def _flat_band(period: int, batch: losses.GeneratorBatch) -> torch.Tensor:
-    return losses.flat_band_loss(batch.sr, batch.hr, period)
-
-
-def _block_step(scale: int, smooth_levels: float, batch: losses.GeneratorBatch) -> torch.Tensor:
-    if batch.jpeg_grid is None:
-        raise ValueError("the block-step term needs each sample's JPEG grid, and this batch has none")
-    return losses.block_step_loss(batch.sr, batch.hr, batch.jpeg_grid, scale, smooth_levels)
-
-
-def _lattice_energy(period: int, batch: losses.GeneratorBatch) -> torch.Tensor:
-    return losses.lattice_energy_loss(batch.sr, period)
-
-
-def _chroma(batch: losses.GeneratorBatch) -> torch.Tensor:
-    return losses.chroma_loss(batch.sr, batch.hr)
-
-
-def _feature_matching(batch: losses.GeneratorBatch) -> torch.Tensor:
-    assert batch.fake_features is not None and batch.real_features is not None
-    return losses.feature_matching_loss(batch.fake_features, batch.real_features)
-
-
-def _artifact(batch: losses.GeneratorBatch) -> torch.Tensor:
-    return losses.artifact_loss(batch.sr, batch.hr, batch.sr_ema)
+    return PerceptualLoss(net, loss.feature_scale)  # type: ignore[arg-type]
 
 
 def generator_terms(
     loss: LossConfig,
     scale: int,
-    content: losses.PerceptualLoss | None,
-    shallow: losses.PerceptualLoss | None = None,
-) -> list[losses.WeightedTerm]:
-    """The stage-srgan generator loss: content + adversarial_weight x adversarial (the paper), plus
-    each optional term whose weight is above zero (``shallow``: the content loss at
-    ``loss.shallow_layer``, needed when ``loss.shallow_weight`` is)."""
-    period = scale
-    content_fn = losses.PairTerm(content) if content is not None else _content_mse
-    terms = [
-        losses.WeightedTerm("content", 1.0, content_fn),
-        losses.WeightedTerm("adversarial", loss.adversarial_weight, partial(_adversarial, loss.adversarial)),
-    ]
-    optional: list[tuple[str, float, losses.TermFunction, int]] = [
-        ("pixel", loss.pixel_weight, partial(_pixel, loss.pixel), 0),
-        ("lattice", loss.lattice_weight, partial(_lattice, period), loss.lattice_start),
-        ("lattice_error", loss.lattice_error_weight, partial(_lattice_error, period), loss.lattice_start),
-        ("flat_lattice_error", loss.flat_lattice_error_weight, partial(_flat_lattice_error, period), 0),
-        ("flat_band", loss.flat_band_weight, partial(_flat_band, period), 0),
-        ("block_step", loss.block_step_weight, partial(_block_step, period, loss.block_step_smooth_levels), 0),
-        ("lattice_energy", loss.lattice_energy_weight, partial(_lattice_energy, period), loss.lattice_start),
-        ("chroma", loss.chroma_weight, _chroma, 0),
-        ("feature_matching", loss.feature_matching_weight, _feature_matching, 0),
-        ("artifact", loss.artifact_weight, _artifact, 0),
-    ]
-    if loss.shallow_weight > 0:
-        if shallow is None:
-            raise ConfigError(
-                "loss.shallow_weight needs a perceptual network; set loss.perceptual to vgg19 or squeezenet"
-            )
-        optional.append(("content_shallow", loss.shallow_weight, losses.PairTerm(shallow), 0))
-    terms += [losses.WeightedTerm(name, w, fn, start) for name, w, fn, start in optional if w > 0]
-    return terms
+    content: PerceptualLoss | None,
+    shallow: PerceptualLoss | None = None,
+) -> list[WeightedTerm]:
+    """The stage-srgan generator loss: the terms of ``loss.terms`` that are on (content + 1e-3 x
+    adversarial: the paper), built by ``srgan.losses.registry``."""
+    context = TermContext(scale, loss.pixel, loss.adversarial, content, shallow)
+    try:
+        return build_terms(loss.terms, context)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def lr_factor(o: OptimConfig, iterations: int, iteration: int) -> float:

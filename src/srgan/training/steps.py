@@ -18,8 +18,10 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from srgan import losses
 from srgan.data.dataset import TrainSample
+from srgan.losses.compose import GeneratorBatch, GeneratorLoss
+from srgan.losses.later import relativistic_discriminator_loss
+from srgan.losses.paper import discriminator_loss, pixel_loss
 from srgan.training.distributed import all_true
 
 Scheduler = torch.optim.lr_scheduler.LRScheduler
@@ -124,7 +126,7 @@ class PixelStep(Step):
     def run(self, batch: TrainSample, iteration: int) -> dict[str, float] | None:
         with self.autocast():
             sr = self.g.forward(batch.lr)
-        loss = losses.pixel_loss(sr.float(), batch.hr, self.pixel_kind)
+        loss = pixel_loss(sr.float(), batch.hr, self.pixel_kind)
         if not self.finite(loss):
             return None
         self.optimise(loss, self.g.optimizer)
@@ -152,7 +154,7 @@ class AdversarialStep(Step):
         self,
         g: Player,
         d: Player,
-        criterion: losses.GeneratorLoss,
+        criterion: GeneratorLoss,
         placement: Placement,
         relativistic: bool = False,
         ema_forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
@@ -166,7 +168,7 @@ class AdversarialStep(Step):
         with self.autocast():
             sr = self.g.forward(batch.lr)
             real_logits, fake_logits = self.d.forward(batch.hr, sr.detach())
-        d_loss_fn = losses.relativistic_discriminator_loss if self.relativistic else losses.discriminator_loss
+        d_loss_fn = relativistic_discriminator_loss if self.relativistic else discriminator_loss
         loss_d = d_loss_fn(real_logits, fake_logits)
         if not self.finite(loss_d):
             return None
@@ -189,7 +191,7 @@ class AdversarialStep(Step):
             "d/fake_prob": torch.sigmoid(fake_logits.float()).mean().item(),
         }
 
-    def _generator_batch(self, batch: TrainSample, sr: torch.Tensor) -> losses.GeneratorBatch:
+    def _generator_batch(self, batch: TrainSample, sr: torch.Tensor) -> GeneratorBatch:
         """D (frozen) on SR, and on HR and the EMA generator only where a term needs them."""
         lr, hr = batch.lr, batch.hr
         discriminator = self.d.module
@@ -202,7 +204,7 @@ class AdversarialStep(Step):
         if self.criterion.needs("artifact") and self.ema_forward is not None:
             with torch.no_grad():
                 sr_ema = self.ema_forward(lr)
-        return losses.GeneratorBatch(
+        return GeneratorBatch(
             sr=sr,
             hr=hr,
             fake_logits=fake_logits,

@@ -170,8 +170,9 @@ class Trainer:
         total = cfg.train.batch_size * self.dist.world_size
         layout = " channels_last" if cfg.train.channels_last else ""
         content = "" if self.stage == "srresnet" else f", content {cfg.loss.perceptual}/{cfg.loss.layer}"
-        if self.stage == "srgan" and cfg.loss.shallow_weight > 0:
-            content += f" + {cfg.loss.shallow_weight:g} x {cfg.loss.shallow_layer}"
+        shallow = cfg.loss.terms["content_shallow"]
+        if self.stage == "srgan" and shallow.weight > 0:
+            content += f" + {shallow.weight:g} x {getattr(shallow, 'layer', '')}"
         return (
             f"stage {self.stage} x{cfg.model.scale}: {len(self.parts.dataset)} training images, batch "
             f"{cfg.train.batch_size} per process x {self.dist.world_size} = {total}, patch {cfg.data.patch_size}, "
