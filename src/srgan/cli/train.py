@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -75,10 +76,17 @@ def run(args: argparse.Namespace) -> int:
             print(to_yaml(cfg), end="")
             return 0
         cfg.validate()
-        check_run_dir(Path(cfg.run.run_dir))
+        run_dir = Path(cfg.run.run_dir)
+        made = not run_dir.exists()
+        check_run_dir(run_dir)
         from srgan.training.trainer import Trainer, TrainingError
 
-        trainer = Trainer(cfg, resume=args.resume)
+        try:
+            trainer = Trainer(cfg, resume=args.resume)
+        except BaseException:
+            if made and not any(p.is_file() for p in run_dir.rglob("*")):
+                shutil.rmtree(run_dir, ignore_errors=True)  # a run that never started leaves no folder behind
+            raise
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         raise CommandError(str(exc)) from exc
     try:

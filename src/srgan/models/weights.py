@@ -8,6 +8,7 @@ torchvision or by srgan is found by both.
 from __future__ import annotations
 
 import os
+import pickle
 import urllib.error
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,15 @@ def resolve_weights(spec: WeightsSpec, path: str | os.PathLike[str] | None = Non
     return cached
 
 
+def load_failure(exc: BaseException) -> str:
+    """What ``torch.load(..., weights_only=True)`` refused, in our words: torch's own message advises
+    re-running with ``weights_only=False``, the one step that would run the file's code."""
+    if isinstance(exc, pickle.UnpicklingError):
+        return "it holds pickled Python objects, not only tensors; srgan does not load those, since loading them can run code"
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return first if "weights_only" not in first else "it is not a plain PyTorch weights file"
+
+
 def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Load a plain state_dict from a .pth/.pt or .safetensors file without running pickled code."""
     if path.suffix == ".safetensors":
@@ -81,7 +91,7 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise WeightsError(f"{path} is not a readable PyTorch weights file ({exc})") from exc
+        raise WeightsError(f"{path} is not a readable PyTorch weights file ({load_failure(exc)})") from None
     if not isinstance(state, dict):
         raise WeightsError(f"{path} does not hold a state_dict")
     return state
