@@ -6,7 +6,7 @@ what "the recipes train to the same numbers" means.
 The configs run as written (their losses, weights, networks, init_from, data folders) with small sizes:
 HR patch 32, batch 2, no workers, no cache, no validation, ``--iterations`` steps, fp32 on one thread.
 
-    OMP_NUM_THREADS=1 python scripts/recipe_fingerprint.py configs/*.yaml [--iterations 20] [--set KEY=VALUE] [-o out.jsonl]
+    OMP_NUM_THREADS=1 python scripts/diagnostics/recipe_fingerprint.py configs/*.yaml [--iterations 20] [--set KEY=VALUE] [-o out.jsonl]
 """
 
 from __future__ import annotations
