@@ -495,3 +495,26 @@ def test_renamed_and_removed_config_keys_get_one_sentence(images: Path, tmp_path
         build_config(None, None, config)
     with pytest.raises(ConfigError, match=r"train\.icnr .* cannot go with train\.init_from"):
         Trainer(tiny(images, tmp_path / "r", "srresnet", "train.icnr=true", f"train.init_from={tmp_path}/x"))
+
+
+def test_stop_at_finishes_early_on_the_full_schedule_and_resume_from_forks_another_run(
+    images: Path, tmp_path: Path
+) -> None:
+    common = ("train.iterations=6", "run.save_every=2", "train.precision=fp32", "optim.schedule=cosine")
+    full = Trainer(tiny(images, tmp_path / "full", "srresnet", *common))
+    full.train()
+    part = Trainer(tiny(images, tmp_path / "part", "srresnet", *common, "train.stop_at=4"))
+    result = part.train()
+    assert result.status == "finished" and result.iteration == 4 and result.export is not None
+    # the schedule was planned over 6 iterations, as in the full run: the same weights at 4
+    at_4 = ckpt.load(tmp_path / "full" / "checkpoints" / "ckpt_00000004.pt")
+    assert_same(part.parts.generator.state_dict(), at_4["generator"])
+    fork_from = tmp_path / "part" / "checkpoints" / "ckpt_00000004.pt"
+    fork = Trainer(tiny(images, tmp_path / "fork", "srresnet", *common, f"train.resume_from={fork_from}"))
+    assert fork.iteration == 4
+    fork.train()
+    assert_same(fork.parts.generator.state_dict(), full.parts.generator.state_dict())
+    again = Trainer(tiny(images, tmp_path / "fork", "srresnet", *common, f"train.resume_from={fork_from}"))
+    assert again.iteration == 6  # the fork's own checkpoint wins over resume_from
+    with pytest.raises(ConfigError, match=r"train.stop_at \(7\) is beyond train.iterations \(6\)"):
+        tiny(images, tmp_path / "x", "srresnet", *common, "train.stop_at=7").validate()

@@ -69,6 +69,7 @@ RANGES: tuple[tuple[str, float | None, float | None], ...] = (
     ("train.batch_size", 1, None),
     ("train.ema_decay", 0, 0.999999),
     ("train.max_nonfinite", 1, None),
+    ("train.stop_at", 1, None),
     ("run.save_every", 1, None),
     ("run.keep_last", 1, None),
     ("run.val_every", 1, None),
@@ -148,6 +149,17 @@ class TrainConfig:
     ema_warm_start: bool = False
     sync_bn: bool = False  # SyncBatchNorm across processes (CUDA only)
     max_nonfinite: int = 10  # stop after this many consecutive non-finite losses
+    # Finish (save, export) at this iteration while the schedule stays planned over ``iterations``: a bundled
+    # model taken from part of a planned run replays from its file.
+    stop_at: int | None = None
+    # Another run's checkpoint to continue from (networks, optimisers, schedule, data position) when this run
+    # folder has none yet: a fork with changed settings (--resume overrides it; the folder's own checkpoint wins).
+    resume_from: str | None = None
+
+    @property
+    def end(self) -> int:
+        """The iteration this run finishes at."""
+        return self.stop_at if self.stop_at is not None else self.iterations
 
 
 @dataclass
@@ -217,6 +229,10 @@ class Config:
         if self.train.ema_warm_start and not (self.train.init_from and self.train.ema_decay > 0):
             raise ConfigError(
                 "train.ema_warm_start keeps train.init_from's weights in the EMA; set both and train.ema_decay"
+            )
+        if self.train.stop_at is not None and self.train.stop_at > self.train.iterations:
+            raise ConfigError(
+                f"train.stop_at ({self.train.stop_at}) is beyond train.iterations ({self.train.iterations})"
             )
         if self.optim.min_lr > self.optim.lr:
             raise ConfigError(f"optim.min_lr ({self.optim.min_lr}) is above optim.lr ({self.optim.lr})")

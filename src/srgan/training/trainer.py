@@ -64,11 +64,12 @@ class Trainer:
         self._resume(resume)
 
     def _resume(self, resume: str | Path | None) -> None:
-        path = Path(resume) if resume else self.checkpoints.latest()
+        fork = self.cfg.train.resume_from
+        path = Path(resume) if resume else self.checkpoints.latest() or (Path(fork) if fork else None)
         if path is None:
             return
         if not path.is_file():
-            raise ConfigError(f"checkpoint {path} does not exist")
+            raise ConfigError(f"checkpoint {path} does not exist")  # --resume or train.resume_from
         try:
             state = ckpt.load(path)
         except ValueError as exc:
@@ -144,7 +145,7 @@ class Trainer:
 
     def train(self) -> TrainResult:
         cfg, run = self.cfg, self.cfg.run
-        self.logger = RunLogger(self.run_dir, self.dist.is_main, run.tensorboard, self.iteration, cfg.train.iterations)
+        self.logger = RunLogger(self.run_dir, self.dist.is_main, run.tensorboard, self.iteration, cfg.train.end)
         if self.dist.is_main:
             (self.run_dir / "config.yaml").write_text(to_yaml(cfg))
         handlers = {}
@@ -203,7 +204,7 @@ class Trainer:
         means, speed = window.close()
         means.update(self.parts.step.learning_rates())
         self.logger.scalars(self.iteration, {**means, "speed/it_per_s": speed})
-        total = self.cfg.train.iterations
+        total = self.cfg.train.end
         body = " ".join(f"{k}={v:.4g}" for k, v in means.items())
         eta = (total - self.iteration) / max(speed, 1e-9)
         self.logger.line(f"it {self.iteration}/{total} {body} | {speed:.2f} it/s, eta {eta / 60:.1f} min")
@@ -232,7 +233,7 @@ class Trainer:
         data = parts.loader(self.iteration)
         last_path: Path | None = None
         window = StatWindow()
-        while self.iteration < cfg.train.iterations:
+        while self.iteration < cfg.train.end:
             stats = parts.step(next(data), self.iteration)
             # A skipped step still counts as an iteration, so the data stream stays a function of it.
             self.iteration += 1
@@ -245,7 +246,7 @@ class Trainer:
                 parts.ema.update(parts.generator)
             window.add(stats)
             self.logger.advance(1, " ".join(f"{k.split('/')[-1]}={v:.4g}" for k, v in stats.items()))
-            done = self.iteration >= cfg.train.iterations
+            done = self.iteration >= cfg.train.end
             if self.iteration % run.log_every == 0 or done:
                 self._log_window(window)
             is_best = bool(parts.val_samples) and (self.iteration % run.val_every == 0 or done) and self._validate()
