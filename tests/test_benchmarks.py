@@ -20,12 +20,20 @@ NEEDS = {
 }
 
 
-def test_every_benchmark_script_is_listed_here() -> None:
+SMOKED_HERE = ["degradation_speed.py", "serve_load.py", "train_speed.py", "upscale_speed.py"]
+# Smoke-run by the tests of their own area (with their optional extra, PyAV).
+SMOKED_ELSEWHERE = {"video_speed.py": "test_video.py", "video_flicker.py": "test_video.py"}
+
+
+def test_every_benchmark_script_is_smoke_run_by_the_suite() -> None:
     scripts = {p.name for p in BENCHMARKS.glob("*.py") if not p.name.startswith("_")}
-    assert scripts == {"degradation_speed.py", "serve_load.py", "train_speed.py", "upscale_speed.py"}
+    assert scripts == {*SMOKED_HERE, *SMOKED_ELSEWHERE}, "a new benchmark needs a --smoke run in the suite"
+    for script, test_file in SMOKED_ELSEWHERE.items():
+        text = (ROOT / "tests" / test_file).read_text()
+        assert f'"{script}"' in text and '"--smoke"' in text, (script, test_file)
 
 
-@pytest.mark.parametrize("script", ["degradation_speed.py", "serve_load.py", "train_speed.py", "upscale_speed.py"])
+@pytest.mark.parametrize("script", SMOKED_HERE)
 def test_benchmark_runs_in_smoke_mode_and_prints_its_table(script: str, tmp_path: Path) -> None:
     missing = [m for m in NEEDS.get(script, ()) if importlib.util.find_spec(m) is None]
     if missing:

@@ -78,12 +78,18 @@ def test_paper_preset_has_the_paper_settings() -> None:
 @pytest.mark.parametrize("recipe", sorted(p.name for p in (ROOT / "configs").glob("*.yaml")))
 def test_every_shipped_recipe_builds_and_its_start_file_is_in_the_repository(recipe: str) -> None:
     """The recipes in configs/ are how the bundled models were made: each must still parse against
-    the current Config, and a train.init_from inside the repository must be committed."""
+    the current Config, and a train.init_from inside the repository must be committed, or be what another
+    recipe's run writes (its export, or for train.resume_from a checkpoint in its run folder)."""
     cfg = build_config(config_file=ROOT / "configs" / recipe)
     cfg.validate()
-    start = cfg.train.init_from
-    if start and not start.startswith("../"):  # ../shared is beside the repository, not in it
+    run_dirs = {build_config(config_file=p).run.run_dir for p in (ROOT / "configs").glob("*.yaml")}
+    start, fork = cfg.train.init_from, cfg.train.resume_from
+    if start and start.startswith("runs/"):
+        assert start.removesuffix("/generator.safetensors") in run_dirs - {cfg.run.run_dir}, (recipe, start)
+    elif start and not start.startswith("../"):  # ../shared is beside the repository, not in it
         assert (ROOT / start).is_file(), f"{recipe}: train.init_from {start} is not in the repository"
+    if fork:
+        assert fork.split("/checkpoints/")[0] in run_dirs - {cfg.run.run_dir}, (recipe, fork)
 
 
 def test_overrides_yaml_and_unknown_keys(tmp_path: Path) -> None:
