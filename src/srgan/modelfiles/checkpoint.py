@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from srgan.atomic import atomic_path
-from srgan.models.weights import load_failure
+from srgan.runtime import load_failure
 
 FORMAT = "srgan-checkpoint"
 _NAME = re.compile(r"ckpt_(\d{8,})\.pt$")

@@ -8,12 +8,13 @@ torchvision or by srgan is found by both.
 from __future__ import annotations
 
 import os
-import pickle
 import urllib.error
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from srgan.runtime import load_failure
 
 
 class WeightsError(RuntimeError):
@@ -71,15 +72,6 @@ def resolve_weights(spec: WeightsSpec, path: str | os.PathLike[str] | None = Non
     except RuntimeError as exc:  # torch.hub's hash mismatch
         raise WeightsError(f"{spec.url} did not match its sha256 prefix {spec.sha256_prefix}: {exc}") from exc
     return cached
-
-
-def load_failure(exc: BaseException) -> str:
-    """What ``torch.load(..., weights_only=True)`` refused, in our words: torch's own message advises
-    re-running with ``weights_only=False``, the one step that would run the file's code."""
-    if isinstance(exc, pickle.UnpicklingError):
-        return "it holds pickled Python objects, not only tensors; srgan does not load those, since loading them can run code"
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return first if "weights_only" not in first else "it is not a plain PyTorch weights file"
 
 
 def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
