@@ -5,6 +5,7 @@ __getitem__, decoded images cached), and what the trainer consumes (batch 16 per
 time given on the command line).
 
     python benchmarks/degradation_speed.py --step-seconds 1.9
+    python benchmarks/degradation_speed.py --smoke    # two small images, four patches: checks the script runs
 """
 
 from __future__ import annotations
@@ -28,11 +29,15 @@ def main() -> int:
     p.add_argument("--patches", type=int, default=200)
     p.add_argument("--step-seconds", type=float, default=1.9, help="the trainer's seconds per step (stage srgan)")
     p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--smoke", action="store_true", help="two 128x128 images, four patches")
     args = p.parse_args()
+    images, side = (2, 128) if args.smoke else (8, 480)
+    if args.smoke:
+        args.patches = 4
     with tempfile.TemporaryDirectory() as tmp:
         rng = np.random.default_rng(0)
-        for i in range(8):
-            Image.fromarray(rng.integers(0, 256, (480, 480, 3), dtype=np.uint8)).save(Path(tmp) / f"{i}.png")
+        for i in range(images):
+            Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)).save(Path(tmp) / f"{i}.png")
         rows = []
         need = args.batch / args.step_seconds
         for name, degradation in (("bicubic", None), ("realistic", RealisticConfig())):

@@ -7,6 +7,7 @@ latency, how long the accepted jobs took, and the latency of a cheap request whi
 full. Everything is bounded: N requests, a 120 s deadline, and the server is stopped at the end.
 
     python benchmarks/serve_load.py [--requests 50] [--size 64] [--workers 1] [--queue 8]
+    python benchmarks/serve_load.py --smoke    # 3 uploads of 16x16 to a 2-block generator: checks the script runs
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import table
 from srgan.modelfiles.safetensors import save_generator
 from srgan.models import Generator
+from srgan.models.generator import GeneratorConfig
 
 
 def free_port() -> int:
@@ -49,12 +51,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--queue", type=int, default=8)
     parser.add_argument("--model", help="model to serve (default: seeded random paper generator)")
+    parser.add_argument("--smoke", action="store_true", help="3 uploads of 16x16 to a 2-block generator, queue 2")
     args = parser.parse_args()
+    if args.smoke:
+        args.requests, args.size, args.queue = 3, 16, 2
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model
         if model is None:
             torch.manual_seed(0)
-            g = Generator().eval()
+            g = Generator.from_config(GeneratorConfig(num_blocks=2 if args.smoke else 16)).eval()
             model = str(Path(tmp) / "paper.safetensors")
             save_generator(model, g.state_dict(), g.config)
         port = free_port()

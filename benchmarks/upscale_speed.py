@@ -21,6 +21,7 @@ ncnn runtime that package ships (its CPU path, which also reflect-pads the image
 Times are the best of ``--repeats`` runs after a warm-up (the least disturbed run of each path).
 
     python benchmarks/upscale_speed.py [--repeats 5] [--skip-rss] [--skip-rrdb]
+    python benchmarks/upscale_speed.py --smoke    # 64x64 input, one repeat, no RSS/RRDB: checks the script runs
 """
 
 from __future__ import annotations
@@ -69,11 +70,11 @@ def conv_flops(model: torch.nn.Module, x: torch.Tensor) -> float:
     return total
 
 
-def conv_ceiling(repeats: int) -> dict[str, float]:
-    """GFLOP/s of one 3x3 64->64 conv on 1x64x256x256, fp32 and bf16, channels_last."""
+def conv_ceiling(repeats: int, side: int = 256) -> dict[str, float]:
+    """GFLOP/s of one 3x3 64->64 conv on 1x64x``side``x``side``, fp32 and bf16, channels_last."""
     conv = torch.nn.Conv2d(64, 64, 3, padding=1).eval().to(memory_format=torch.channels_last)
-    x = torch.rand(1, 64, 256, 256).contiguous(memory_format=torch.channels_last)
-    flops = 2.0 * 64 * 64 * 9 * 256 * 256
+    x = torch.rand(1, 64, side, side).contiguous(memory_format=torch.channels_last)
+    flops = 2.0 * 64 * 64 * 9 * side * side
     out = {}
     with torch.inference_mode():
         out["fp32"] = flops / seconds_per_call(lambda: conv(x), 2, repeats * 3) / 1e9
@@ -175,12 +176,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--skip-rss", action="store_true")
     parser.add_argument("--skip-rrdb", action="store_true", help="leave out the realesrgan-x4plus table")
+    parser.add_argument("--smoke", action="store_true", help="64x64 input, one repeat, --skip-rss --skip-rrdb")
     args = parser.parse_args()
+    side = 64 if args.smoke else 256
+    if args.smoke:
+        args.repeats, args.skip_rss, args.skip_rrdb = 1, True, True
     g = paper_generator()
-    x = torch.rand(1, 3, 256, 256)
+    x = torch.rand(1, 3, side, side)
     flops = conv_flops(g, x)
-    out_mp = 1024 * 1024 / 1e6
-    ceiling = conv_ceiling(args.repeats)
+    out_mp = (4 * side) ** 2 / 1e6
+    ceiling = conv_ceiling(args.repeats, side)
     results: dict[str, float] = {}
 
     with torch.inference_mode():
@@ -218,13 +223,15 @@ def main() -> None:
         achieved = flops / sec / 1e9
         of_ceiling = "-" if "int8" in name else f"{achieved / ceiling[kind]:.0%} of {kind}"
         rows.append([name, f"{sec:.3f}", f"{sec / out_mp:.3f}", f"{naive / sec:.2f}x", f"{achieved:.0f}", of_ceiling])
-    print(f"256x256 -> 1024x1024 x4, paper generator ({flops / 1e9:.0f} GFLOP of convolutions); {machine_line()}")
+    print(
+        f"{side}x{side} -> {4 * side}x{4 * side} x4, paper generator ({flops / 1e9:.0f} GFLOP of convolutions); {machine_line()}"
+    )
     print(
         f"best of {args.repeats} after 1 warm-up; srgan defaults: auto precision = {auto_precision}, auto tile = {auto_tile}"
     )
     print(table(["path", "s/image", "s/output MP", "vs naive", "GFLOP/s", "of ceiling"], rows))
     print(
-        f"ceiling: one 3x3 64->64 conv at 256x256, channels_last: {ceiling['fp32']:.0f} GFLOP/s fp32, {ceiling['bf16']:.0f} GFLOP/s bf16"
+        f"ceiling: one 3x3 64->64 conv at {side}x{side}, channels_last: {ceiling['fp32']:.0f} GFLOP/s fp32, {ceiling['bf16']:.0f} GFLOP/s bf16"
     )
     print(f"bf16 vs fp32 output (random-weight paper G, this input): PSNR {bf16_psnr:.1f} dB")
     for kind, ours in (("f32", "(b) srgan fp32"), ("bf16", "(c) srgan bf16")):

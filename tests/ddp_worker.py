@@ -34,7 +34,7 @@ rank = trainer.dist.rank
 # one write per line: both ranks share the pipe, and print's separate newline write lets lines interleave
 sys.stdout.write(f"rank {rank} pid {os.getpid()}\n")
 sys.stdout.flush()
-generator = trainer.generator
+generator = trainer.parts.generator
 result = trainer.train()
 torch.save(generator.state_dict(), out / f"rank{rank}.pt")
 print(f"rank {rank} world {trainer.dist.world_size} status {result.status}")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from srgan.cli import main
@@ -109,3 +112,111 @@ def test_paired_lr_images_at_the_wrong_scale_are_named(
         f"data.lr_dirs=[{lr}]",
     ]
     fails_with_one_sentence(capsys, argv, "is 32x32, but its HR image")
+
+
+# ---- hostile configs (issue 31: numbers, YAML, files) ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("loss.terms.pixel.weight=.inf", "loss.terms.pixel.weight must be a finite number; got inf"),
+        ("loss.pixel_weight=.nan", "loss.terms.pixel.weight must be a finite number; got nan"),
+        ("optim.lr=.nan", "optim.lr must be a finite number; got nan"),
+        ("optim.betas=[0.9, .inf]", "optim.betas[1] must be a finite number; got inf"),
+        ("data.realistic.clean_prob=-.inf", "data.realistic.clean_prob must be a finite number; got -inf"),
+        ("loss.terms.lattice.start=-1", "loss.terms.lattice.start must be at least 0; got -1"),
+        ("loss.terms.nosuch.weight=1", "unknown loss term loss.terms.nosuch; the terms are content, adversarial"),
+        ("loss.terms.pixel.kind=l1", "unknown config key 'loss.terms.pixel.kind'; valid keys here: loss.terms.pixel"),
+        ("data.hr_dirs=[unclosed", "override data.hr_dirs=[unclosed: the value is not valid YAML"),
+        ("data.hr_dirs={a", "override data.hr_dirs={a: the value is not valid YAML"),
+        (
+            "train.init_from=!!python/object/apply:os.system [touch PWNED]",
+            "the value is not valid YAML (could not determine a constructor",
+        ),
+    ],
+)
+def test_hostile_settings_get_one_sentence_and_leave_nothing(
+    photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], override: str, message: str
+) -> None:
+    run = tmp_path / "run"
+    argv = ["train", "--stage", "srgan", "--hr-dir", str(photos), "--scale", "2", "--run-dir", str(run), *TINY]
+    fails_with_one_sentence(capsys, [*argv, override], message, folder=tmp_path)
+    assert not run.exists() and not Path("PWNED").exists()
+
+
+def test_an_infinite_weight_is_refused_by_the_real_command(photos: Path, tmp_path: Path) -> None:
+    # before: every step was skipped as non-finite and the run "finished" with exit 0
+    run = tmp_path / "run"
+    argv = ["train", "--stage", "srgan", "--hr-dir", str(photos), "--scale", "2", "--run-dir", str(run), *TINY]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    done = subprocess.run(
+        [sys.executable, "-m", "srgan", *argv, "loss.perceptual=mse", "loss.pixel_weight=.inf"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "loss.terms.pixel.weight must be a finite number; got inf" in done.stderr
+    assert "Traceback" not in done.stderr and not run.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            b"train:\n  iterations: 2\nrun:\n  log_every: 1\ntrain:\n  iterations: 1000000\n",
+            "key 'train' is written twice",
+        ),
+        (b"train:\n  iterations: 2\n  iterations: 3\n", "key 'iterations' is written twice (lines 2 and 3)"),
+        (bytes(range(256)) * 4, "is not a text (YAML) file"),
+        (b"train: [unclosed\n", "is not valid YAML"),
+        (b"- a list\n", "must hold a mapping of sections"),
+    ],
+)
+def test_a_bad_config_file_is_named_in_one_sentence(
+    photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, message: str
+) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_bytes(content)
+    run = tmp_path / "run"
+    argv = ["train", "--config", str(config), "--hr-dir", str(photos), "--scale", "2", "--run-dir", str(run), *TINY]
+    err = fails_with_one_sentence(capsys, argv, message, folder=tmp_path)
+    assert str(config) in err and not run.exists()
+
+
+def test_a_backslash_in_the_run_dir_is_kept_as_one(
+    photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "a\\b"
+    assert main(["train", "--hr-dir", str(photos), "--run-dir", str(run), "--print-config"]) == 0
+    assert f"run_dir: {run}\n" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("where", ["--resume", "loss.weights"])
+def test_a_file_with_pickled_code_is_refused_without_torchs_advice(
+    photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    evil = tmp_path / "evil.pt"
+    marker = tmp_path / "PWNED"
+    torch.save({"weights": _RunsCode(str(marker))}, evil)
+    run = tmp_path / "run"
+    argv = ["train", "--hr-dir", str(photos), "--scale", "2", "--run-dir", str(run)]
+    if where == "--resume":
+        argv += ["--resume", str(evil), *TINY]
+    else:
+        argv += ["--stage", "srgan", *TINY, "loss.perceptual=vgg19", f"loss.weights={evil}"]
+    err = fails_with_one_sentence(capsys, argv, f"{evil} is not a readable", folder=tmp_path)
+    assert "pickled Python objects" in err and "weights_only" not in err
+    assert not marker.exists() and not run.exists()
+
+
+class _RunsCode:
+    """Pickles as a call that would create a file, were the pickle ever run."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, tuple[str, int]]:
+        return (os.open, (self.path, os.O_CREAT))

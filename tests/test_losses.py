@@ -24,6 +24,7 @@ from srgan.losses import (
     relativistic_discriminator_loss,
     relativistic_generator_loss,
 )
+from srgan.losses.settings import ShallowContentSettings
 from srgan.metrics.lattice import phase_blocks
 from srgan.models import Discriminator, Generator
 from srgan.models.discriminator import UNetDiscriminator
@@ -74,14 +75,17 @@ def test_adversarial_loss_reaches_generator_through_discriminator() -> None:
     assert_every_param_has_gradient(g)
 
 
-def criterion(**loss_options: object) -> GeneratorLoss:
-    """The trainer's generator loss for a config with these ``loss.*`` settings (content: pixel MSE)."""
+def criterion(weights: dict[str, float] | None = None, **loss_options: object) -> GeneratorLoss:
+    """The trainer's generator loss for a config with these term weights and ``loss.*`` settings (content:
+    pixel MSE)."""
     cfg = Config()
     cfg.model.scale = 2
     cfg.loss.perceptual = "mse"
     for key, value in loss_options.items():
         setattr(cfg.loss, key, value)
-    return GeneratorLoss(generator_terms(cfg, None))
+    for name, weight in (weights or {}).items():
+        cfg.loss.terms[name].weight = weight
+    return GeneratorLoss(generator_terms(cfg.loss, cfg.model.scale, None))
 
 
 def test_total_generator_loss_combines_terms_with_paper_weight() -> None:
@@ -89,7 +93,7 @@ def test_total_generator_loss_combines_terms_with_paper_weight() -> None:
     cfg = Config()
     content = PerceptualLoss(VGG19Features("VGG22", weights=None))
     sr = g(lr)
-    terms = GeneratorLoss(generator_terms(cfg, content))(GeneratorBatch(sr, hr, d(sr)))
+    terms = GeneratorLoss(generator_terms(cfg.loss, cfg.model.scale, content))(GeneratorBatch(sr, hr, d(sr)))
     assert set(terms) == {"total", "content", "adversarial"}, "the paper's loss has exactly two terms"
     torch.testing.assert_close(terms["total"], terms["content"] + 1e-3 * terms["adversarial"])
     terms["total"].backward()
@@ -99,21 +103,21 @@ def test_total_generator_loss_combines_terms_with_paper_weight() -> None:
 def test_a_shallow_layer_adds_its_own_weighted_content_term() -> None:
     g, d, lr, hr = small_gan()
     cfg = Config()
-    cfg.loss.shallow_layer, cfg.loss.shallow_weight = "VGG22", 0.5
+    cfg.loss.terms["content_shallow"] = ShallowContentSettings(weight=0.5, layer="VGG22")
     torch.manual_seed(0)
     content, shallow = (
         PerceptualLoss(VGG19Features("VGG54", weights=None)),
         PerceptualLoss(VGG19Features("VGG22", weights=None)),
     )
     sr = g(lr)
-    terms = GeneratorLoss(generator_terms(cfg, content, shallow))(GeneratorBatch(sr, hr, d(sr)))
+    terms = GeneratorLoss(generator_terms(cfg.loss, cfg.model.scale, content, shallow))(GeneratorBatch(sr, hr, d(sr)))
     torch.testing.assert_close(terms["content_shallow"], shallow(sr, hr))
     assert terms["content_shallow"] != terms["content"]
     expected = terms["content"] + 1e-3 * terms["adversarial"] + 0.5 * terms["content_shallow"]
     torch.testing.assert_close(terms["total"], expected)
     cfg.loss.perceptual = "mse"
-    with pytest.raises(ConfigError, match="shallow_weight needs a perceptual network"):
-        generator_terms(cfg, None, None)
+    with pytest.raises(ConfigError, match="content_shallow needs a perceptual network"):
+        generator_terms(cfg.loss, cfg.model.scale, None, None)
 
 
 def test_srgan_mse_variant_uses_pixel_mse() -> None:
@@ -302,7 +306,7 @@ def test_optional_term_is_weighted_into_the_total_and_reaches_the_generator(opti
     with torch.no_grad():
         real_logits, real_features = d.forward_features(hr)
     batch = GeneratorBatch(sr, hr, fake_logits, real_logits, fake_features, real_features)
-    terms = criterion(**{option: 0.5})(batch)
+    terms = criterion({name: 0.5})(batch)
     torch.testing.assert_close(terms[name], reference(batch))
     torch.testing.assert_close(terms["total"], terms["content"] + 1e-3 * terms["adversarial"] + 0.5 * terms[name])
     terms[name].backward()

@@ -57,3 +57,9 @@ def test_cpu_inference_keeps_freed_feature_maps_for_reuse() -> None:
     assert kept("reuse") > 150
     assert kept("default") < 50
     assert kept("server") < 50
+
+
+def test_the_training_config_imports_without_torch() -> None:
+    # cli/train.py reads the presets and stages from it while building the parser
+    code = "import srgan.training.config, sys; print('torch' in sys.modules, 'PIL' in sys.modules)"
+    assert run_python(code) == "False False"

@@ -9,7 +9,7 @@ from types import ModuleType
 
 import numpy as np
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts" / "diagnostics"
 
 
 def _script(name: str) -> ModuleType:

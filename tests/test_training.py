@@ -16,7 +16,6 @@ from PIL import Image
 from srgan.cli import main
 from srgan.data.dataset import TrainSample
 from srgan.modelfiles import checkpoint as ckpt
-from srgan.training import build
 from srgan.training.build import lr_factor
 from srgan.training.config import Config, ConfigError, apply_overrides, build_config, preset
 from srgan.training.trainer import Trainer, TrainingError
@@ -69,20 +68,28 @@ def test_paper_preset_has_the_paper_settings() -> None:
     assert (s1.train.batch_size, s1.data.patch_size, s1.optim.lr, s1.optim.betas[0]) == (16, 96, 1e-4, 0.9)
     assert s1.train.iterations == 1_000_000 and s1.loss.pixel == "mse"
     assert s2.train.iterations == 200_000 and s2.optim.milestones == [100_000]
-    assert lr_factor(s2, 99_999) == 1.0 and lr_factor(s2, 100_000) == pytest.approx(0.1)
-    assert (s2.loss.perceptual, s2.loss.layer, s2.loss.adversarial_weight) == ("vgg19", "VGG54", 1e-3)
+    assert lr_factor(s2.optim, s2.train.iterations, 99_999) == 1.0
+    assert lr_factor(s2.optim, s2.train.iterations, 100_000) == pytest.approx(0.1)
+    assert (s2.loss.perceptual, s2.loss.layer, s2.loss.terms["adversarial"].weight) == ("vgg19", "VGG54", 1e-3)
+    assert {n for n, t in s2.loss.terms.items() if t.weight > 0} == {"content", "adversarial"}
     assert s2.loss.feature_scale == pytest.approx(1 / 12.75)
 
 
 @pytest.mark.parametrize("recipe", sorted(p.name for p in (ROOT / "configs").glob("*.yaml")))
 def test_every_shipped_recipe_builds_and_its_start_file_is_in_the_repository(recipe: str) -> None:
     """The recipes in configs/ are how the bundled models were made: each must still parse against
-    the current Config, and a train.init_from inside the repository must be committed."""
+    the current Config, and a train.init_from inside the repository must be committed, or be what another
+    recipe's run writes (its export, or for train.resume_from a checkpoint in its run folder)."""
     cfg = build_config(config_file=ROOT / "configs" / recipe)
     cfg.validate()
-    start = cfg.train.init_from
-    if start and not start.startswith("../"):  # ../shared is beside the repository, not in it
+    run_dirs = {build_config(config_file=p).run.run_dir for p in (ROOT / "configs").glob("*.yaml")}
+    start, fork = cfg.train.init_from, cfg.train.resume_from
+    if start and start.startswith("runs/"):
+        assert start.removesuffix("/generator.safetensors") in run_dirs - {cfg.run.run_dir}, (recipe, start)
+    elif start and not start.startswith("../"):  # ../shared is beside the repository, not in it
         assert (ROOT / start).is_file(), f"{recipe}: train.init_from {start} is not in the repository"
+    if fork:
+        assert fork.split("/checkpoints/")[0] in run_dirs - {cfg.run.run_dir}, (recipe, fork)
 
 
 def test_overrides_yaml_and_unknown_keys(tmp_path: Path) -> None:
@@ -134,13 +141,13 @@ def test_cli_runs_with_no_config_file(images: Path, tmp_path: Path, capsys: pyte
 
 
 def fixed_batch(trainer: Trainer) -> TrainSample:
-    return trainer.on_device(next(build.data_loader(trainer.cfg, trainer.dataset, 0, 0, 1, trainer.device)))
+    return next(trainer.parts.loader(0))
 
 
 def test_srresnet_stage_decreases_its_loss_on_a_fixed_batch(images: Path, tmp_path: Path) -> None:
     trainer = Trainer(tiny(images, tmp_path / "r", "srresnet", "optim.lr=1e-3"))
     batch = fixed_batch(trainer)
-    losses = [trainer.step(batch, 0)["loss/pixel_l1"] for _ in range(30)]  # type: ignore[index]
+    losses = [trainer.parts.step(batch, 0)["loss/pixel_l1"] for _ in range(30)]  # type: ignore[index]
     assert losses[-1] < 0.5 * losses[0]
 
 
@@ -154,8 +161,8 @@ def test_srgan_stage_updates_d_then_g_and_decreases_g_loss(images: Path, tmp_pat
         extra.append(f"loss.weights={tmp_path / 'vgg.pth'}")
     trainer = Trainer(tiny(images, tmp_path / "r", "srgan", *extra))
     batch = fixed_batch(trainer)
-    d_before = weights(trainer.discriminator.state_dict())  # type: ignore[union-attr]
-    first = trainer.step(batch, trainer.iteration)
+    d_before = weights(trainer.parts.discriminator.state_dict())  # type: ignore[union-attr]
+    first = trainer.parts.step(batch, trainer.iteration)
     assert first is not None and set(first) >= {
         "loss/d",
         "loss/g_content",
@@ -163,8 +170,8 @@ def test_srgan_stage_updates_d_then_g_and_decreases_g_loss(images: Path, tmp_pat
         "d/real_prob",
         "d/fake_prob",
     }
-    assert any(not torch.equal(d_before[k], v) for k, v in trainer.discriminator.state_dict().items())  # type: ignore[union-attr]
-    stats = [trainer.step(batch, trainer.iteration) for _ in range(25)]
+    assert any(not torch.equal(d_before[k], v) for k, v in trainer.parts.discriminator.state_dict().items())  # type: ignore[union-attr]
+    stats = [trainer.parts.step(batch, trainer.iteration) for _ in range(25)]
     assert stats[-1]["loss/g_content"] < 0.5 * first["loss/g_content"]  # type: ignore[index]
 
 
@@ -178,10 +185,12 @@ def test_init_from_starts_either_stage_from_an_export(images: Path, tmp_path: Pa
     exported = load_generator(export).state_dict()
     extra = ("train.iterations=1", "train.ema_decay=0.9", "loss.perceptual=mse", f"train.init_from={export}")
     second = Trainer(tiny(images, tmp_path / "b", stage, *extra))
-    assert_same(second.generator.state_dict(), exported)
-    assert second.ema is not None
-    assert_same(second.ema.model.state_dict(), exported)  # the average starts from the loaded weights too
-    assert second.iteration == 0 and second.step.optimisers()["g"][0].state_dict()["state"] == {}  # a fresh optimiser
+    assert_same(second.parts.generator.state_dict(), exported)
+    assert second.parts.ema is not None
+    assert_same(second.parts.ema.model.state_dict(), exported)  # the average starts from the loaded weights too
+    assert (
+        second.iteration == 0 and second.parts.step.players["g"].optimizer.state_dict()["state"] == {}
+    )  # a fresh optimiser
     with pytest.raises(ConfigError, match=r"train\.init_from .* but the config asks for"):
         Trainer(tiny(images, tmp_path / "c", stage, *extra, "model.channels=16"))
 
@@ -202,12 +211,14 @@ def test_a_warm_ema_keeps_the_initial_weights_at_full_decay() -> None:
 
 
 def test_lattice_term_switches_on_at_lattice_start(images: Path, tmp_path: Path) -> None:
-    extra = ("loss.perceptual=mse", "loss.lattice_weight=5.0", "loss.lattice_energy_weight=0.5")
-    trainer = Trainer(tiny(images, tmp_path / "r", "srgan", *extra, "loss.lattice_start=2"))
+    extra = ("loss.perceptual=mse", "loss.terms.lattice={weight: 5.0, start: 2}")
+    trainer = Trainer(
+        tiny(images, tmp_path / "r", "srgan", *extra, "loss.terms.lattice_energy={weight: 0.5, start: 2}")
+    )
     batch = fixed_batch(trainer)
-    early = trainer.step(batch, 1)
+    early = trainer.parts.step(batch, 1)
     assert early is not None and "loss/g_lattice" not in early and "loss/g_lattice_energy" not in early
-    late = trainer.step(batch, 2)
+    late = trainer.parts.step(batch, 2)
     assert late is not None and late["loss/g_lattice"] > 0 and late["loss/g_lattice_energy"] > 0
     lattice_terms = 5.0 * late["loss/g_lattice"] + 0.5 * late["loss/g_lattice_energy"]
     assert late["loss/g_total"] == pytest.approx(
@@ -216,8 +227,8 @@ def test_lattice_term_switches_on_at_lattice_start(images: Path, tmp_path: Path)
 
 
 def test_chroma_term_is_trained_and_logged(images: Path, tmp_path: Path) -> None:
-    trainer = Trainer(tiny(images, tmp_path / "r", "srgan", "loss.perceptual=mse", "loss.chroma_weight=2.0"))
-    logged = trainer.step(fixed_batch(trainer), 0)
+    trainer = Trainer(tiny(images, tmp_path / "r", "srgan", "loss.perceptual=mse", "loss.terms.chroma.weight=2.0"))
+    logged = trainer.parts.step(fixed_batch(trainer), 0)
     assert logged is not None and logged["loss/g_chroma"] > 0
     assert logged["loss/g_total"] == pytest.approx(
         logged["loss/g_content"] + 1e-3 * logged["loss/g_adversarial"] + 2.0 * logged["loss/g_chroma"],
@@ -254,11 +265,15 @@ def test_resume_is_bit_identical(images: Path, tmp_path: Path, stage: str, preci
     )
     assert resumed.iteration == 3
     resumed.train()
-    assert_same(straight.generator.state_dict(), resumed.generator.state_dict())
-    assert straight.ema is not None and resumed.ema is not None and straight.ema.updates == resumed.ema.updates
-    assert_same(straight.ema.model.state_dict(), resumed.ema.model.state_dict())
+    assert_same(straight.parts.generator.state_dict(), resumed.parts.generator.state_dict())
+    assert (
+        straight.parts.ema is not None
+        and resumed.parts.ema is not None
+        and straight.parts.ema.updates == resumed.parts.ema.updates
+    )
+    assert_same(straight.parts.ema.model.state_dict(), resumed.parts.ema.model.state_dict())
     if stage == "srgan":
-        assert_same(straight.discriminator.state_dict(), resumed.discriminator.state_dict())  # type: ignore[union-attr]
+        assert_same(straight.parts.discriminator.state_dict(), resumed.parts.discriminator.state_dict())  # type: ignore[union-attr]
     # and the run directory resumes by itself: a finished run has nothing left to do
     again = Trainer(tiny(images, tmp_path / "a", stage, *common))
     assert again.iteration == 6
@@ -365,16 +380,16 @@ def test_non_finite_losses_skip_steps_then_stop_with_checkpoint_intact(
     cfg = tiny(images, tmp_path / "r", "srresnet", "train.iterations=20", "run.save_every=2", "train.max_nonfinite=3")
     trainer = Trainer(cfg)
     assert trainer.iteration == 4
-    real_loader = build.data_loader
+    real_loader = trainer.parts.loader
 
-    def poisoned(*args):  # type: ignore[no-untyped-def]
-        for batch in real_loader(*args):
+    def poisoned(iteration: int):  # type: ignore[no-untyped-def]
+        for batch in real_loader(iteration):
             yield batch._replace(lr=batch.lr * float("nan"))
 
-    monkeypatch.setattr(build, "data_loader", poisoned)
+    monkeypatch.setattr(trainer.parts, "loader", poisoned)
     with pytest.raises(TrainingError, match=r"3 consecutive non-finite losses.*ckpt_00000004\.pt"):
         trainer.train()
-    assert_same(trainer.generator.state_dict(), good["generator"])  # no step was taken
+    assert_same(trainer.parts.generator.state_dict(), good["generator"])  # no step was taken
     assert ckpt.CheckpointManager(tmp_path / "r" / "checkpoints").latest().name == "ckpt_00000004.pt"  # type: ignore[union-attr]
     assert "non-finite loss, step skipped" in (tmp_path / "r" / "log.txt").read_text()
 
@@ -445,11 +460,11 @@ def test_torchrun_cli_entry_point(images: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "options",
     [
-        ("discriminator.arch=unet", "loss.adversarial=ragan", "loss.feature_matching_weight=0.5"),
+        ("discriminator.arch=unet", "loss.adversarial=ragan", "loss.terms.feature_matching.weight=0.5"),
         (
             "discriminator.spectral_norm=true",
             "discriminator.batch_norm=false",
-            "loss.artifact_weight=1.0",
+            "loss.terms.artifact.weight=1.0",
             "train.ema_decay=0.9",
         ),
     ],
@@ -460,11 +475,11 @@ def test_gan_options_train_log_their_terms_and_resume_bit_identically(
     extra = ("loss.perceptual=mse", "train.precision=fp32", "optim.schedule=constant", *options)
     full = Trainer(tiny(images, tmp_path / "full", "srgan", "train.iterations=4", *extra))
     batch = fixed_batch(full)
-    logged = full.step(batch, 0)
+    logged = full.parts.step(batch, 0)
     assert logged is not None
     for option in options:
-        if (option.startswith("loss.") and option.endswith("_weight=0.5")) or "artifact" in option:
-            name = option.split(".")[1].split("=")[0].removesuffix("_weight")
+        if option.startswith("loss.terms."):
+            name = option.split(".")[2]
             assert logged[f"loss/g_{name}"] > 0, name
     full = Trainer(tiny(images, tmp_path / "full2", "srgan", "train.iterations=4", *extra))
     full.train()
@@ -473,8 +488,8 @@ def test_gan_options_train_log_their_terms_and_resume_bit_identically(
     resumed = Trainer(tiny(images, tmp_path / "half", "srgan", "train.iterations=4", *extra))
     assert resumed.iteration == 2
     resumed.train()
-    assert_same(resumed.generator.state_dict(), full.generator.state_dict())
-    assert_same(resumed.discriminator.state_dict(), full.discriminator.state_dict())  # type: ignore[union-attr]
+    assert_same(resumed.parts.generator.state_dict(), full.parts.generator.state_dict())
+    assert_same(resumed.parts.discriminator.state_dict(), full.parts.discriminator.state_dict())  # type: ignore[union-attr]
 
 
 def test_renamed_and_removed_config_keys_get_one_sentence(images: Path, tmp_path: Path) -> None:
@@ -486,3 +501,26 @@ def test_renamed_and_removed_config_keys_get_one_sentence(images: Path, tmp_path
         build_config(None, None, config)
     with pytest.raises(ConfigError, match=r"train\.icnr .* cannot go with train\.init_from"):
         Trainer(tiny(images, tmp_path / "r", "srresnet", "train.icnr=true", f"train.init_from={tmp_path}/x"))
+
+
+def test_stop_at_finishes_early_on_the_full_schedule_and_resume_from_forks_another_run(
+    images: Path, tmp_path: Path
+) -> None:
+    common = ("train.iterations=6", "run.save_every=2", "train.precision=fp32", "optim.schedule=cosine")
+    full = Trainer(tiny(images, tmp_path / "full", "srresnet", *common))
+    full.train()
+    part = Trainer(tiny(images, tmp_path / "part", "srresnet", *common, "train.stop_at=4"))
+    result = part.train()
+    assert result.status == "finished" and result.iteration == 4 and result.export is not None
+    # the schedule was planned over 6 iterations, as in the full run: the same weights at 4
+    at_4 = ckpt.load(tmp_path / "full" / "checkpoints" / "ckpt_00000004.pt")
+    assert_same(part.parts.generator.state_dict(), at_4["generator"])
+    fork_from = tmp_path / "part" / "checkpoints" / "ckpt_00000004.pt"
+    fork = Trainer(tiny(images, tmp_path / "fork", "srresnet", *common, f"train.resume_from={fork_from}"))
+    assert fork.iteration == 4
+    fork.train()
+    assert_same(fork.parts.generator.state_dict(), full.parts.generator.state_dict())
+    again = Trainer(tiny(images, tmp_path / "fork", "srresnet", *common, f"train.resume_from={fork_from}"))
+    assert again.iteration == 6  # the fork's own checkpoint wins over resume_from
+    with pytest.raises(ConfigError, match=r"train.stop_at \(7\) is beyond train.iterations \(6\)"):
+        tiny(images, tmp_path / "x", "srresnet", *common, "train.stop_at=7").validate()

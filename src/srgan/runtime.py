@@ -13,6 +13,7 @@ Importing this module is cheap: torch is imported only by the functions that nee
 from __future__ import annotations
 
 import os
+import pickle
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
@@ -201,3 +202,12 @@ def init_distributed(device_name: str) -> tuple[DistInfo, torch.device]:
     if info.enabled and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return info, device
+
+
+def load_failure(exc: BaseException) -> str:
+    """What ``torch.load(..., weights_only=True)`` refused, in our words: torch's own message advises
+    re-running with ``weights_only=False``, the one step that would run the file's code."""
+    if isinstance(exc, pickle.UnpicklingError):
+        return "it holds pickled Python objects, not only tensors; srgan does not load those, since loading them can run code"
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return first if "weights_only" not in first else "it is not a plain PyTorch weights file"

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import shutil
+import sys
+import warnings
 from pathlib import Path
 
 from srgan.runtime import SRGAN_SCALES
+from srgan.training.config import PRESETS, STAGES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,8 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="config overrides, e.g. train.batch_size=8 data.hr_dirs=[photos/]",
     )
     parser.add_argument("--config", metavar="FILE", help="YAML config (see configs/)")
-    parser.add_argument("--preset", choices=("paper", "cpu"), help="built-in settings to start from (default: paper)")
-    parser.add_argument("--stage", choices=("srresnet", "srgan"), help="srresnet: pixel loss; srgan: adversarial")
+    parser.add_argument("--preset", choices=PRESETS, help="built-in settings to start from (default: paper)")
+    parser.add_argument("--stage", choices=STAGES, help="srresnet: pixel loss; srgan: adversarial")
     parser.add_argument("--hr-dir", action="append", metavar="DIR", help="training HR folder (repeatable)")
     parser.add_argument("--val-dir", action="append", metavar="DIR", help="validation HR folder (repeatable)")
     parser.add_argument("--scale", type=Number(int), choices=SRGAN_SCALES)
@@ -51,29 +55,38 @@ def check_run_dir(run_dir: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from srgan.cli import CommandError
-    from srgan.training.config import ConfigError, build_config, to_yaml
+    from srgan.training.config import ConfigError, ConfigWarning, build_config, to_yaml
 
-    overrides = list(args.overrides)
-    for flag, key in ((args.hr_dir, "data.hr_dirs"), (args.val_dir, "data.val_dirs")):
-        if flag:
-            overrides.append(f"{key}=[{', '.join(repr(d) for d in flag)}]")
-    for value, key in (
-        (args.scale, "model.scale"),
-        (args.run_dir, "run.run_dir"),
-        (args.init_from, "train.init_from"),
-    ):
-        if value is not None:
-            overrides.append(f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}")
+    # The flags' values are set as they are, not written into YAML and parsed again (a backslash stays one).
+    flags = {
+        "data.hr_dirs": args.hr_dir,
+        "data.val_dirs": args.val_dir,
+        "model.scale": args.scale,
+        "run.run_dir": args.run_dir,
+        "train.init_from": args.init_from,
+    }
+    values = {key: value for key, value in flags.items() if value is not None}
     try:
-        cfg = build_config(args.preset, args.stage, args.config, overrides)
+        with warnings.catch_warnings(record=True) as notes:
+            warnings.simplefilter("always", ConfigWarning)
+            cfg = build_config(args.preset, args.stage, args.config, args.overrides, values)
+        for message in dict.fromkeys(str(n.message) for n in notes if issubclass(n.category, ConfigWarning)):
+            print(f"srgan train: note: {message}", file=sys.stderr)
         if args.print_config:
             print(to_yaml(cfg), end="")
             return 0
         cfg.validate()
-        check_run_dir(Path(cfg.run.run_dir))
+        run_dir = Path(cfg.run.run_dir)
+        made = not run_dir.exists()
+        check_run_dir(run_dir)
         from srgan.training.trainer import Trainer, TrainingError
 
-        trainer = Trainer(cfg, resume=args.resume)
+        try:
+            trainer = Trainer(cfg, resume=args.resume)
+        except BaseException:
+            if made and not any(p.is_file() for p in run_dir.rglob("*")):
+                shutil.rmtree(run_dir, ignore_errors=True)  # a run that never started leaves no folder behind
+            raise
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         raise CommandError(str(exc)) from exc
     try:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+
+from srgan.schema import RealisticConfig as RealisticConfig
 
 
 def jpeg(image_u8: np.ndarray, quality: int, subsampling: str = "4:2:0") -> np.ndarray:
@@ -34,44 +35,6 @@ def gaussian_noise(image: torch.Tensor, sigma: float, generator: torch.Generator
 
 
 # ---- the "realistic" training pipeline (high-order degradations, as Real-ESRGAN's) -----------------
-
-
-@dataclass
-class RealisticConfig:
-    """Parameters of ``realistic_lr``; the defaults follow the published high-order pipelines
-    (Wang et al., Real-ESRGAN, 2021) scaled to 8-bit units. Ranges are (low, high), drawn uniformly."""
-
-    kernel_sizes: tuple[int, int] = (7, 21)  # odd sizes in between
-    blur_sigma: tuple[float, float] = (0.2, 3.0)
-    blur_sigma2: tuple[float, float] = (0.2, 1.5)
-    blur_prob2: float = 0.8  # the second round's blur
-    # kernel kinds: iso, aniso Gaussian, generalized Gaussian (shape beta), plateau (shape beta)
-    kernel_weights: tuple[float, float, float, float] = (0.45, 0.25, 0.15, 0.15)
-    beta: tuple[float, float] = (0.5, 4.0)  # generalized Gaussian shape
-    plateau_beta: tuple[float, float] = (1.0, 2.0)
-    sinc_prob: float = 0.1  # a sinc (ringing) kernel instead of a blur, each round
-    final_sinc_prob: float = 0.8
-    resize_range: tuple[float, float] = (0.15, 1.5)
-    resize_range2: tuple[float, float] = (0.3, 1.2)
-    noise_sigma: tuple[float, float] = (1.0, 30.0)  # Gaussian, in 8-bit levels
-    noise_sigma2: tuple[float, float] = (1.0, 25.0)
-    poisson_scale: tuple[float, float] = (0.05, 3.0)
-    poisson_scale2: tuple[float, float] = (0.05, 2.5)
-    gaussian_noise_prob: float = 0.5  # else Poisson
-    gray_noise_prob: float = 0.4
-    jpeg_quality: tuple[int, int] = (30, 95)
-    jpeg_quality2: tuple[int, int] = (30, 95)
-    second_round_prob: float = 0.8
-    # Training only (the eval preset keeps 0): this fraction of samples keeps the clean bicubic LR of
-    # the benchmark protocol, so a model trained on damaged input stays faithful on clean input.
-    clean_prob: float = 0.0
-    # Training only: this fraction of samples is the clean bicubic LR saved once as a JPEG (quality drawn
-    # from jpeg_quality): a downscaled photo from a camera or the web, the commonest real input.
-    light_prob: float = 0.0
-    # Training only: the last JPEG's block grid starts at a random offset rather than at the patch's origin,
-    # so a term on the block edges (losses.block_step_loss, which is told where each sample's grid lies)
-    # cannot be met by smoothing fixed lines counted from the border.
-    jpeg_grid_shift: bool = False
 
 
 # A JPEG's luma blocks are 8x8 pixels; with 4:2:0 chroma its coding units are 16x16.

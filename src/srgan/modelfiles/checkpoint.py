@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from srgan.atomic import atomic_path
+from srgan.runtime import load_failure
 
 FORMAT = "srgan-checkpoint"
 _NAME = re.compile(r"ckpt_(\d{8,})\.pt$")
@@ -69,7 +70,7 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ValueError(f"{path} is not a readable srgan checkpoint ({type(exc).__name__}: {exc})") from exc
+        raise ValueError(f"{path} is not a readable srgan checkpoint ({load_failure(exc)})") from None
     if not is_checkpoint(state):
         raise ValueError(f"{path} is not an srgan training checkpoint")
     return upgrade(state)

@@ -3,30 +3,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import spectral_norm
 
+from srgan.schema import D_ARCHS as D_ARCHS
+from srgan.schema import DiscriminatorConfig as DiscriminatorConfig
+
 # (out_channels, stride) of the seven conv-BN-LeakyReLU blocks after the first conv.
 _BLOCKS = ((64, 2), (128, 1), (128, 2), (256, 1), (256, 2), (512, 1), (512, 2))
-D_ARCHS = ("vgg", "unet")
-
-
-@dataclass
-class DiscriminatorConfig:
-    """arch vgg: the paper's network (BatchNorm, no spectral norm); unet: Real-ESRGAN's U-Net with
-    spectral normalisation and per-pixel logits. ``channels`` scales every width (64 = paper)."""
-
-    arch: str = "vgg"
-    channels: int = 64
-    spectral_norm: bool = False  # on every conv (ESRGAN-style stabilisation; unet: always on)
-    batch_norm: bool = True  # vgg only; the paper uses it, spectral-norm variants usually drop it
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 def _check_size(x: torch.Tensor) -> None:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from srgan.runtime import load_failure
+
 
 class WeightsError(RuntimeError):
     """A weights file is missing, unreachable or not what it claims to be."""
@@ -81,7 +83,7 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise WeightsError(f"{path} is not a readable PyTorch weights file ({exc})") from exc
+        raise WeightsError(f"{path} is not a readable PyTorch weights file ({load_failure(exc)})") from None
     if not isinstance(state, dict):
         raise WeightsError(f"{path} does not hold a state_dict")
     return state

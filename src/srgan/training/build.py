@@ -1,9 +1,9 @@
-"""Building a training run's parts from its configuration: networks, the generator's loss (a list of
-weighted terms), optimisers and learning-rate schedules.
+"""Building a training run's parts from its configuration: the ``Parts`` record (networks, EMA, the
+stage's step with its optimisers and the generator's loss, the data) that ``Trainer`` runs. Each builder
+takes the config sections it reads, not the whole configuration.
 
 Everything that can fail on a bad setting or a missing file fails here, before the first step.
-To add a generator loss term: write its function in ``srgan.losses`` (taking a ``GeneratorBatch``
-or wrapped in ``PairTerm``), give it a weight in ``LossConfig`` and one line in ``generator_terms``.
+The generator loss terms are built by ``srgan.losses.registry`` from ``loss.terms``.
 """
 
 from __future__ import annotations
@@ -11,42 +11,152 @@ from __future__ import annotations
 import math
 import signal
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from srgan import losses
+from srgan.archs.srresnet import GeneratorConfig
 from srgan.data.dataset import InfiniteSampler, SRTrainDataset, TrainSample
 from srgan.data.teacher_cache import CacheError, TeacherCacheDataset
+from srgan.evaluation.protocol import Sample
+from srgan.losses.compose import GeneratorLoss, TermContext, WeightedTerm
+from srgan.losses.paper import PerceptualLoss
+from srgan.losses.registry import build_terms
+from srgan.losses.settings import ShallowContentSettings
 from srgan.models.discriminator import Discriminator, UNetDiscriminator, build_discriminator
 from srgan.models.generator import Generator, init_icnr
-from srgan.runtime import place
-from srgan.training.config import Config, ConfigError
-from srgan.training.steps import AdversarialStep, DiscriminatorPair, PixelStep, Step
+from srgan.runtime import DistInfo, place
+from srgan.schema import DiscriminatorConfig
+from srgan.training.config import Config, ConfigError, DataConfig, LossConfig, OptimConfig, TrainConfig
+from srgan.training.ema import EMA
+from srgan.training.steps import AdversarialStep, DiscriminatorPair, PixelStep, Placement, Player, Step
+from srgan.training.validation import load_samples
 
-if TYPE_CHECKING:
-    from srgan.training.trainer import Trainer
+
+@dataclass
+class Loader:
+    """The training batches from stream position ``iteration`` on, on the training device in the configured
+    memory format. The stream is a pure function of the seed and the position, so a resumed run sees
+    exactly the batches it would have seen."""
+
+    dataset: SRTrainDataset | TeacherCacheDataset
+    data: DataConfig
+    batch_size: int
+    seed: int
+    dist: DistInfo
+    device: torch.device
+    channels_last: bool
+
+    def __call__(self, iteration: int) -> Iterator[TrainSample]:
+        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+        for batch in data_loader(
+            self.dataset, self.data, self.batch_size, self.seed, iteration, self.dist, self.device
+        ):
+            lr, hr = (t.to(self.device, non_blocking=True).contiguous(memory_format=fmt) for t in (batch.lr, batch.hr))
+            yield TrainSample(lr, hr, batch.jpeg_grid.to(self.device))
 
 
-def build_generator(cfg: Config) -> Generator:
+@dataclass
+class Parts:
+    """Everything a run trains with, built before its first step. ``generator`` and ``discriminator``
+    are the bare networks (what checkpoints hold); the step holds their wrapped forms."""
+
+    generator: Generator
+    discriminator: Discriminator | UNetDiscriminator | None
+    ema: EMA | None
+    step: Step
+    dataset: SRTrainDataset | TeacherCacheDataset
+    val_samples: list[Sample]
+    loader: Loader
+
+
+def build_parts(cfg: Config, dist: DistInfo, placement: Placement) -> Parts:
+    """The parts of a run of ``cfg`` (validated) on this process."""
+    device, stage = placement.device, cfg.train.stage
+    content = shallow = None
+    if stage == "srgan":
+        content = build_content_loss(cfg.loss)
+        shallow_term = cfg.loss.terms["content_shallow"]
+        if shallow_term.weight > 0:
+            assert isinstance(shallow_term, ShallowContentSettings)
+            shallow = build_content_loss(cfg.loss, shallow_term.layer)
+    dataset = build_dataset(cfg.data, cfg.model.scale)
+    val_samples = load_samples(cfg.data.val_dirs, cfg.model.scale, cfg.data.val_max_images)
+    generator = build_generator(cfg.model, cfg.train)
+    discriminator = build_discriminator_for(cfg.discriminator, cfg.data.patch_size) if stage == "srgan" else None
+    train = cfg.train
+    g = player(generator, generator, cfg.optim, train, dist, device, cfg.optim.lr)
+    # the average is a copy of the placed generator (device, memory format)
+    ema = EMA(generator, train.ema_decay, train.ema_warm_start) if train.ema_decay > 0 else None
+    step: Step
+    if discriminator is None:
+        step = PixelStep(g, cfg.loss.pixel, placement)
+    else:
+        terms = generator_terms(cfg.loss, cfg.model.scale, content, shallow)
+        criterion = place(GeneratorLoss(terms), device, train.channels_last)
+        d_lr = cfg.optim.d_lr or cfg.optim.lr
+        d = player(discriminator, DiscriminatorPair(discriminator), cfg.optim, train, dist, device, d_lr)
+        relativistic = cfg.loss.adversarial == "ragan"
+        step = AdversarialStep(g, d, criterion, placement, relativistic, ema.model if ema is not None else None)
+    loader = Loader(dataset, cfg.data, train.batch_size, train.seed, dist, device, train.channels_last)
+    return Parts(generator, discriminator, ema, step, dataset, val_samples, loader)
+
+
+def build_dataset(data: DataConfig, scale: int) -> SRTrainDataset | TeacherCacheDataset:
+    """The training pairs: from ``data.hr_dirs``, or a teacher's outputs in ``data.teacher_cache`` (distillation)."""
+    if data.teacher_cache:
+        try:
+            return TeacherCacheDataset(data.teacher_cache, scale, data.patch_size, data.augment, data.teacher_hr_weight)
+        except CacheError as exc:
+            raise ConfigError(f"data.teacher_cache: {exc}") from exc
+    realistic = data.realistic if data.degradation == "realistic" else None
+    return SRTrainDataset(
+        data.hr_dirs,
+        scale,
+        data.patch_size,
+        data.augment,
+        data.lr_dirs,
+        data.cache,
+        realistic,
+        flat_target_blur=data.flat_target_blur,
+    )
+
+
+def player(
+    module: nn.Module,
+    forward: nn.Module,
+    optim: OptimConfig,
+    train: TrainConfig,
+    dist: DistInfo,
+    device: torch.device,
+    lr: float,
+) -> Player:
+    """``module`` placed on the device, ``forward`` (the module or a module around it) wrapped as
+    configured, and an optimiser and schedule for ``module``'s parameters."""
+    place(module, device, train.channels_last)
+    optimizer, scheduler = optimiser(optim, train.iterations, module, lr)
+    return Player(module, wrap(forward, train, dist.enabled, device), optimizer, scheduler)
+
+
+def build_generator(model: GeneratorConfig, train: TrainConfig) -> Generator:
     """The generator: ICNR-initialised when asked, or loaded from ``train.init_from``."""
-    g = Generator.from_config(cfg.model)
-    if cfg.train.icnr:
-        if cfg.train.init_from:
+    g = Generator.from_config(model)
+    if train.icnr:
+        if train.init_from:
             raise ConfigError(
                 "train.icnr initialises a generator trained from scratch; it cannot go with train.init_from"
             )
         init_icnr(g)
-    if cfg.train.init_from:
+    if train.init_from:
         from srgan.modelfiles.loader import ModelLoadError, load_generator
 
-        source = cfg.train.init_from
+        source = train.init_from
         try:
-            loaded = load_generator(source, scale=cfg.model.scale)
+            loaded = load_generator(source, scale=model.scale)
         except ModelLoadError as exc:
             raise ConfigError(f"train.init_from: {exc}") from exc
         if loaded.config != g.config:
@@ -55,14 +165,14 @@ def build_generator(cfg: Config) -> Generator:
     return g
 
 
-def wrap(module: nn.Module, cfg: Config, distributed: bool, device: torch.device) -> nn.Module:
+def wrap(module: nn.Module, train: TrainConfig, distributed: bool, device: torch.device) -> nn.Module:
     """``module`` placed on the device, then SyncBatchNorm, torch.compile and DDP as configured."""
-    module = place(module, device, cfg.train.channels_last)
-    if cfg.train.sync_bn and distributed:
+    module = place(module, device, train.channels_last)
+    if train.sync_bn and distributed:
         if device.type != "cuda":
             raise ConfigError("train.sync_bn needs CUDA (SyncBatchNorm has no CPU kernel); leave it off on CPU")
         module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
-    if cfg.train.compile:
+    if train.compile:
         module = torch.compile(module)  # type: ignore[assignment]
     if distributed:
         ids = [device.index] if device.type == "cuda" else None
@@ -70,51 +180,20 @@ def wrap(module: nn.Module, cfg: Config, distributed: bool, device: torch.device
     return module
 
 
-def training_step(
-    cfg: Config,
-    trainer: Trainer,
-    content: losses.PerceptualLoss | None,
-    shallow: losses.PerceptualLoss | None = None,
-) -> Step:
-    """The stage's step, with its optimisers and (stage srgan) the generator loss."""
-    device, dtype, generator = trainer.device, trainer.autocast_dtype, trainer.generator
-    opt_g = optimiser(cfg, generator, cfg.optim.lr)
-    if trainer.discriminator is None:
-        return PixelStep(trainer.g, generator, opt_g, cfg.loss.pixel, device, dtype)
-    d = trainer.discriminator
-    criterion = place(losses.GeneratorLoss(generator_terms(cfg, content, shallow)), device, cfg.train.channels_last)
-    return AdversarialStep(
-        g=trainer.g,
-        generator=generator,
-        d_pair=wrap(DiscriminatorPair(d), cfg, trainer.dist.enabled, device),
-        discriminator=d,
-        opt_g=opt_g,
-        opt_d=optimiser(cfg, d, cfg.optim.d_lr or cfg.optim.lr),
-        criterion=criterion,
-        relativistic=cfg.loss.adversarial == "ragan",
-        device=device,
-        autocast_dtype=dtype,
-        ema_forward=trainer.ema_forward if trainer.ema is not None else None,
-    )
-
-
-def build_discriminator_for(cfg: Config) -> Discriminator | UNetDiscriminator | None:
-    if cfg.train.stage != "srgan":
-        return None
-    if cfg.discriminator.arch == "unet" and cfg.data.patch_size % 8:
-        raise ConfigError(f"discriminator.arch unet needs data.patch_size divisible by 8; got {cfg.data.patch_size}")
+def build_discriminator_for(config: DiscriminatorConfig, patch_size: int) -> Discriminator | UNetDiscriminator:
+    if config.arch == "unet" and patch_size % 8:
+        raise ConfigError(f"discriminator.arch unet needs data.patch_size divisible by 8; got {patch_size}")
     try:
-        return build_discriminator(cfg.discriminator)
+        return build_discriminator(config)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
 
 
-def build_content_loss(cfg: Config, layer: str | None = None) -> losses.PerceptualLoss | None:
+def build_content_loss(loss: LossConfig, layer: str | None = None) -> PerceptualLoss | None:
     """The perceptual loss of stage srgan at ``layer`` (default ``loss.layer``), or None for the
     paper's SRGAN-MSE (pixel MSE content)."""
     from srgan.models.weights import WeightsError
 
-    loss = cfg.loss
     layer = layer or loss.layer
     if loss.perceptual == "mse":
         return None
@@ -131,113 +210,42 @@ def build_content_loss(cfg: Config, layer: str | None = None) -> losses.Perceptu
         raise ConfigError(f"perceptual network ({loss.perceptual}, {layer}): {exc}") from exc
     if loss.antialias:
         net.antialias()  # type: ignore[operator]
-    return losses.PerceptualLoss(net, loss.feature_scale)  # type: ignore[arg-type]
-
-
-def _content_mse(batch: losses.GeneratorBatch) -> torch.Tensor:
-    return losses.pixel_loss(batch.sr.float(), batch.hr.float(), "mse")
-
-
-def _adversarial(kind: str, batch: losses.GeneratorBatch) -> torch.Tensor:
-    if kind == "ragan":
-        assert batch.real_logits is not None
-        return losses.relativistic_generator_loss(batch.real_logits, batch.fake_logits)
-    return losses.generator_adversarial_loss(batch.fake_logits)
-
-
-def _pixel(kind: str, batch: losses.GeneratorBatch) -> torch.Tensor:
-    return losses.pixel_loss(batch.sr.float(), batch.hr.float(), kind)
-
-
-def _lattice(period: int, batch: losses.GeneratorBatch) -> torch.Tensor:
-    return losses.lattice_loss(batch.sr, period)
-
-
-def _lattice_error(period: int, batch: losses.GeneratorBatch) -> torch.Tensor:
-    return losses.lattice_error_loss(batch.sr, batch.hr, period)
-
-
-def _flat_lattice_error(period: int, batch: losses.GeneratorBatch) -> torch.Tensor:
-    return losses.flat_lattice_error_loss(batch.sr, batch.hr, period)
-
-
-def _flat_band(period: int, batch: losses.GeneratorBatch) -> torch.Tensor:
-    return losses.flat_band_loss(batch.sr, batch.hr, period)
-
-
-def _block_step(scale: int, smooth_levels: float, batch: losses.GeneratorBatch) -> torch.Tensor:
-    if batch.jpeg_grid is None:
-        raise ValueError("the block-step term needs each sample's JPEG grid, and this batch has none")
-    return losses.block_step_loss(batch.sr, batch.hr, batch.jpeg_grid, scale, smooth_levels)
-
-
-def _lattice_energy(period: int, batch: losses.GeneratorBatch) -> torch.Tensor:
-    return losses.lattice_energy_loss(batch.sr, period)
-
-
-def _chroma(batch: losses.GeneratorBatch) -> torch.Tensor:
-    return losses.chroma_loss(batch.sr, batch.hr)
-
-
-def _feature_matching(batch: losses.GeneratorBatch) -> torch.Tensor:
-    assert batch.fake_features is not None and batch.real_features is not None
-    return losses.feature_matching_loss(batch.fake_features, batch.real_features)
-
-
-def _artifact(batch: losses.GeneratorBatch) -> torch.Tensor:
-    return losses.artifact_loss(batch.sr, batch.hr, batch.sr_ema)
+    return PerceptualLoss(net, loss.feature_scale)  # type: ignore[arg-type]
 
 
 def generator_terms(
-    cfg: Config, content: losses.PerceptualLoss | None, shallow: losses.PerceptualLoss | None = None
-) -> list[losses.WeightedTerm]:
-    """The stage-srgan generator loss: content + adversarial_weight x adversarial (the paper), plus
-    each optional term whose weight is above zero (``shallow``: the content loss at
-    ``loss.shallow_layer``, needed when ``loss.shallow_weight`` is)."""
-    loss, period = cfg.loss, cfg.model.scale
-    content_fn = losses.PairTerm(content) if content is not None else _content_mse
-    terms = [
-        losses.WeightedTerm("content", 1.0, content_fn),
-        losses.WeightedTerm("adversarial", loss.adversarial_weight, partial(_adversarial, loss.adversarial)),
-    ]
-    optional: list[tuple[str, float, losses.TermFunction, int]] = [
-        ("pixel", loss.pixel_weight, partial(_pixel, loss.pixel), 0),
-        ("lattice", loss.lattice_weight, partial(_lattice, period), loss.lattice_start),
-        ("lattice_error", loss.lattice_error_weight, partial(_lattice_error, period), loss.lattice_start),
-        ("flat_lattice_error", loss.flat_lattice_error_weight, partial(_flat_lattice_error, period), 0),
-        ("flat_band", loss.flat_band_weight, partial(_flat_band, period), 0),
-        ("block_step", loss.block_step_weight, partial(_block_step, period, loss.block_step_smooth_levels), 0),
-        ("lattice_energy", loss.lattice_energy_weight, partial(_lattice_energy, period), loss.lattice_start),
-        ("chroma", loss.chroma_weight, _chroma, 0),
-        ("feature_matching", loss.feature_matching_weight, _feature_matching, 0),
-        ("artifact", loss.artifact_weight, _artifact, 0),
-    ]
-    if loss.shallow_weight > 0:
-        if shallow is None:
-            raise ConfigError(
-                "loss.shallow_weight needs a perceptual network; set loss.perceptual to vgg19 or squeezenet"
-            )
-        optional.append(("content_shallow", loss.shallow_weight, losses.PairTerm(shallow), 0))
-    terms += [losses.WeightedTerm(name, w, fn, start) for name, w, fn, start in optional if w > 0]
-    return terms
+    loss: LossConfig,
+    scale: int,
+    content: PerceptualLoss | None,
+    shallow: PerceptualLoss | None = None,
+) -> list[WeightedTerm]:
+    """The stage-srgan generator loss: the terms of ``loss.terms`` that are on (content + 1e-3 x
+    adversarial: the paper), built by ``srgan.losses.registry``."""
+    context = TermContext(scale, loss.pixel, loss.adversarial, content, shallow)
+    try:
+        return build_terms(loss.terms, context)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
-def lr_factor(cfg: Config, iteration: int) -> float:
-    """The learning-rate multiplier at ``iteration`` (a pure function, so resuming is exact)."""
-    o = cfg.optim
+def lr_factor(o: OptimConfig, iterations: int, iteration: int) -> float:
+    """The learning-rate multiplier at ``iteration`` of a run of ``iterations`` (a pure function, so
+    resuming is exact)."""
     warm = min(1.0, (iteration + 1) / o.warmup) if o.warmup > 0 else 1.0
     if o.schedule == "multistep":
         return warm * o.gamma ** sum(iteration >= m for m in o.milestones)
     if o.schedule == "cosine":
-        t = min(iteration / max(cfg.train.iterations, 1), 1.0)
+        t = min(iteration / max(iterations, 1), 1.0)
         floor = o.min_lr / o.lr
         return warm * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t)))
     return warm
 
 
-def optimiser(cfg: Config, module: nn.Module, lr: float) -> tuple[torch.optim.Adam, torch.optim.lr_scheduler.LambdaLR]:
-    opt = torch.optim.Adam(module.parameters(), lr=lr, betas=tuple(cfg.optim.betas))  # type: ignore[arg-type]
-    return opt, torch.optim.lr_scheduler.LambdaLR(opt, partial(lr_factor, cfg))
+def optimiser(
+    optim: OptimConfig, iterations: int, module: nn.Module, lr: float
+) -> tuple[torch.optim.Adam, torch.optim.lr_scheduler.LambdaLR]:
+    opt = torch.optim.Adam(module.parameters(), lr=lr, betas=tuple(optim.betas))  # type: ignore[arg-type]
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, partial(lr_factor, optim, iterations))
 
 
 def _worker_init(_worker_id: int) -> None:
@@ -247,35 +255,25 @@ def _worker_init(_worker_id: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
-def teacher_dataset(cfg: Config) -> TeacherCacheDataset:
-    """Training pairs from ``data.teacher_cache``: the teacher's outputs as targets (distillation)."""
-    d = cfg.data
-    assert d.teacher_cache is not None
-    try:
-        return TeacherCacheDataset(d.teacher_cache, cfg.model.scale, d.patch_size, d.augment, d.teacher_hr_weight)
-    except CacheError as exc:
-        raise ConfigError(f"data.teacher_cache: {exc}") from exc
-
-
 def data_loader(
-    cfg: Config,
     dataset: SRTrainDataset | TeacherCacheDataset,
+    data: DataConfig,
+    batch_size: int,
+    seed: int,
     iteration: int,
-    rank: int,
-    world_size: int,
+    dist: DistInfo,
     device: torch.device,
 ) -> Iterator[TrainSample]:
-    """(LR, HR, JPEG grid) batches from stream position ``iteration`` on: the stream is a pure function of the
-    seed and the position, so a resumed run sees exactly the batches it would have seen."""
-    start = iteration * cfg.train.batch_size
-    sampler = InfiniteSampler(len(dataset), cfg.train.seed, start=start, rank=rank, world_size=world_size)
-    workers = cfg.data.workers
+    """(LR, HR, JPEG grid) batches from stream position ``iteration`` on, on the host."""
+    start = iteration * batch_size
+    sampler = InfiniteSampler(len(dataset), seed, start=start, rank=dist.rank, world_size=dist.world_size)
+    workers = data.workers
     loader = DataLoader(
         dataset,
-        batch_size=cfg.train.batch_size,
+        batch_size=batch_size,
         sampler=sampler,
         num_workers=workers,
-        pin_memory=cfg.data.pin_memory and device.type == "cuda",
+        pin_memory=data.pin_memory and device.type == "cuda",
         persistent_workers=workers > 0,
         prefetch_factor=2 if workers > 0 else None,
         drop_last=True,

@@ -9,19 +9,21 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import math
 import types
 import typing
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from srgan.data.degradations import RealisticConfig
-from srgan.losses import PAPER_ADVERSARIAL_WEIGHT, PAPER_FEATURE_SCALE
-from srgan.models.discriminator import D_ARCHS, DiscriminatorConfig
-from srgan.models.generator import GeneratorConfig
+from srgan.archs.srresnet import GeneratorConfig
+from srgan.losses.settings import OLD_KEYS, PAPER_FEATURE_SCALE, TERMS, TermSettings, default_terms
 from srgan.runtime import PRECISIONS, SRGAN_SCALES
+from srgan.schema import D_ARCHS, DiscriminatorConfig, RealisticConfig
+from srgan.training.yaml_files import YamlFileError, load_config_file, parse_yaml
 
 STAGES = ("srresnet", "srgan")
 PRESETS = ("paper", "cpu")
@@ -29,6 +31,10 @@ PRESETS = ("paper", "cpu")
 
 class ConfigError(ValueError):
     """A configuration the trainer cannot run; the message says which key and why."""
+
+
+class ConfigWarning(UserWarning):
+    """A configuration that runs but is written in an old form; the message says the new one."""
 
 
 # Keys that were renamed or removed: an old file gets one sentence naming the new key.
@@ -53,21 +59,8 @@ RANGES: tuple[tuple[str, float | None, float | None], ...] = (
     ("data.realistic.light_prob", 0, 1),
     ("data.flat_target_blur", 0, 8),
     ("data.teacher_hr_weight", 0, 1),
-    ("loss.pixel_weight", 0, None),
     ("loss.feature_scale", 0, None),
     ("loss.input_upsample", 1, 8),
-    ("loss.adversarial_weight", 0, None),
-    ("loss.feature_matching_weight", 0, None),
-    ("loss.artifact_weight", 0, None),
-    ("loss.lattice_weight", 0, None),
-    ("loss.lattice_error_weight", 0, None),
-    ("loss.lattice_start", 0, None),
-    ("loss.flat_lattice_error_weight", 0, None),
-    ("loss.flat_band_weight", 0, None),
-    ("loss.block_step_weight", 0, None),
-    ("loss.block_step_smooth_levels", 0, None),
-    ("loss.lattice_energy_weight", 0, None),
-    ("loss.chroma_weight", 0, None),
     ("optim.lr", 1e-12, 10),
     ("optim.d_lr", 1e-12, 10),
     ("optim.gamma", 0, 1),
@@ -77,6 +70,7 @@ RANGES: tuple[tuple[str, float | None, float | None], ...] = (
     ("train.batch_size", 1, None),
     ("train.ema_decay", 0, 0.999999),
     ("train.max_nonfinite", 1, None),
+    ("train.stop_at", 1, None),
     ("run.save_every", 1, None),
     ("run.keep_last", 1, None),
     ("run.val_every", 1, None),
@@ -111,35 +105,17 @@ class DataConfig:
 
 @dataclass
 class LossConfig:
-    pixel: str = "mse"  # stage srresnet: mse | l1; stage srgan: the kind of the pixel_weight term
-    pixel_weight: float = 0.0  # stage srgan: adds pixel_weight x pixel loss to G's loss (0 = paper)
+    pixel: str = "mse"  # stage srresnet: mse | l1; stage srgan: the kind of the pixel term
     perceptual: str = "vgg19"  # stage srgan content loss: vgg19 | squeezenet | mse (the paper's SRGAN-MSE)
     layer: str = "VGG54"  # VGG22, VGG54, a torchvision layer name; for squeezenet fire2..fire9
-    # A second content term at a shallower layer of the same network, as ESRGAN sums several VGG layers:
-    # it compares finer structure than ``layer`` (0 = paper: one layer).
-    shallow_layer: str = "fire5"
-    shallow_weight: float = 0.0
     weights: str = "imagenet"  # "imagenet" (torch.hub cache / download) or a local file
     feature_scale: float = PAPER_FEATURE_SCALE  # the paper's rescaling of VGG feature maps
     input_upsample: int = 1  # enlarge images k times before the perceptual network (2 for squeezenet)
     antialias: bool = False  # blur before every subsampling inside the perceptual network
-    adversarial: str = "vanilla"  # vanilla (the paper's BCE) | ragan (relativistic average, ESRGAN)
-    adversarial_weight: float = PAPER_ADVERSARIAL_WEIGHT
-    feature_matching_weight: float = 0.0  # L1 between D's features of SR and HR (0 = paper)
-    artifact_weight: float = 0.0  # LDL-style artifact term, losses.artifact_loss (0 = paper)
-    lattice_weight: float = 0.0  # stage srgan: weight of losses.lattice_loss, against grids (0 = paper)
-    lattice_error_weight: float = 0.0  # stage srgan: weight of losses.lattice_error_loss, per-image grids (0 = paper)
-    # stage srgan: weight of losses.flat_lattice_error_loss, a mesh in HR's flat areas; on from iteration 0 (0 = paper)
-    flat_lattice_error_weight: float = 0.0
-    # stage srgan: weight of losses.flat_band_loss, a period-4 hatching in HR's flat areas (0 = paper)
-    flat_band_weight: float = 0.0
-    # stage srgan: weight of losses.block_step_loss, SR's excess steps across the LR's JPEG block boundaries (0 = paper)
-    block_step_weight: float = 0.0
-    # block_step_loss only between HR cells of one LR pixel whose high-pass RMS is below this (grey levels; 0 = all)
-    block_step_smooth_levels: float = 0.0
-    lattice_start: int = 0  # iteration from which the lattice terms are on (texture first, then no grid)
-    lattice_energy_weight: float = 0.0  # stage srgan: weight of losses.lattice_energy_loss (0 = paper)
-    chroma_weight: float = 0.0  # stage srgan: weight of losses.chroma_loss, against false colour (0 = paper)
+    adversarial: str = "vanilla"  # vanilla (the paper's BCE) | ragan (relativistic average, ESRGAN); D's loss too
+    # stage srgan: the generator's loss terms by name, {weight, start, ...parameters} each (srgan.losses.settings);
+    # the default is the paper's content x 1 + adversarial x 1e-3
+    terms: dict[str, TermSettings] = field(default_factory=default_terms)
 
 
 @dataclass
@@ -174,6 +150,17 @@ class TrainConfig:
     ema_warm_start: bool = False
     sync_bn: bool = False  # SyncBatchNorm across processes (CUDA only)
     max_nonfinite: int = 10  # stop after this many consecutive non-finite losses
+    # Finish (save, export) at this iteration while the schedule stays planned over ``iterations``: a bundled
+    # model taken from part of a planned run replays from its file.
+    stop_at: int | None = None
+    # Another run's checkpoint to continue from (networks, optimisers, schedule, data position) when this run
+    # folder has none yet: a fork with changed settings (--resume overrides it; the folder's own checkpoint wins).
+    resume_from: str | None = None
+
+    @property
+    def end(self) -> int:
+        """The iteration this run finishes at."""
+        return self.stop_at if self.stop_at is not None else self.iterations
 
 
 @dataclass
@@ -224,6 +211,13 @@ class Config:
             )
         if self.train.stage == "srgan" and self.data.patch_size < 16:
             raise ConfigError("data.patch_size must be at least 16 for the discriminator")
+        for key, value in _numbers(self.to_dict(), ""):
+            if not math.isfinite(value):
+                raise ConfigError(f"{key} must be a finite number; got {value}")
+        for name, term in self.loss.terms.items():
+            for key, value in _numbers(dataclasses.asdict(term), f"loss.terms.{name}."):
+                if value < 0:
+                    raise ConfigError(f"{key} must be at least 0; got {value}")
         for key, low, high in RANGES:
             number: Any = functools.reduce(getattr, key.split("."), self)  # "data.realistic.clean_prob" too
             if number is None:
@@ -237,6 +231,10 @@ class Config:
             raise ConfigError(
                 "train.ema_warm_start keeps train.init_from's weights in the EMA; set both and train.ema_decay"
             )
+        if self.train.stop_at is not None and self.train.stop_at > self.train.iterations:
+            raise ConfigError(
+                f"train.stop_at ({self.train.stop_at}) is beyond train.iterations ({self.train.iterations})"
+            )
         if self.optim.min_lr > self.optim.lr:
             raise ConfigError(f"optim.min_lr ({self.optim.min_lr}) is above optim.lr ({self.optim.lr})")
         if self.data.teacher_cache and self.data.hr_dirs:
@@ -244,6 +242,38 @@ class Config:
         if not self.data.hr_dirs and not self.data.teacher_cache:
             raise ConfigError("no training images: set data.hr_dirs (or pass --hr-dir DIR) or data.teacher_cache")
         return self
+
+
+def check_same_networks(saved: dict[str, Any], cfg: Config, path: str | Path) -> None:
+    """A checkpoint resumes only into the networks it was trained with; name every differing key."""
+    current = cfg.to_dict()
+    differing = [
+        f"{section}.{key} {saved_value} -> {current[section].get(key)}"
+        for section in ("model", "discriminator")
+        for key, saved_value in (saved.get(section) or {}).items()
+        if section != "model" or key != "d_channels"  # an older key, now discriminator.channels
+        if current[section].get(key) != saved_value
+    ]
+    if differing:
+        raise ConfigError(
+            f"{path} was trained with other networks ({'; '.join(differing)}); use the settings it was "
+            "trained with, or another run folder"
+        )
+
+
+def _numbers(mapping: dict[str, Any], prefix: str) -> typing.Iterator[tuple[str, float]]:
+    """Every number in a (nested) settings mapping, with its dotted key; list items as key[i]."""
+    for key, value in mapping.items():
+        if isinstance(value, dict):
+            yield from _numbers(value, f"{prefix}{key}.")
+        elif isinstance(value, list | tuple):
+            yield from ((f"{prefix}{key}[{i}]", v) for i, v in enumerate(value) if _is_number(v))
+        elif _is_number(value):
+            yield f"{prefix}{key}", value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def preset(name: str, stage: str = "srresnet") -> Config:
@@ -337,6 +367,10 @@ def _set(obj: Any, key_path: list[str], value: Any, full_key: str) -> None:
         raise ConfigError(f"config key {full_key!r} was renamed to {RENAMED_KEYS[full_key]!r}; use that name")
     if full_key in REMOVED_KEYS:
         raise ConfigError(f"config key {full_key!r} no longer exists: {REMOVED_KEYS[full_key]}")
+    old = full_key.removeprefix("loss.")
+    if len(key_path) == 1 and full_key.startswith("loss.") and old in OLD_KEYS:
+        _set_old_loss_key(obj, old, value)
+        return
     names = [f.name for f in dataclasses.fields(obj)]
     head = key_path[0]
     if head not in names:
@@ -345,6 +379,9 @@ def _set(obj: Any, key_path: list[str], value: Any, full_key: str) -> None:
             f"unknown config key {prefix + head!r}; valid keys here: {', '.join(prefix + n for n in names)}"
         )
     current = getattr(obj, head)
+    if isinstance(current, dict):  # loss.terms: name -> that term's settings record
+        _set_term(current, key_path[1:], value, full_key.removesuffix("." + ".".join(key_path[1:])))
+        return
     if dataclasses.is_dataclass(current):
         if len(key_path) == 1:
             if not isinstance(value, dict):
@@ -360,6 +397,40 @@ def _set(obj: Any, key_path: list[str], value: Any, full_key: str) -> None:
     setattr(obj, head, _coerce(value, hints[head], full_key))
 
 
+def _set_term(terms: dict[str, TermSettings], key_path: list[str], value: Any, prefix: str) -> None:
+    """``prefix`` (``loss.terms``) ``.name[.key]`` = value, checked against the term's settings record."""
+    if not key_path:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{prefix} is a mapping of terms ({', '.join(TERMS)}) to their settings")
+        for name, settings in value.items():
+            _set_term(terms, [str(name)], settings, prefix)
+        return
+    name = key_path[0]
+    if name not in TERMS:
+        raise ConfigError(f"unknown loss term {prefix}.{name}; the terms are {', '.join(TERMS)}")
+    if len(key_path) == 1 and not isinstance(value, dict):
+        raise ConfigError(f"{prefix}.{name} is a term; give its settings, e.g. {{weight: 1.0}}")
+    if len(key_path) == 1:
+        for key, v in value.items():
+            _set(terms[name], [str(key)], v, f"{prefix}.{name}.{key}")
+    else:
+        _set(terms[name], key_path[1:], value, f"{prefix}.{name}.{'.'.join(key_path[1:])}")
+
+
+def _set_old_loss_key(loss: LossConfig, key: str, value: Any) -> None:
+    """An old flat ``loss.<key>``: set what it now is, and say once (a warning) what to write instead."""
+    new = OLD_KEYS[key]
+    warnings.warn(
+        f"loss.{key} is the old form of {' and '.join('loss.terms.' + k for k in new)}; "
+        "write that instead (the old key still works)",
+        ConfigWarning,
+        stacklevel=2,
+    )
+    for target in new:
+        name, field_name = target.split(".")
+        _set(loss.terms[name], [field_name], value, f"loss.terms.{target}")
+
+
 def apply_mapping(cfg: Config, mapping: dict[str, Any]) -> Config:
     for key, value in mapping.items():
         _set(cfg, [str(key)], value, str(key))
@@ -372,22 +443,12 @@ def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"override {item!r} is not of the form section.key=value")
-        _set(cfg, key.strip().split("."), yaml.safe_load(raw), key.strip())
+        try:
+            value = parse_yaml(raw, f"override {item}: the value")
+        except YamlFileError as exc:
+            raise ConfigError(str(exc)) from None
+        _set(cfg, key.strip().split("."), value, key.strip())
     return cfg
-
-
-def load_yaml(path: str | Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path} ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML ({exc})") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of sections")
-    return data
 
 
 def build_config(
@@ -395,16 +456,24 @@ def build_config(
     stage: str | None = None,
     config_file: str | Path | None = None,
     overrides: list[str] | None = None,
+    values: dict[str, Any] | None = None,
 ) -> Config:
-    """preset (default ``paper``) < file < overrides. A file may name its own ``preset:``/``stage:``."""
-    file_data = load_yaml(config_file) if config_file else {}
+    """preset (default ``paper``) < file (with its ``extends:`` chain) < overrides < ``values`` (typed
+    values by dotted key, from command-line flags). A file may name its own ``preset:``/``stage:``."""
+    try:
+        file_data = load_config_file(config_file) if config_file else {}
+    except YamlFileError as exc:
+        raise ConfigError(str(exc)) from None
     preset_name = preset_name or file_data.pop("preset", None) or "paper"
     file_stage = file_data.get("train", {}).get("stage") if isinstance(file_data.get("train"), dict) else None
     cfg = preset(preset_name, stage or file_stage or "srresnet")
     apply_mapping(cfg, file_data)
     if stage:
         cfg.train.stage = stage
-    return apply_overrides(cfg, overrides or [])
+    apply_overrides(cfg, overrides or [])
+    for key, value in (values or {}).items():
+        _set(cfg, key.split("."), value, key)
+    return cfg
 
 
 def to_yaml(cfg: Config) -> str:

@@ -11,32 +11,58 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
-from srgan import losses
 from srgan.data.dataset import TrainSample
+from srgan.losses.compose import GeneratorBatch, GeneratorLoss
+from srgan.losses.later import relativistic_discriminator_loss
+from srgan.losses.paper import discriminator_loss, pixel_loss
 from srgan.training.distributed import all_true
 
 Scheduler = torch.optim.lr_scheduler.LRScheduler
 
 
+@dataclass
+class Player:
+    """One network of a step: ``module`` is the bare network (its parameters and buffers, what a
+    checkpoint saves), ``forward`` what its forward pass runs through (the module itself or its
+    torch.compile / DistributedDataParallel wrapper), and the optimiser and schedule that update it."""
+
+    module: nn.Module
+    forward: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Scheduler
+
+    def unwrap(self) -> None:
+        """Drop a DDP wrapper (before the process group is torn down)."""
+        if isinstance(self.forward, DistributedDataParallel):
+            self.forward = self.forward.module
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a step computes: its device, and the autocast dtype (None: fp32)."""
+
+    device: torch.device
+    autocast_dtype: torch.dtype | None
+
+
 class Step:
     """Shared machinery: autocast, the scaler, the finite-loss guard and the BN-buffer restore."""
 
-    def __init__(self, device: torch.device, autocast_dtype: torch.dtype | None, modules: list[nn.Module]) -> None:
-        self.device = device
-        self.autocast_dtype = autocast_dtype
-        self.modules = modules
-        self.scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype == torch.float16)
+    def __init__(self, placement: Placement, players: dict[str, Player]) -> None:
+        self.device = placement.device
+        self.autocast_dtype = placement.autocast_dtype
+        self.players = players
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.autocast_dtype == torch.float16)
 
     # ---- what subclasses provide ----
     def run(self, batch: TrainSample, iteration: int) -> dict[str, float] | None:
-        raise NotImplementedError
-
-    def optimisers(self) -> dict[str, tuple[torch.optim.Optimizer, Scheduler]]:
         raise NotImplementedError
 
     # ---- shared ----
@@ -51,7 +77,7 @@ class Step:
         return stats
 
     def _buffers(self) -> list[torch.Tensor]:
-        return [b for m in self.modules for b in m.buffers()]
+        return [b for p in self.players.values() for b in p.module.buffers()]
 
     def autocast(self) -> AbstractContextManager[Any]:
         if self.autocast_dtype is None:
@@ -67,50 +93,43 @@ class Step:
         self.scaler.step(optimizer)
 
     def advance_schedules(self) -> None:
-        for _, scheduler in self.optimisers().values():
-            scheduler.step()
+        for player in self.players.values():
+            player.scheduler.step()
 
     def learning_rates(self) -> dict[str, float]:
-        return {f"lr/{name}": float(opt.param_groups[0]["lr"]) for name, (opt, _) in self.optimisers().items()}
+        return {f"lr/{name}": float(p.optimizer.param_groups[0]["lr"]) for name, p in self.players.items()}
+
+    def unwrap(self) -> None:
+        for player in self.players.values():
+            player.unwrap()
 
     def state_dict(self) -> dict[str, Any]:
         """The checkpoint keys optimizer_X / scheduler_X for X in g, d, and the scaler's state."""
         state: dict[str, Any] = {"scaler": self.scaler.state_dict()}
-        for name, (opt, sched) in self.optimisers().items():
-            state[f"optimizer_{name}"] = opt.state_dict()
-            state[f"scheduler_{name}"] = sched.state_dict()
+        for name, player in self.players.items():
+            state[f"optimizer_{name}"] = player.optimizer.state_dict()
+            state[f"scheduler_{name}"] = player.scheduler.state_dict()
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        for name, (opt, sched) in self.optimisers().items():
-            opt.load_state_dict(state[f"optimizer_{name}"])
-            sched.load_state_dict(state[f"scheduler_{name}"])
+        for name, player in self.players.items():
+            player.optimizer.load_state_dict(state[f"optimizer_{name}"])
+            player.scheduler.load_state_dict(state[f"scheduler_{name}"])
         self.scaler.load_state_dict(state["scaler"])
 
 
 class PixelStep(Step):
-    def __init__(
-        self,
-        g: nn.Module,
-        generator: nn.Module,
-        opt_g: tuple[torch.optim.Optimizer, Scheduler],
-        pixel_kind: str,
-        device: torch.device,
-        autocast_dtype: torch.dtype | None,
-    ) -> None:
-        super().__init__(device, autocast_dtype, [generator])
-        self.g, self.opt_g, self.pixel_kind = g, opt_g, pixel_kind
-
-    def optimisers(self) -> dict[str, tuple[torch.optim.Optimizer, Scheduler]]:
-        return {"g": self.opt_g}
+    def __init__(self, g: Player, pixel_kind: str, placement: Placement) -> None:
+        super().__init__(placement, {"g": g})
+        self.g, self.pixel_kind = g, pixel_kind
 
     def run(self, batch: TrainSample, iteration: int) -> dict[str, float] | None:
         with self.autocast():
-            sr = self.g(batch.lr)
-        loss = losses.pixel_loss(sr.float(), batch.hr, self.pixel_kind)
+            sr = self.g.forward(batch.lr)
+        loss = pixel_loss(sr.float(), batch.hr, self.pixel_kind)
         if not self.finite(loss):
             return None
-        self.optimise(loss, self.opt_g[0])
+        self.optimise(loss, self.g.optimizer)
         self.scaler.update()
         return {f"loss/pixel_{self.pixel_kind}": loss.item()}
 
@@ -128,48 +147,42 @@ class DiscriminatorPair(nn.Module):
 
 
 class AdversarialStep(Step):
+    """``d.forward`` is a ``DiscriminatorPair`` (or its wrapper); ``ema_forward`` the EMA generator,
+    for the artifact term."""
+
     def __init__(
         self,
-        g: nn.Module,
-        generator: nn.Module,
-        d_pair: nn.Module,
-        discriminator: nn.Module,
-        opt_g: tuple[torch.optim.Optimizer, Scheduler],
-        opt_d: tuple[torch.optim.Optimizer, Scheduler],
-        criterion: losses.GeneratorLoss,
-        relativistic: bool,
-        device: torch.device,
-        autocast_dtype: torch.dtype | None,
+        g: Player,
+        d: Player,
+        criterion: GeneratorLoss,
+        placement: Placement,
+        relativistic: bool = False,
         ema_forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
-        super().__init__(device, autocast_dtype, [generator, discriminator])
-        self.g, self.d_pair, self.discriminator = g, d_pair, discriminator
-        self.opt_g, self.opt_d = opt_g, opt_d
+        super().__init__(placement, {"g": g, "d": d})
+        self.g, self.d = g, d
         self.criterion, self.relativistic = criterion, relativistic
         self.ema_forward = ema_forward
 
-    def optimisers(self) -> dict[str, tuple[torch.optim.Optimizer, Scheduler]]:
-        return {"g": self.opt_g, "d": self.opt_d}
-
     def run(self, batch: TrainSample, iteration: int) -> dict[str, float] | None:
         with self.autocast():
-            sr = self.g(batch.lr)
-            real_logits, fake_logits = self.d_pair(batch.hr, sr.detach())
-        d_loss_fn = losses.relativistic_discriminator_loss if self.relativistic else losses.discriminator_loss
+            sr = self.g.forward(batch.lr)
+            real_logits, fake_logits = self.d.forward(batch.hr, sr.detach())
+        d_loss_fn = relativistic_discriminator_loss if self.relativistic else discriminator_loss
         loss_d = d_loss_fn(real_logits, fake_logits)
         if not self.finite(loss_d):
             return None
-        self.optimise(loss_d, self.opt_d[0])
+        self.optimise(loss_d, self.d.optimizer)
 
-        self.discriminator.requires_grad_(False)
+        self.d.module.requires_grad_(False)
         try:
             with self.autocast():
                 terms = self.criterion(self._generator_batch(batch, sr), iteration)
             if not self.finite(terms["total"]):
                 return None
-            self.optimise(terms["total"], self.opt_g[0])
+            self.optimise(terms["total"], self.g.optimizer)
         finally:
-            self.discriminator.requires_grad_(True)
+            self.d.module.requires_grad_(True)
         self.scaler.update()
         return {
             "loss/d": loss_d.item(),
@@ -178,19 +191,20 @@ class AdversarialStep(Step):
             "d/fake_prob": torch.sigmoid(fake_logits.float()).mean().item(),
         }
 
-    def _generator_batch(self, batch: TrainSample, sr: torch.Tensor) -> losses.GeneratorBatch:
+    def _generator_batch(self, batch: TrainSample, sr: torch.Tensor) -> GeneratorBatch:
         """D (frozen) on SR, and on HR and the EMA generator only where a term needs them."""
         lr, hr = batch.lr, batch.hr
+        discriminator = self.d.module
         needs_features = self.criterion.needs("feature_matching")
-        fake_logits, fake_features = self.discriminator.forward_features(sr)  # type: ignore[operator]
+        fake_logits, fake_features = discriminator.forward_features(sr)  # type: ignore[operator]
         real_logits = real_features = sr_ema = None
         if self.relativistic or needs_features:
             with torch.no_grad():
-                real_logits, real_features = self.discriminator.forward_features(hr)  # type: ignore[operator]
+                real_logits, real_features = discriminator.forward_features(hr)  # type: ignore[operator]
         if self.criterion.needs("artifact") and self.ema_forward is not None:
             with torch.no_grad():
                 sr_ema = self.ema_forward(lr)
-        return losses.GeneratorBatch(
+        return GeneratorBatch(
             sr=sr,
             hr=hr,
             fake_logits=fake_logits,

@@ -1,7 +1,7 @@
 """An int8 inference form of the generator for x86 CPUs (``--precision int8``), built from its fast
 form (``FastGenerator``) and calibrated input ranges.
 
-The scheme, and why (measured in issue 17; ``scripts/int8_simulation.py`` reproduces the numbers):
+The scheme, and why (measured in issue 17; ``scripts/experiments/int8_simulation.py`` reproduces the numbers):
 
 1. Every 3x3 convolution (trunk, upsamplers) and the phase-split 5x5 tail runs as a
    oneDNN int8 convolution (VNNI on CPUs that have it). Its weights are symmetric per output channel,

@@ -1,6 +1,6 @@
 """How much period-4 pattern each model draws in the flat areas of benchmark images.
 
-    python scripts/flat_band_energy.py --data ../shared/data/benchmark/BSD100 --images 20 --models srgan-x4 ...
+    python scripts/diagnostics/flat_band_energy.py --data ../shared/data/benchmark/BSD100 --images 20 --models srgan-x4 ...
 
 For each model, the mean over the images of ``srgan.losses.flat_band_loss`` between its SR (the
 standard protocol's LR, output rounded to 8 bits) and the HR, x1e6: the energy at frequency 1/4 along

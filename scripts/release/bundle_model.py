@@ -1,6 +1,6 @@
 """Turn a finished training run into a bundled model: weights + card in src/srgan/weights/.
 
-    python scripts/bundle_model.py --name srresnet-x4 --checkpoint RUN/checkpoints/ckpt_00016000.pt \
+    python scripts/release/bundle_model.py --name srresnet-x4 --checkpoint RUN/checkpoints/ckpt_00016000.pt \
         --recipe configs/srresnet_x4.yaml --data ../shared/data/benchmark/{Set5,Set14,BSD100}
 
 Steps: export the generator (EMA weights when the checkpoint has them); keep fp16 storage only if
@@ -26,7 +26,7 @@ from srgan.evaluation.protocol import evaluate_folder
 from srgan.modelfiles.loader import load_generator
 from srgan.modelfiles.safetensors import save_generator
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 WEIGHTS = ROOT / "src" / "srgan" / "weights"
 RESULTS = ROOT / "docs" / "results"
 FP16_TOLERANCE_DB = 0.01

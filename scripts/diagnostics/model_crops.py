@@ -1,6 +1,6 @@
 """The comparison crops in docs/models.md: bicubic | srresnet-x4 | srgan-x4 | HR on benchmark images.
 
-    python scripts/model_crops.py ../shared/data/benchmark/Set14/baboon.png@300,40 ... --out docs/img
+    python scripts/diagnostics/model_crops.py ../shared/data/benchmark/Set14/baboon.png@300,40 ... --out docs/img
 
 Each image is a path, optionally with @X,Y: the top-left corner of the window (in HR pixels); without
 it, the window with the most detail is used. Crops are enlarged --zoom times with nearest-neighbour

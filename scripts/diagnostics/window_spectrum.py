@@ -1,6 +1,6 @@
 """Which periodic patterns each model draws in one window of a benchmark image.
 
-    python scripts/window_spectrum.py ../shared/data/benchmark/BSD100/3096.png@20,20 --size 128 \
+    python scripts/diagnostics/window_spectrum.py ../shared/data/benchmark/BSD100/3096.png@20,20 --size 128 \
         --models srgan-x4 srgan-x4-real [--blur-lr]
 
 For bicubic, each model and the HR: the RMS of the window's high-pass (grey minus its 5x5 box mean, in

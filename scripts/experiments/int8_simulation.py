@@ -7,7 +7,7 @@ stream, PReLU and PixelShuffle stay in float, as an int8-in / float-out convolut
 the benchmark sets by the standard protocol. The calibration is the product's (``srgan export
 --int8-calibration``); ``--precision int8`` runs the chosen scheme with real kernels (srgan.archs.srresnet.quantized).
 
-    python scripts/int8_simulation.py --model srresnet-x4 --asymmetric --keep tail
+    python scripts/experiments/int8_simulation.py --model srresnet-x4 --asymmetric --keep tail
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from srgan.evaluation.protocol import load_samples
 from srgan.metrics import psnr_y
 from srgan.modelfiles.loader import load_generator
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def quantise(model: nn.Module, ranges: dict[str, tuple[float, float]], asymmetric: bool, keep: set[str]) -> None:

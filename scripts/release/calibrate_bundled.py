@@ -1,7 +1,7 @@
 """Add (or refresh) the int8 calibration of a bundled model in place: its weights, storage dtype and
 metadata stay as they are, the card's sha256 follows the new file (issue 17).
 
-    python scripts/calibrate_bundled.py srresnet-x4 srgan-x4 --data ../shared/data/train/T91
+    python scripts/release/calibrate_bundled.py srresnet-x4 srgan-x4 --data ../shared/data/train/T91
 
 The calibration is the one ``srgan export --int8-calibration`` computes (the same crops of the same
 images), so a bundled model and an export of it quantise alike.

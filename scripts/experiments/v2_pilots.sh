@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The srgan-x4 v2 pilots (issue 13): one change each from configs/experiments/v2_pilot_base.yaml,
 # trained on one thread, then scored on Set14. Re-running skips finished pilots and resumes a cut one.
-#   CODE=/path/to/a/checkout/src RUNS=/work/runs/pilots bash scripts/v2_pilots.sh [NAME ...]
+#   CODE=/path/to/a/checkout/src RUNS=/work/runs/pilots bash scripts/experiments/v2_pilots.sh [NAME ...]
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-runs/pilots}
 PY=${PY:-.venv/bin/python}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} PYTHONPATH=${CODE:-src}

@@ -1,6 +1,6 @@
-"""Print the markdown ablation table of the srgan-x4 v2 pilots (scripts/v2_pilots.sh) from their Set14 JSONs.
+"""Print the markdown ablation table of the srgan-x4 v2 pilots (scripts/experiments/v2_pilots.sh) from their Set14 JSONs.
 
-python scripts/pilot_table.py /work/runs/pilots
+python scripts/experiments/pilot_table.py /work/runs/pilots
 """
 
 from __future__ import annotations

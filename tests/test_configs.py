@@ -1,0 +1,166 @@
+"""The bundled training recipes (configs/): ``extends:`` chains, the ``loss.terms`` form and the old flat keys."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from srgan.losses.settings import OLD_KEYS, default_terms
+from srgan.training.config import Config, ConfigWarning, apply_mapping, build_config
+from srgan.training.trainer import Trainer
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = sorted((ROOT / "configs").rglob("*.yaml"))
+# Each file's settings as resolved before the files used ``extends:`` and ``loss.terms`` (taken from the
+# old files with the old flat keys).
+BEFORE = json.loads((ROOT / "tests" / "data" / "configs_resolved.json").read_text())
+# Settings a file gained on purpose since: its recipe replays from the file alone.
+# init_from and stop_at replace the instructions the files' comments used to give (train.stop_at: where the
+# bundled model was taken from a longer planned run).
+GAINED: dict[str, dict[tuple[str, str], object]] = {
+    "configs/srgan_x4.yaml": {("train", "init_from"): "src/srgan/weights/srresnet-x4.safetensors"},
+    "configs/srresnet_x4.yaml": {("train", "stop_at"): 9290},
+    "configs/srresnet_x4_continue.yaml": {("train", "init_from"): "runs/srresnet_x4/generator.safetensors"},
+    "configs/srgan_x4_v2.yaml": {("train", "stop_at"): 2600},
+    "configs/srgan_x4_v2_stage2.yaml": {("train", "stop_at"): 250},
+    "configs/srgan_x4_real.yaml": {("train", "stop_at"): 1000},
+    "configs/srgan_x4_real_stage2.yaml": {("train", "stop_at"): 350},
+}
+
+
+def resolved(config: Config) -> dict[str, Any]:
+    """The settings as plain JSON, with a term that is off reduced to its weight (its start means nothing)."""
+    data: dict[str, Any] = json.loads(json.dumps(config.to_dict()))
+    for name, term in data["loss"]["terms"].items():
+        if term["weight"] == 0 and name not in ("content", "adversarial"):
+            data["loss"]["terms"][name] = {"weight": 0.0}
+    return data
+
+
+def load(path: Path, overrides: list[str] | None = None) -> Config:
+    return build_config(None, None, path, overrides or [])
+
+
+@pytest.mark.parametrize("path", [p for p in CONFIGS if str(p.relative_to(ROOT)) in BEFORE], ids=lambda p: p.name)
+def test_each_config_resolves_to_the_settings_it_had_before(path: Path) -> None:
+    key = str(path.relative_to(ROOT))
+    before = Config()
+    apply_mapping(before, BEFORE[key])
+    for (section, name), value in GAINED.get(key, {}).items():
+        setattr(getattr(before, section), name, value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConfigWarning)  # the bundled files use no old key
+        assert resolved(load(path)) == resolved(before)
+
+
+def test_every_config_loads_without_old_keys_and_validates() -> None:
+    for path in CONFIGS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConfigWarning)
+            load(path, ["data.hr_dirs=[x]"]).validate()
+    # the forks the bundled srgan-x4-real came from, each a file
+    fork = load(ROOT / "configs" / "srgan_x4_real_fork.yaml")
+    assert fork.train.resume_from == "runs/srgan_x4_real/checkpoints/ckpt_00001000.pt" and fork.train.stop_at == 1500
+    assert (fork.loss.terms["flat_lattice_error"].weight, fork.data.realistic.clean_prob) == (1000.0, 0.1)
+
+
+def test_a_stage_two_file_states_only_what_differs_from_its_base() -> None:
+    text = (ROOT / "configs" / "srgan_x4_v2_stage2.yaml").read_text()
+    assert "extends: srgan_x4_v2.yaml" in text and "hr_dirs" not in text and "squeezenet" not in text
+
+
+def test_extends_chains_merge_section_by_section_and_refuse_loops(tmp_path: Path) -> None:
+    (tmp_path / "base.yaml").write_text("train: {iterations: 7, seed: 3}\nloss: {terms: {pixel: {weight: 0.5}}}\n")
+    (tmp_path / "child.yaml").write_text("extends: base.yaml\ntrain: {seed: 4}\nloss: {terms: {pixel: {start: 2}}}\n")
+    cfg = load(tmp_path / "child.yaml")
+    assert (cfg.train.iterations, cfg.train.seed) == (7, 4)
+    assert (cfg.loss.terms["pixel"].weight, cfg.loss.terms["pixel"].start) == (0.5, 2)
+    (tmp_path / "base.yaml").write_text("extends: child.yaml\n")
+    with pytest.raises(ValueError, match="extends it back"):
+        load(tmp_path / "child.yaml")
+
+
+def old_style(config: Config) -> dict[str, Any]:
+    """``config``'s settings written with the old flat ``loss.*`` keys instead of ``loss.terms``."""
+    data = config.to_dict()
+    terms = data["loss"].pop("terms")
+    defaults = {name: vars(t) for name, t in default_terms().items()}
+    inverse = {new: old for old, targets in OLD_KEYS.items() for new in targets}
+    for name, settings in terms.items():
+        for key, value in settings.items():
+            if value == defaults[name][key] or (key == "start" and settings["weight"] == 0):
+                continue
+            data["loss"][inverse[f"{name}.{key}"]] = value  # a KeyError: no old key could say it
+    return data
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("recipes")
+    (root / "hr").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        small = rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((64, 64), Image.BICUBIC).save(root / "hr" / f"{i}.png")
+    from srgan.models.squeezenet import SqueezeNetFeatures
+
+    torch.manual_seed(0)
+    torch.save(SqueezeNetFeatures("fire9", weights=None).state_dict(), root / "squeezenet.pth")
+    return root / "hr", root / "squeezenet.pth"
+
+
+def first_iterations(config: Config, run_dir: Path, iterations: int = 3) -> tuple[list[dict[str, str]], list[Any]]:
+    config.run.run_dir = str(run_dir)
+    trainer = Trainer(config)
+    parts = trainer.parts
+    data = parts.loader(0)
+    stats = []
+    for iteration in range(iterations):
+        logged = parts.step(next(data), iteration)
+        parts.step.advance_schedules()
+        stats.append({k: v.hex() for k, v in (logged or {}).items()})
+    return stats, [t.clone() for t in parts.generator.state_dict().values()]
+
+
+@pytest.mark.parametrize("path", [p for p in CONFIGS if "stage: srgan" in p.read_text() or "extends" in p.read_text()])
+def test_old_and_new_style_recipes_train_to_the_same_numbers(
+    path: Path, tiny_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    hr, squeezenet = tiny_data
+    small = [
+        f"data.hr_dirs=[{hr}]",
+        "data.val_dirs=[]",
+        "data.cache=false",
+        "data.workers=0",
+        "data.patch_size=32",
+        "train.batch_size=2",
+        "train.init_from=null",
+        "train.resume_from=null",
+        "train.precision=fp32",
+        "train.device=cpu",
+        "model.num_blocks=2",
+        "run.tensorboard=false",
+        f"loss.weights={squeezenet}",
+    ]
+    new = load(path, small)
+    if new.train.stage != "srgan":
+        pytest.skip("a pixel stage has no loss terms")
+    old = Config()
+    with warnings.catch_warnings(record=True) as notes:
+        warnings.simplefilter("always", ConfigWarning)
+        apply_mapping(old, old_style(new))
+    assert any("loss.terms." in str(n.message) for n in notes)  # each old key is told its new form
+    assert resolved(old) == resolved(new)
+    torch.manual_seed(0)
+    new_stats, new_weights = first_iterations(new, tmp_path / "new")
+    torch.manual_seed(0)
+    old_stats, old_weights = first_iterations(old, tmp_path / "old")
+    assert new_stats == old_stats and all(s for s in new_stats)
+    assert all(torch.equal(a, b) for a, b in zip(new_weights, old_weights, strict=True))
