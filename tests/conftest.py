@@ -30,6 +30,12 @@ def load_script(name: str) -> Any:
     return module
 
 
+# A process's own peak memory in MiB, as a Python expression to print from a child process: VmHWM, the
+# high-water mark of its address space since it started. (getrusage's ru_maxrss is not that: a child
+# started by vfork+exec inherits its parent's peak, here pytest's.) Linux only.
+OWN_PEAK_MIB = "int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) // 1024"
+
+
 def shared_path(*parts: str) -> Path:
     """A file in ../shared, or skip the test with the reason when it is absent."""
     path = SHARED.joinpath(*parts)

@@ -18,6 +18,7 @@ from PIL import Image
 
 from srgan.cli import main
 
+from .conftest import OWN_PEAK_MIB
 from .errors import fails_with_one_sentence
 
 BOMB_SIDE = 20000  # 400 megapixels, 1.2 GB decoded as RGB, a few MB as a file
@@ -62,18 +63,13 @@ def bomb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-# The process's own peak memory: VmHWM, the high-water mark of its address space since it started.
-# (getrusage's ru_maxrss is not that: a child started by vfork+exec inherits its parent's peak, here
-# pytest's.) Linux only, like the ../shared benchmarks.
-PEAK = "int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) // 1024"
-
 # Runs srgan commands in a fresh process and reports their exit statuses and the process's peak: the
 # whole process (torch and the model included) must stay small while refusing a bomb.
 PEAK_SCRIPT = f"""
 import json, sys
 from srgan.cli import main
 codes = [main(argv) for argv in json.loads(sys.argv[1])]
-print(json.dumps({{"codes": codes, "peak_mib": {PEAK}}}))
+print(json.dumps({{"codes": codes, "peak_mib": {OWN_PEAK_MIB}}}))
 """
 
 
@@ -122,7 +118,7 @@ def test_a_decompression_bomb_is_refused_from_its_header_on_every_path(
 def test_reading_a_bombs_exif_and_size_decodes_nothing(bomb: Path, tmp_path: Path) -> None:
     script = (
         "from srgan.imageio import image_size, image_header;"
-        f"print(image_size({str(bomb)!r}), image_header({str(bomb)!r}), {PEAK})"
+        f"print(image_size({str(bomb)!r}), image_header({str(bomb)!r}), {OWN_PEAK_MIB})"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -140,7 +136,7 @@ from srgan.web.app import ServeConfig, create_app
 app = create_app(ServeConfig([{str(model_file)!r}], max_upload_mb=16, precision="fp32"))
 with TestClient(app) as client, open({str(bomb)!r}, "rb") as f:
     r = client.post("/api/upscale", files={{"file": ("b.png", f.read(), "image/png")}})
-print(r.status_code, {PEAK}, r.json()["error"])
+print(r.status_code, {OWN_PEAK_MIB}, r.json()["error"])
 """
     done = subprocess.run(
         [sys.executable, "-c", script],
