@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import signal
 import subprocess
@@ -17,7 +18,7 @@ from PIL import Image
 
 from srgan.cli import main
 from srgan.data.dataset import NO_GRID, augment
-from srgan.data.teacher_cache import augmented_grid, decode_item, item_indices, item_path
+from srgan.data.teacher_cache import TeacherCacheDataset, augmented_grid, decode_item, item_indices, item_path
 from srgan.modelfiles.safetensors import save_generator
 from srgan.models import Generator
 
@@ -203,15 +204,25 @@ def student_error(student: Generator, cache: Path) -> float:
     return float(torch.stack(errors).mean())
 
 
+def logged(run: Path, tag: str) -> list[tuple[int, float]]:
+    """(step, value) of every ``tag`` scalar in a run's metrics.csv."""
+    with open(run / "metrics.csv", newline="") as f:
+        return [(int(row["step"]), float(row["value"])) for row in csv.DictReader(f) if row["tag"] == tag]
+
+
 def test_training_on_the_cache_brings_a_student_towards_its_teacher(
     teacher: Path, photos: Path, tmp_path: Path
 ) -> None:
     from srgan.modelfiles.loader import load_generator
 
     cache = tmp_path / "bicubic"
-    assert main(targets_args(teacher, photos, cache, "--max-items", "12", "--degradation", "bicubic")) == 0
+    assert main(targets_args(teacher, photos, cache, "--max-items", "14", "--degradation", "bicubic")) == 0
+    held = TeacherCacheDataset(cache, 4, 32, held_out=2)
+    assert (held.indices, held.held_out_indices) == (list(range(12)), [12, 13])
     overrides = [
         f"data.teacher_cache={cache}",
+        "data.teacher_val_items=2",
+        f"data.val_dirs=[{photos}]",
         "model.num_blocks=2",
         "model.channels=16",
         "data.patch_size=32",
@@ -223,10 +234,15 @@ def test_training_on_the_cache_brings_a_student_towards_its_teacher(
         "optim.lr=1e-3",
         "loss.pixel=l1",
         "run.tensorboard=false",
-        "run.val_every=1000",
+        "run.val_every=20",
         "run.save_every=1000",
     ]
     assert main(["train", "--preset", "cpu", "--run-dir", str(tmp_path / "run"), *overrides]) == 0
+    # validation reports the student against the held-out teacher outputs, beside the HR folders
+    to_teacher = logged(tmp_path / "run", "val/teacher_psnr_y")
+    assert [step for step, _ in to_teacher] == [20, 40, 60]
+    assert to_teacher[-1][1] > to_teacher[0][1] + 0.5
+    assert [step for step, _ in logged(tmp_path / "run", "val/psnr_y")] == [20, 40, 60]
     trained = load_generator(tmp_path / "run" / "generator.safetensors").eval()
     torch.manual_seed(0)  # the trainer's seed: the student it started from
     untrained = Generator(scale=4, num_blocks=2, channels=16).eval()
@@ -241,3 +257,10 @@ def test_the_trainer_refuses_a_cache_that_does_not_fit(
     assert "was made for patches of at most 32 pixels, not 96" in capsys.readouterr().err
     assert main([*run, "data.patch_size=32", f"data.hr_dirs=[{tmp_path}]"]) == 2
     assert "data.teacher_cache and data.hr_dirs exclude each other" in capsys.readouterr().err
+    assert main([*run, "data.patch_size=32", "data.teacher_val_items=20"]) == 2
+    assert "holds 20 items, not more than the 20 held out for validation" in capsys.readouterr().err
+    assert (
+        main(["train", "--run-dir", str(tmp_path / "run"), f"data.hr_dirs=[{tmp_path}]", "data.teacher_val_items=2"])
+        == 2
+    )
+    assert "data.teacher_val_items holds out items of data.teacher_cache; set that too" in capsys.readouterr().err

@@ -195,10 +195,19 @@ class TeacherCacheDataset(Dataset[TrainSample]):
 
     ``hr_weight`` w in [0, 1]: the target is (1 - w) x teacher + w x the photo, the pull towards the
     photos that a loss mixed with weight w has (exactly so for MSE, up to a constant).
+
+    ``held_out`` n: the cache's last n items (of those present now) are left out of training, for validation
+    against the teacher (``held_out_indices``).
     """
 
     def __init__(
-        self, cache: str | os.PathLike[str], scale: int, patch_size: int, augment: bool = True, hr_weight: float = 0.0
+        self,
+        cache: str | os.PathLike[str],
+        scale: int,
+        patch_size: int,
+        augment: bool = True,
+        hr_weight: float = 0.0,
+        held_out: int = 0,
     ) -> None:
         self.cache = Path(cache)
         manifest = read_manifest(self.cache)
@@ -215,9 +224,14 @@ class TeacherCacheDataset(Dataset[TrainSample]):
             )
         if not 0 <= hr_weight <= 1:
             raise CacheError(f"the photos' weight against the teacher must be in 0..1; got {hr_weight}")
-        self.indices = item_indices(self.cache)
-        if not self.indices:
+        present = item_indices(self.cache)
+        if not present:
             raise CacheError(f"{self.cache} holds no items yet")
+        if len(present) <= held_out:
+            raise CacheError(
+                f"{self.cache} holds {len(present)} items, not more than the {held_out} held out for validation"
+            )
+        self.indices, self.held_out_indices = present[: len(present) - held_out], present[len(present) - held_out :]
         self.manifest, self.scale, self.patch_size = manifest, scale, patch_size
         self.augment, self.hr_weight = augment, hr_weight
 

@@ -34,7 +34,7 @@ from srgan.schema import DiscriminatorConfig
 from srgan.training.config import Config, ConfigError, DataConfig, LossConfig, OptimConfig, TrainConfig
 from srgan.training.ema import EMA
 from srgan.training.steps import AdversarialStep, DiscriminatorPair, PixelStep, Placement, Player, Step
-from srgan.training.validation import load_samples
+from srgan.training.validation import load_samples, load_teacher_samples
 
 
 @dataclass
@@ -71,6 +71,7 @@ class Parts:
     step: Step
     dataset: SRTrainDataset | TeacherCacheDataset
     val_samples: list[Sample]
+    teacher_val_samples: list[Sample]  # held-out cache items whose "HR" is the teacher's output
     loader: Loader
 
 
@@ -86,6 +87,7 @@ def build_parts(cfg: Config, dist: DistInfo, placement: Placement) -> Parts:
             shallow = build_content_loss(cfg.loss, shallow_term.layer)
     dataset = build_dataset(cfg.data, cfg.model.scale)
     val_samples = load_samples(cfg.data.val_dirs, cfg.model.scale, cfg.data.val_max_images)
+    teacher_val = load_teacher_samples(dataset) if isinstance(dataset, TeacherCacheDataset) else []
     generator = build_generator(cfg.model, cfg.train)
     discriminator = build_discriminator_for(cfg.discriminator, cfg.data.patch_size) if stage == "srgan" else None
     train = cfg.train
@@ -103,14 +105,16 @@ def build_parts(cfg: Config, dist: DistInfo, placement: Placement) -> Parts:
         relativistic = cfg.loss.adversarial == "ragan"
         step = AdversarialStep(g, d, criterion, placement, relativistic, ema.model if ema is not None else None)
     loader = Loader(dataset, cfg.data, train.batch_size, train.seed, dist, device, train.channels_last)
-    return Parts(generator, discriminator, ema, step, dataset, val_samples, loader)
+    return Parts(generator, discriminator, ema, step, dataset, val_samples, teacher_val, loader)
 
 
 def build_dataset(data: DataConfig, scale: int) -> SRTrainDataset | TeacherCacheDataset:
     """The training pairs: from ``data.hr_dirs``, or a teacher's outputs in ``data.teacher_cache`` (distillation)."""
     if data.teacher_cache:
         try:
-            return TeacherCacheDataset(data.teacher_cache, scale, data.patch_size, data.augment, data.teacher_hr_weight)
+            return TeacherCacheDataset(
+                data.teacher_cache, scale, data.patch_size, data.augment, data.teacher_hr_weight, data.teacher_val_items
+            )
         except CacheError as exc:
             raise ConfigError(f"data.teacher_cache: {exc}") from exc
     realistic = data.realistic if data.degradation == "realistic" else None

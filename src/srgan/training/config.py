@@ -59,6 +59,7 @@ RANGES: tuple[tuple[str, float | None, float | None], ...] = (
     ("data.realistic.light_prob", 0, 1),
     ("data.flat_target_blur", 0, 8),
     ("data.teacher_hr_weight", 0, 1),
+    ("data.teacher_val_items", 0, None),
     ("loss.feature_scale", 0, None),
     ("loss.input_upsample", 1, 8),
     ("optim.lr", 1e-12, 10),
@@ -101,6 +102,9 @@ class DataConfig:
     # target is (1 - w) x teacher + w x photo)
     teacher_cache: str | None = None
     teacher_hr_weight: float = 0.0
+    # the cache's last N items are held out of training; validation reports the student's PSNR-Y to the
+    # teacher's outputs on them (val/teacher_psnr_y), beside val_dirs' PSNR to the HR
+    teacher_val_items: int = 0
 
 
 @dataclass
@@ -239,6 +243,8 @@ class Config:
             raise ConfigError(f"optim.min_lr ({self.optim.min_lr}) is above optim.lr ({self.optim.lr})")
         if self.data.teacher_cache and self.data.hr_dirs:
             raise ConfigError("data.teacher_cache and data.hr_dirs exclude each other; train on one")
+        if self.data.teacher_val_items and not self.data.teacher_cache:
+            raise ConfigError("data.teacher_val_items holds out items of data.teacher_cache; set that too")
         if not self.data.hr_dirs and not self.data.teacher_cache:
             raise ConfigError("no training images: set data.hr_dirs (or pass --hr-dir DIR) or data.teacher_cache")
         return self

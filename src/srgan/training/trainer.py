@@ -23,7 +23,7 @@ from srgan.training.config import Config, ConfigError, check_same_networks, to_y
 from srgan.training.distributed import any_true, average_buffers, barrier, cleanup, init_distributed
 from srgan.training.logger import RunLogger, StatWindow
 from srgan.training.steps import Placement
-from srgan.training.validation import BestTracker, validate
+from srgan.training.validation import BestTracker, validate, validate_teacher
 
 
 class TrainingError(RuntimeError):
@@ -216,6 +216,7 @@ class Trainer:
             with_niqe = self.stage == "srgan" or self.cfg.run.best_metric == "niqe"
             samples, scale = self.parts.val_samples, self.cfg.model.scale
             metrics, strip = validate(self._model(), samples, scale, self.device, with_niqe)
+            metrics.update(validate_teacher(self._model(), self.parts.teacher_val_samples, scale, self.device))
             is_best = self.best.update(metrics)
             self.logger.scalars(self.iteration, metrics)
             if strip is not None:
@@ -249,7 +250,8 @@ class Trainer:
             done = self.iteration >= cfg.train.end
             if self.iteration % run.log_every == 0 or done:
                 self._log_window(window)
-            is_best = bool(parts.val_samples) and (self.iteration % run.val_every == 0 or done) and self._validate()
+            validating = bool(parts.val_samples or parts.teacher_val_samples)
+            is_best = validating and (self.iteration % run.val_every == 0 or done) and self._validate()
             stopping = any_true(self._stop_signal is not None, self.device)
             if self.iteration % run.save_every == 0 or done or is_best or stopping:
                 last_path = self.save(is_best)
