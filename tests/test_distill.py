@@ -264,3 +264,29 @@ def test_the_trainer_refuses_a_cache_that_does_not_fit(
         == 2
     )
     assert "data.teacher_val_items holds out items of data.teacher_cache; set that too" in capsys.readouterr().err
+
+
+def test_the_realesrgan_x4plus_recipe_resolves_to_a_warm_started_paper_student() -> None:
+    from srgan.modelfiles.loader import load_generator
+    from srgan.training.config import build_config
+
+    root = Path(__file__).resolve().parents[1]
+    recipe = root / "configs" / "distill_realesrgan_x4plus.yaml"
+    cfg = build_config(config_file=recipe).validate()
+    assert (cfg.data.teacher_cache, cfg.data.teacher_val_items) == ("runs/targets/x4plus-real-s0", 32)
+    assert (cfg.train.stage, cfg.loss.pixel, cfg.data.hr_dirs) == ("srresnet", "l1", [])
+    assert (cfg.optim.lr, cfg.optim.schedule, cfg.optim.warmup > 0) == (1e-4, "cosine", True)
+    assert (cfg.train.ema_decay, cfg.train.ema_warm_start, cfg.train.batch_size, cfg.data.patch_size) == (
+        0.999,
+        True,
+        16,
+        96,
+    )
+    assert (cfg.run.save_every, cfg.run.val_every, cfg.data.val_dirs) == (50, 250, ["../shared/data/benchmark/Set5"])
+    start = load_generator(root / str(cfg.train.init_from))
+    assert start.config == Generator.from_config(cfg.model).config  # the warm start fits: 16 blocks, 64 channels
+    assert (cfg.model.num_blocks, cfg.model.channels) == (16, 64)
+    # the first comment line is the command that makes the cache the recipe trains on
+    first = recipe.read_text().splitlines()[0]
+    assert first.startswith("# Cache first: srgan distill targets --teacher realesrgan-x4plus.safetensors")
+    assert "--precision bf16 --seed 0 --max-items 20000 --out runs/targets/x4plus-real-s0" in first
