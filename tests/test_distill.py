@@ -19,6 +19,7 @@ from PIL import Image
 from srgan.cli import main
 from srgan.data.dataset import NO_GRID, augment
 from srgan.data.teacher_cache import TeacherCacheDataset, augmented_grid, decode_item, item_indices, item_path
+from srgan.modelfiles import checkpoint as ckpt
 from srgan.modelfiles.safetensors import save_generator
 from srgan.models import Generator
 
@@ -236,6 +237,7 @@ def test_training_on_the_cache_brings_a_student_towards_its_teacher(
         "run.tensorboard=false",
         "run.val_every=20",
         "run.save_every=1000",
+        "run.best_metric=teacher_psnr_y",
     ]
     assert main(["train", "--preset", "cpu", "--run-dir", str(tmp_path / "run"), *overrides]) == 0
     # validation reports the student against the held-out teacher outputs, beside the HR folders
@@ -243,6 +245,9 @@ def test_training_on_the_cache_brings_a_student_towards_its_teacher(
     assert [step for step, _ in to_teacher] == [20, 40, 60]
     assert to_teacher[-1][1] > to_teacher[0][1] + 0.5
     assert [step for step, _ in logged(tmp_path / "run", "val/psnr_y")] == [20, 40, 60]
+    best = ckpt.load(tmp_path / "run" / "checkpoints" / "best.pt")  # the closest copy of the teacher
+    best_step, best_value = max(to_teacher, key=lambda sv: sv[1])
+    assert best["iteration"] == best_step and best["best_metric"] == pytest.approx(best_value, abs=1e-3)
     trained = load_generator(tmp_path / "run" / "generator.safetensors").eval()
     torch.manual_seed(0)  # the trainer's seed: the student it started from
     untrained = Generator(scale=4, num_blocks=2, channels=16).eval()
@@ -264,6 +269,8 @@ def test_the_trainer_refuses_a_cache_that_does_not_fit(
         == 2
     )
     assert "data.teacher_val_items holds out items of data.teacher_cache; set that too" in capsys.readouterr().err
+    assert main([*run, "data.patch_size=32", "run.best_metric=teacher_psnr_y"]) == 2
+    assert "run.best_metric teacher_psnr_y is measured on data.teacher_val_items" in capsys.readouterr().err
 
 
 def test_the_realesrgan_x4plus_recipe_resolves_to_a_warm_started_paper_student() -> None:

@@ -172,7 +172,8 @@ class RunConfig:
     run_dir: str = "runs/srgan"
     save_every: int = 1000
     keep_last: int = 3
-    best_metric: str = "psnr_y"  # psnr_y | ssim_y (higher is better) | niqe (lower is better)
+    # psnr_y | ssim_y | teacher_psnr_y (data.teacher_val_items; higher is better) | niqe (lower is better)
+    best_metric: str = "psnr_y"
     val_every: int = 1000
     log_every: int = 50
     tensorboard: bool = True
@@ -201,7 +202,7 @@ class Config:
             ("loss", "pixel"): ("mse", "l1"),
             ("loss", "perceptual"): ("vgg19", "squeezenet", "mse"),
             ("optim", "schedule"): ("constant", "multistep", "cosine"),
-            ("run", "best_metric"): ("psnr_y", "ssim_y", "niqe"),
+            ("run", "best_metric"): ("psnr_y", "ssim_y", "niqe", "teacher_psnr_y"),
         }
         for (section, key), allowed in choices.items():
             value = getattr(getattr(self, section), key)
@@ -245,6 +246,8 @@ class Config:
             raise ConfigError("data.teacher_cache and data.hr_dirs exclude each other; train on one")
         if self.data.teacher_val_items and not self.data.teacher_cache:
             raise ConfigError("data.teacher_val_items holds out items of data.teacher_cache; set that too")
+        if self.run.best_metric == "teacher_psnr_y" and not self.data.teacher_val_items:
+            raise ConfigError("run.best_metric teacher_psnr_y is measured on data.teacher_val_items; set that too")
         if not self.data.hr_dirs and not self.data.teacher_cache:
             raise ConfigError("no training images: set data.hr_dirs (or pass --hr-dir DIR) or data.teacher_cache")
         return self
