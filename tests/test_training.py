@@ -499,6 +499,8 @@ def test_renamed_and_removed_config_keys_get_one_sentence(images: Path, tmp_path
     config.write_text("loss:\n  pixel_downsample: 4\n")
     with pytest.raises(ConfigError, match=r"'loss.pixel_downsample' no longer exists: .*rejected experiment"):
         build_config(None, None, config)
+    with pytest.raises(ConfigError, match=r"'loss.antialias' no longer exists: .*pilot .*P1"):
+        build_config("cpu", "srgan", None, ["loss.antialias=true"])
     with pytest.raises(ConfigError, match=r"train\.icnr .* cannot go with train\.init_from"):
         Trainer(tiny(images, tmp_path / "r", "srresnet", "train.icnr=true", f"train.init_from={tmp_path}/x"))
 

@@ -9,28 +9,6 @@ from torch import nn
 from srgan.models.weights import WeightsError
 
 
-def _stride(layer: nn.Module) -> int:
-    if isinstance(layer, nn.MaxPool2d | nn.Conv2d):
-        stride = layer.stride
-        return int(stride[0] if isinstance(stride, tuple) else stride)
-    return 1
-
-
-class BlurPool(nn.Module):
-    """Binomial [1, 2, 1] x [1, 2, 1] / 16 low-pass per channel, then keep every ``stride``-th pixel."""
-
-    def __init__(self, stride: int) -> None:
-        super().__init__()
-        self.stride = stride
-        taps = torch.tensor([1.0, 2.0, 1.0])
-        self.kernel: torch.Tensor
-        self.register_buffer("kernel", (taps[:, None] * taps[None, :] / 16.0)[None, None], persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        kernel = self.kernel.to(x.dtype).expand(x.shape[1], 1, 3, 3)
-        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), kernel, stride=self.stride, groups=x.shape[1])
-
-
 class FrozenFeatures(nn.Module):
     """A feature extractor whose weights never train: no grads, always in eval mode.
 
@@ -63,27 +41,6 @@ class FrozenFeatures(nn.Module):
         if self.input_upsample > 1:
             x = F.interpolate(x, scale_factor=self.input_upsample, mode="bilinear", align_corners=False)
         return self.features(self.preprocess(x))
-
-    def antialias(self) -> None:
-        """Replace every strided max-pool or convolution in ``features`` by its stride-1 form followed
-        by a binomial blur and the subsampling (Zhang, ICML 2019, "Making convolutional networks
-        shift-invariant again"). The weights stay ImageNet's; the network stops aliasing fine detail
-        into its coarse features, so a loss on them cannot reward a pattern on the generator's
-        sub-pixel lattice that the plain network sees only through aliasing."""
-        layers = []
-        for layer in self.features:
-            stride = _stride(layer)
-            if stride == 1:
-                layers.append(layer)
-                continue
-            if isinstance(layer, nn.MaxPool2d):
-                layers += [nn.MaxPool2d(layer.kernel_size, 1, layer.padding), BlurPool(stride)]
-            else:  # a strided Conv2d: the blur of a linear map is linear, so blur after it
-                assert isinstance(layer, nn.Conv2d)
-                layer.stride = (1, 1)
-                layers += [layer, BlurPool(stride)]
-        self.features = nn.Sequential(*layers)
-        self.freeze()
 
     def load_features(self, state: dict[str, torch.Tensor], source: str) -> None:
         """Load the ``features.N.*`` entries this truncated network needs from a full state_dict."""

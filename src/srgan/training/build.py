@@ -212,8 +212,6 @@ def build_content_loss(loss: LossConfig, layer: str | None = None) -> Perceptual
             net = SqueezeNetFeatures(layer, weights=loss.weights, input_upsample=loss.input_upsample)
     except (WeightsError, ValueError) as exc:
         raise ConfigError(f"perceptual network ({loss.perceptual}, {layer}): {exc}") from exc
-    if loss.antialias:
-        net.antialias()  # type: ignore[operator]
     return PerceptualLoss(net, loss.feature_scale)  # type: ignore[arg-type]
 
 

@@ -44,6 +44,8 @@ RENAMED_KEYS = {
 REMOVED_KEYS = {
     "loss.pixel_downsample": "the pixel term at LR resolution was a rejected experiment "
     "(docs/results/srgan_recipe_experiments.md, runs E13/E14/F2); remove the key",
+    "loss.antialias": "the anti-aliased perceptual network was a pilot that changed nothing for the better at "
+    "twice the time per iteration (docs/results/srgan_x4_v2_ablation.md, P1); remove the key",
 }
 ADVERSARIAL_LOSSES = ("vanilla", "ragan")
 DEGRADATIONS = ("bicubic", "realistic")
@@ -115,7 +117,6 @@ class LossConfig:
     weights: str = "imagenet"  # "imagenet" (torch.hub cache / download) or a local file
     feature_scale: float = PAPER_FEATURE_SCALE  # the paper's rescaling of VGG feature maps
     input_upsample: int = 1  # enlarge images k times before the perceptual network (2 for squeezenet)
-    antialias: bool = False  # blur before every subsampling inside the perceptual network
     adversarial: str = "vanilla"  # vanilla (the paper's BCE) | ragan (relativistic average, ESRGAN); D's loss too
     # stage srgan: the generator's loss terms by name, {weight, start, ...parameters} each (srgan.losses.settings);
     # the default is the paper's content x 1 + adversarial x 1e-3
