@@ -124,20 +124,3 @@ def test_receptive_radius_bounds_influence() -> None:
     diff = (y1 - y0).abs().amax(dim=(0, 1, 2))  # per HR column
     changed = torch.nonzero(diff > 0).flatten()
     assert changed.min().item() >= (39 - r) * 2
-
-
-def test_icnr_makes_the_untrained_upsampler_a_nearest_neighbour_enlargement() -> None:
-    from srgan.archs.srresnet.network import init_icnr
-
-    torch.manual_seed(0)
-    g = Generator(scale=4, num_blocks=1, channels=8)
-    x = torch.randn(1, 8, 6, 6)
-    plain = g.upsample[0](x)
-    assert not torch.allclose(plain[..., ::2, ::2], plain[..., 1::2, 1::2]), "default init draws a checkerboard"
-    init_icnr(g)
-    for block in g.upsample:
-        out = block(x)
-        for dy in (0, 1):
-            for dx in (0, 1):
-                torch.testing.assert_close(out[..., dy::2, dx::2], out[..., ::2, ::2])
-        x = out

@@ -501,8 +501,8 @@ def test_renamed_and_removed_config_keys_get_one_sentence(images: Path, tmp_path
         build_config(None, None, config)
     with pytest.raises(ConfigError, match=r"'loss.antialias' no longer exists: .*pilot .*P1"):
         build_config("cpu", "srgan", None, ["loss.antialias=true"])
-    with pytest.raises(ConfigError, match=r"train\.icnr .* cannot go with train\.init_from"):
-        Trainer(tiny(images, tmp_path / "r", "srresnet", "train.icnr=true", f"train.init_from={tmp_path}/x"))
+    with pytest.raises(ConfigError, match=r"'train.icnr' no longer exists: .*grid is learned"):
+        build_config("cpu", "srresnet", None, ["train.icnr=true"])
 
 
 def test_stop_at_finishes_early_on_the_full_schedule_and_resume_from_forks_another_run(

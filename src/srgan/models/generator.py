@@ -2,6 +2,6 @@
 these names stay importable from here for the training code and existing scripts."""
 
 from srgan.archs.srresnet import GeneratorConfig, receptive_radius
-from srgan.archs.srresnet.network import Generator, ResidualBlock, UpsampleBlock, init_icnr
+from srgan.archs.srresnet.network import Generator, ResidualBlock, UpsampleBlock
 
-__all__ = ["Generator", "GeneratorConfig", "ResidualBlock", "UpsampleBlock", "init_icnr", "receptive_radius"]
+__all__ = ["Generator", "GeneratorConfig", "ResidualBlock", "UpsampleBlock", "receptive_radius"]

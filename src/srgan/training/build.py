@@ -28,7 +28,7 @@ from srgan.losses.paper import PerceptualLoss
 from srgan.losses.registry import build_terms
 from srgan.losses.settings import ShallowContentSettings
 from srgan.models.discriminator import Discriminator, UNetDiscriminator, build_discriminator
-from srgan.models.generator import Generator, init_icnr
+from srgan.models.generator import Generator
 from srgan.runtime import DistInfo, place
 from srgan.schema import DiscriminatorConfig
 from srgan.training.config import Config, ConfigError, DataConfig, LossConfig, OptimConfig, TrainConfig
@@ -147,14 +147,8 @@ def player(
 
 
 def build_generator(model: GeneratorConfig, train: TrainConfig) -> Generator:
-    """The generator: ICNR-initialised when asked, or loaded from ``train.init_from``."""
+    """The generator: fresh, or loaded from ``train.init_from``."""
     g = Generator.from_config(model)
-    if train.icnr:
-        if train.init_from:
-            raise ConfigError(
-                "train.icnr initialises a generator trained from scratch; it cannot go with train.init_from"
-            )
-        init_icnr(g)
     if train.init_from:
         from srgan.modelfiles.loader import ModelLoadError, load_generator
 

@@ -76,21 +76,3 @@ class Generator(nn.Module):
         head = self.head(x)
         features = head + self.body_tail(self.body(head))
         return self.tail(self.upsample(features))
-
-
-def init_icnr(generator: Generator) -> None:
-    """ICNR initialisation of the sub-pixel convolutions (Aitken et al., 2017): each group of four
-    output channels that PixelShuffle spreads over a 2 x 2 cell starts with identical weights, so
-    the untrained upsampler is a nearest-neighbour enlargement and draws no checkerboard. Only for
-    training from scratch; a trained generator's upsamplers are left as they are by not calling it."""
-    with torch.no_grad():
-        for block in generator.upsample:
-            assert isinstance(block, UpsampleBlock)
-            conv = block.conv
-            out_channels = conv.out_channels // 4
-            base = torch.empty(out_channels, conv.in_channels, *conv.kernel_size)
-            nn.init.kaiming_normal_(base)
-            # PixelShuffle takes channel c * 4 + k to sub-pixel k of output channel c.
-            conv.weight.copy_(base.repeat_interleave(4, dim=0))
-            assert conv.bias is not None
-            conv.bias.copy_(torch.zeros(out_channels).repeat_interleave(4))
