@@ -503,6 +503,8 @@ def test_renamed_and_removed_config_keys_get_one_sentence(images: Path, tmp_path
         build_config("cpu", "srgan", None, ["loss.antialias=true"])
     with pytest.raises(ConfigError, match=r"'train.icnr' no longer exists: .*grid is learned"):
         build_config("cpu", "srresnet", None, ["train.icnr=true"])
+    with pytest.raises(ConfigError, match=r"'data.flat_target_blur' no longer exists: .*not the hatching"):
+        build_config("cpu", "srgan", None, ["data.flat_target_blur=1.5"])
 
 
 def test_stop_at_finishes_early_on_the_full_schedule_and_resume_from_forks_another_run(

@@ -20,7 +20,6 @@ from torch.utils.data import Dataset, Sampler
 
 from srgan.data.degradations import Grid, RealisticConfig, jpeg_of_lr, realistic_lr_and_grid
 from srgan.data.imresize import imresize
-from srgan.data.targets import smooth_flat_areas
 from srgan.imageio import ImageReadError, find_images, image_size, quantize, read_tensor, to_float, to_rgb
 
 log = logging.getLogger(__name__)
@@ -63,8 +62,6 @@ class SRTrainDataset(Dataset[TrainSample]):
     ``lr_dirs``: optional folders of pre-made LR images, matched to HR files by relative path
     (any extension); otherwise LR = MATLAB-bicubic(HR patch), rounded to 8 bits as a saved LR
     image would be. Images smaller than the patch are left out and reported once, by name.
-    ``flat_target_blur``: a Gaussian sigma (HR pixels) with which the returned HR's flat areas are
-    smoothed after the LR is made from the untouched patch (``srgan.data.targets``); 0 = off.
     """
 
     def __init__(
@@ -76,7 +73,6 @@ class SRTrainDataset(Dataset[TrainSample]):
         lr_dirs: Sequence[str | os.PathLike[str]] | None = None,
         cache: bool = False,
         degradation: RealisticConfig | None = None,
-        flat_target_blur: float = 0.0,
     ) -> None:
         if patch_size % scale:
             raise ValueError(f"patch_size {patch_size} is not a multiple of the scale {scale}")
@@ -84,7 +80,6 @@ class SRTrainDataset(Dataset[TrainSample]):
         if degradation is not None and lr_dirs:
             raise ValueError("paired LR folders and a degradation pipeline exclude each other; choose one")
         self.degradation = degradation
-        self.flat_target_blur = flat_target_blur
         files = find_images(hr_dirs)
         self.lr_files = _match_lr_files(files, hr_dirs, lr_dirs) if lr_dirs else None
         sizes = {}
@@ -177,7 +172,6 @@ class SRTrainDataset(Dataset[TrainSample]):
         grid: Grid = None
         if lr_patch is None:
             lr_patch, grid = make_lr(hr_patch, self.scale, self.degradation, g)
-        hr_patch = smooth_flat_areas(hr_patch, self.flat_target_blur)
         return TrainSample(lr_patch.contiguous(), hr_patch.contiguous(), torch.tensor(grid or NO_GRID))
 
 

@@ -126,7 +126,6 @@ def build_dataset(data: DataConfig, scale: int) -> SRTrainDataset | TeacherCache
         data.lr_dirs,
         data.cache,
         realistic,
-        flat_target_blur=data.flat_target_blur,
     )
 
 
