@@ -19,7 +19,7 @@ from PIL import Image
 
 from srgan.modelfiles.safetensors import save_generator
 
-from .conftest import TORCHRUN_2, blur_generator, torchrun_env
+from .conftest import TORCHRUN_2, blur_generator, torchrun_env, trained_like
 
 av = pytest.importorskip("av", reason='the video extra is not installed (pip install "srgan[video]")')
 
@@ -409,12 +409,17 @@ def test_the_video_benchmark_runs() -> None:
     assert "| fp32      | 4      |" in done.stdout and "outside network" in done.stdout
 
 
-def test_the_flicker_benchmark_runs() -> None:
+def test_the_flicker_benchmark_runs_and_takes_a_model_file(tmp_path: Path) -> None:
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "video_flicker.py"
+    extra = tmp_path / "tiny-x4.safetensors"
+    g = trained_like(scale=4)
+    save_generator(extra, g.state_dict(), g.config)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, str(script), "--smoke"], capture_output=True, text=True, env=env)
+    argv = [sys.executable, str(script), "--smoke", "--model", f"mine={extra}"]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     assert "| pan  | bicubic     |" in done.stdout and "| zoom | srresnet-x4 |" in done.stdout
+    assert "| pan  | mine        |" in done.stdout and "| zoom | mine        |" in done.stdout
 
 
 def test_a_full_disk_keeps_the_finished_segments_for_a_rerun(model_file: Path, tmp_path: Path) -> None:
