@@ -269,6 +269,17 @@ def test_hdr_is_refused_unless_allowed(model_file: Path, tmp_path: Path) -> None
     assert describe(tmp_path / "pq_x2.mkv")["colour"][1] == 16
 
 
+def test_an_encoder_that_refuses_its_settings_is_one_sentence_before_any_work(model_file: Path, tmp_path: Path) -> None:
+    clip = tmp_path / "clip.mkv"
+    make_clip(clip, extras=False)
+    # x265 takes --crf up to 51 only: FFmpeg says so when the encoder opens (was: a failure mid-run,
+    # after the work folder was made and a frame had run the network)
+    done = srgan(str(clip), "--codec", "libx265", "--crf", "63", *common(model_file))
+    assert done.returncode == 1 and "clip.mkv: the encoder libx265 refuses these settings" in done.stderr
+    assert "Traceback" not in done.stderr and "0 frame(s), of which 0 ran the network" in done.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv"], "no output, no work folder"
+
+
 def test_without_pyav_a_video_gets_the_install_command(model_file: Path, tmp_path: Path) -> None:
     clip = tmp_path / "clip.mkv"
     make_clip(clip, extras=False)
