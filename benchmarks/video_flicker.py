@@ -9,7 +9,11 @@ for scale):
 Both photos are from ../shared/data/train (never a benchmark set); without ../shared, noise patterns stand in.
 
     python benchmarks/video_flicker.py [--frames 24] [--size 256x192] [--photos ../shared/data/train/Kodak24crop]
+    python benchmarks/video_flicker.py --model animevideov3=/tmp/animevideov3-x4.safetensors  # + any x4 model file
     python benchmarks/video_flicker.py --smoke        # 2 models, 4 small frames: checks the script runs
+
+``--model NAME=FILE`` (repeatable) adds a model file to the bundled models, as row NAME: for example a Compact
+model converted with ``scripts/release/ncnn_to_pth.py realesr-animevideov3-x4 FILE``.
 """
 
 from __future__ import annotations
@@ -72,11 +76,22 @@ def make_clip(path: Path, kind: str, width: int, height: int, frames: int, photo
         out.mux(stream.encode())
 
 
+def extra_model(text: str) -> tuple[str, str, float]:
+    """``NAME=FILE``: an x4 model file, shown as NAME (label, model, strength)."""
+    name, sep, file = text.partition("=")
+    if not sep or not name or not Path(file).is_file():
+        raise argparse.ArgumentTypeError(f"takes NAME=FILE with an existing model file, got {text!r}")
+    return name, file, 1.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--size", default="256x192", help="HR clip size (LR is a quarter)")
     parser.add_argument("--photos", type=Path, default=TRAIN, help="folder with kodim03.png and kodim08.png")
+    parser.add_argument(
+        "--model", type=extra_model, action="append", default=[], metavar="NAME=FILE", help="add an x4 model file"
+    )
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
 
@@ -86,7 +101,8 @@ def main() -> None:
 
     width, height = (64, 48) if args.smoke else tuple(int(v) for v in args.size.split("x"))
     frames = 4 if args.smoke else args.frames
-    configs = CONFIGS[:1] if args.smoke else CONFIGS
+    bundled = [(m if s == 1.0 else f"{m} @ {s:g}", m, s) for m, s in (CONFIGS[:1] if args.smoke else CONFIGS)]
+    configs = bundled + args.model
     print(machine_line())
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -95,10 +111,9 @@ def main() -> None:
             make_clip(clip, kind, width, height, frames, args.photos)
             score = score_clip(clip, bicubic(4), 4)
             rows.append([kind, "bicubic", f"{score.psnr_y:.2f}", f"{score.flicker:.3f}", f"{score.hr_flicker:.3f}"])
-            for model, strength in configs:
+            for label, model, strength in configs:
                 up = Upscaler.from_pretrained(model, device="cpu", precision="fp32", strength=strength)
                 score = score_clip(clip, lambda lr, up=up: up.upscale_tensor(lr[0])[None], 4)
-                label = model if strength == 1.0 else f"{model} @ {strength:g}"
                 rows.append([kind, label, f"{score.psnr_y:.2f}", f"{score.flicker:.3f}", f"{score.hr_flicker:.3f}"])
     source = "noise (no photos found)" if not (args.photos / "kodim03.png").exists() else str(args.photos)
     print(f"\nx4, {frames} frames of {width}x{height} HR per clip (fp32), from {source}")

@@ -228,6 +228,33 @@ NOT_A_MODEL = "/nonexistent/model.pth"  # reaching the model would fail differen
             ["upscale", "x.png", "--tile", "1", "--tile-context", "0"],
             "a tile of 1 pixels is too small for 0 pixels of context on each side: tiles must be at least 9 pixels",
         ),
+        (["upscale", "x.mkv", "--crf", "64"], "argument --crf: takes a whole number from 0 to 63, got 64"),
+        (["upscale", "x.mkv", "--crf", "-1"], "argument --crf: takes a whole number from 0 to 63, got -1"),
+        (
+            ["upscale", "x.mkv", "--dedup-threshold", "nan"],
+            "argument --dedup-threshold: takes a number from 0 to 255, got 'nan'",
+        ),
+        (
+            ["upscale", "x.mkv", "--dedup-threshold", "-0.5"],
+            "argument --dedup-threshold: takes a number from 0 to 255, got -0.5",
+        ),
+        (
+            ["upscale", "x.mkv", "--segment-frames", "0"],
+            "argument --segment-frames: takes a whole number of at least 1, got 0",
+        ),
+        (
+            ["upscale", "x.mkv", "--preset", "bogus"],
+            "--preset for libx264 takes one of ultrafast, superfast, veryfast, faster, fast, medium, slow",
+        ),
+        (
+            ["upscale", "x.mkv", "--codec", "libsvtav1", "--preset", "99"],
+            "--preset for libsvtav1 takes a whole number from -1 to 13, got '99'",
+        ),
+        (["upscale", "x.mkv", "--codec", "ffv1", "--preset", "slow"], "--preset does not apply to ffv1"),
+        (
+            ["eval", "--video", "x.mkv", "--max-frames", "1"],
+            "argument --max-frames: takes a whole number of at least 2, got 1",
+        ),
         (["eval", "--data", ".", "--strength", "0,inf"], "argument --strength: takes a number from 0 to 1, got 'inf'"),
         (["eval", "--data", ".", "--degradation-seed", "-1"], "argument --degradation-seed: takes a whole number of"),
         (["export", "-o", "m.onnx", "--strength", "nan"], "argument --strength: takes a number from 0 to 1, got 'nan'"),

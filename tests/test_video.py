@@ -19,7 +19,7 @@ from PIL import Image
 
 from srgan.modelfiles.safetensors import save_generator
 
-from .conftest import TORCHRUN_2, blur_generator, torchrun_env
+from .conftest import TORCHRUN_2, blur_generator, torchrun_env, trained_like
 
 av = pytest.importorskip("av", reason='the video extra is not installed (pip install "srgan[video]")')
 
@@ -269,6 +269,17 @@ def test_hdr_is_refused_unless_allowed(model_file: Path, tmp_path: Path) -> None
     assert describe(tmp_path / "pq_x2.mkv")["colour"][1] == 16
 
 
+def test_an_encoder_that_refuses_its_settings_is_one_sentence_before_any_work(model_file: Path, tmp_path: Path) -> None:
+    clip = tmp_path / "clip.mkv"
+    make_clip(clip, extras=False)
+    # x265 takes --crf up to 51 only: FFmpeg says so when the encoder opens (was: a failure mid-run,
+    # after the work folder was made and a frame had run the network)
+    done = srgan(str(clip), "--codec", "libx265", "--crf", "63", *common(model_file))
+    assert done.returncode == 1 and "clip.mkv: the encoder libx265 refuses these settings" in done.stderr
+    assert "Traceback" not in done.stderr and "0 frame(s), of which 0 ran the network" in done.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv"], "no output, no work folder"
+
+
 def test_without_pyav_a_video_gets_the_install_command(model_file: Path, tmp_path: Path) -> None:
     clip = tmp_path / "clip.mkv"
     make_clip(clip, extras=False)
@@ -409,12 +420,17 @@ def test_the_video_benchmark_runs() -> None:
     assert "| fp32      | 4      |" in done.stdout and "outside network" in done.stdout
 
 
-def test_the_flicker_benchmark_runs() -> None:
+def test_the_flicker_benchmark_runs_and_takes_a_model_file(tmp_path: Path) -> None:
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "video_flicker.py"
+    extra = tmp_path / "tiny-x4.safetensors"
+    g = trained_like(scale=4)
+    save_generator(extra, g.state_dict(), g.config)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, str(script), "--smoke"], capture_output=True, text=True, env=env)
+    argv = [sys.executable, str(script), "--smoke", "--model", f"mine={extra}"]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     assert "| pan  | bicubic     |" in done.stdout and "| zoom | srresnet-x4 |" in done.stdout
+    assert "| pan  | mine        |" in done.stdout and "| zoom | mine        |" in done.stdout
 
 
 def test_a_full_disk_keeps_the_finished_segments_for_a_rerun(model_file: Path, tmp_path: Path) -> None:

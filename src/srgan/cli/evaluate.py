@@ -49,7 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="CLIP",
         help="videos as HR clips instead: PSNR-Y and the flicker metric (docs/evaluation.md; needs the video extra)",
     )
-    parser.add_argument("--max-frames", type=int, metavar="N", help="with --video: score the first N frames")
+    parser.add_argument(
+        "--max-frames",
+        type=Number(int, 2),
+        metavar="N",
+        help="with --video: score the first N frames (at least 2: flicker compares consecutive frames)",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--save-images", metavar="DIR", help="write each SR result and a bicubic|model|HR crop")
     parser.add_argument("--per-image", action="store_true", help="print a row per image")

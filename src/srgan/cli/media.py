@@ -19,33 +19,37 @@ if TYPE_CHECKING:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from srgan.cli.options import Number  # every range is checked as argparse parses (exit 2, one sentence)
+
     group = parser.add_argument_group('videos and animated images (needs the video extra: pip install "srgan[video]")')
     group.add_argument("--codec", help="video encoder (default: libx264 for 8-bit sources, libx265 for deeper)")
-    group.add_argument("--crf", type=int, help="encoder quality, lower is better (default 18)")
-    group.add_argument("--preset", help="encoder speed preset (default medium)")
+    group.add_argument("--crf", type=Number(int, 0, 63), help="encoder quality, 0 to 63, lower is better (default 18)")
+    group.add_argument(
+        "--preset", help="encoder speed preset: medium (default), slow, ... for x264/x265; -1 to 13 for libsvtav1"
+    )
     group.add_argument("--pix-fmt", help="output pixel format (default: the source's, so 10-bit stays 10-bit)")
     group.add_argument(
         "--dedup-threshold",
-        type=float,
+        type=Number(float, 0, 255),
         default=0.0,
         metavar="L",
         help="a frame within L 8-bit levels (every sample) of the last upscaled one reuses its output (default 0: "
         "exact repeats only)",
     )
-    group.add_argument("--segment-frames", type=int, metavar="N", help="frames per resumable segment (default: 2 s)")
+    group.add_argument(
+        "--segment-frames", type=Number(int, 1), metavar="N", help="frames per resumable segment (default: 2 s)"
+    )
     group.add_argument("--allow-hdr", action="store_true", help="upscale HDR (PQ/HLG) videos too (models are SDR)")
 
 
 def check_options(args: argparse.Namespace) -> None:
-    """The video options' ranges, before any model is loaded."""
+    """--preset against --codec (the numeric options' ranges are checked as they are parsed: cli.options)."""
     from srgan.cli import CommandError
+    from srgan.video.encode import preset_problem
 
-    if args.crf is not None and not 0 <= args.crf <= 63:
-        raise CommandError(f"--crf must be between 0 and 63, got {args.crf}")
-    if args.segment_frames is not None and args.segment_frames < 1:
-        raise CommandError(f"--segment-frames must be at least 1, got {args.segment_frames}")
-    if args.dedup_threshold < 0:
-        raise CommandError(f"--dedup-threshold must be zero or more, got {args.dedup_threshold:g}")
+    problem = preset_problem(args.codec, args.preset) if args.preset is not None else None
+    if problem:
+        raise CommandError(problem)
 
 
 @dataclass

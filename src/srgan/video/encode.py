@@ -16,6 +16,35 @@ RATE_OPTIONS = {
     "libsvtav1": ("crf", "preset"),
     "libvpx-vp9": ("crf", None),
 }
+X26X_PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+)
+SVTAV1_PRESETS = range(-1, 14)  # FFmpeg's libsvtav1 takes -1 (its default) to 13
+
+
+def preset_problem(codec: str | None, preset: str) -> str | None:
+    """Why ``--preset`` does not suit ``--codec`` (None: the default, libx264 or libx265), or None. Checked
+    before any file is read: FFmpeg only says so when the first segment's encoder opens."""
+    codec = codec or "libx264"  # the default's two codecs share x264's preset names
+    if codec in ("libx264", "libx265"):
+        if preset not in X26X_PRESETS:
+            return f"--preset for {codec} takes one of {', '.join(X26X_PRESETS)}, got {preset!r}"
+    elif codec == "libsvtav1":
+        if not (preset.lstrip("-").isdigit() and int(preset) in SVTAV1_PRESETS):
+            low, high = SVTAV1_PRESETS[0], SVTAV1_PRESETS[-1]
+            return f"--preset for libsvtav1 takes a whole number from {low} to {high}, got {preset!r}"
+    elif RATE_OPTIONS.get(codec, (None, None))[1] is None:
+        return f"--preset does not apply to {codec}"  # as choose_encoder says later, but before any work
+    return None
 
 
 @dataclass(frozen=True)

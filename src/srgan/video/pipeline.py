@@ -81,6 +81,7 @@ def upscale_video(
     check_container(source, target, info)
     size = (settings.size or OutputSize()).written(info.width, info.height, upscaler.scale)
     width, height = even_size(*size, encoder.pix_fmt)
+    _check_encoder_opens(source, info, encoder, (width, height))
     segments = plan_segments(info, settings.segment_frames)
     manifest = {
         "input": {"name": source.name, **file_fingerprint(source)},
@@ -105,32 +106,36 @@ def upscale_video(
     result = VideoResult(frames=info.frames)
     if progress:
         progress(sum(stop - start for k, (start, stop) in enumerate(segments) if work.done(k)))
-    for k, (start, stop) in enumerate(segments):
-        name = f"segment-{k:05d}"
-        if work.done(k) or not work.claim(name):
-            continue
-        try:
-            if not work.done(k):  # another process may have finished it between the check and the claim
-                segment = _encode_segment(upscaler, source, info, encoder, (width, height), (start, stop), settings)
-                write_segment(work.segment_file(k), segment.extradata, segment.packets)
-                result.upscaled += stop - start
-                result.network += segment.network
-                if progress:
-                    progress(stop - start)
-        finally:
-            work.release(name)
-    if work.all_done() and work.claim("mux"):
-        try:
-            if not target.exists() or settings.overwrite:
-                try:
-                    mux(source, target, info, encoder, (width, height), work, settings.overwrite)
-                except av.FFmpegError as exc:
-                    raise VideoError(f"{source}: cannot write {target} ({exc}); the work folder is kept") from exc
-                result.muxed = True
-        finally:
-            work.release("mux")
-        if target.exists():
-            work.remove()
+    try:
+        for k, (start, stop) in enumerate(segments):
+            name = f"segment-{k:05d}"
+            if work.done(k) or not work.claim(name):
+                continue
+            try:
+                if not work.done(k):  # another process may have finished it between the check and the claim
+                    segment = _encode_segment(upscaler, source, info, encoder, (width, height), (start, stop), settings)
+                    write_segment(work.segment_file(k), segment.extradata, segment.packets)
+                    result.upscaled += stop - start
+                    result.network += segment.network
+                    if progress:
+                        progress(stop - start)
+            finally:
+                work.release(name)
+        if work.all_done() and work.claim("mux"):
+            try:
+                if not target.exists() or settings.overwrite:
+                    try:
+                        mux(source, target, info, encoder, (width, height), work, settings.overwrite)
+                    except av.FFmpegError as exc:
+                        raise VideoError(f"{source}: cannot write {target} ({exc}); the work folder is kept") from exc
+                    result.muxed = True
+            finally:
+                work.release("mux")
+            if target.exists():
+                work.remove()
+    except BaseException:
+        work.release_mine()  # whatever ended the run, no claim of this process stays behind
+        raise
     result.finished = target.exists()
     return result
 
@@ -235,6 +240,18 @@ def _encode_segment(
         collect(yuv_frame(out, frame.pts, encoder, info))
     collect(None)
     return EncodedSegment(packets, codec.extradata, ran)
+
+
+def _check_encoder_opens(source: Path, info: VideoInfo, encoder: Encoder, size: tuple[int, int]) -> None:
+    """FFmpeg checks some options only when the encoder opens: before any work folder or network time."""
+    import av
+
+    codec: Any = av.CodecContext.create(encoder.codec, "w")
+    _configure_context(codec, encoder, info, size)
+    try:
+        codec.open()
+    except (av.FFmpegError, ValueError, ArithmeticError) as exc:
+        raise VideoError(f"{source}: the encoder {encoder.codec} refuses these settings ({exc})") from exc
 
 
 def _configure_context(ctx: Any, encoder: Encoder, info: VideoInfo, size: tuple[int, int]) -> None:

@@ -56,8 +56,8 @@ def _is_animation(path: Path) -> bool:
     try:
         with Image.open(path) as im:
             return im.format in ANIMATION_FORMATS and int(getattr(im, "n_frames", 1)) > 1
-    except (OSError, SyntaxError, ValueError):
-        return False  # the image reader names the problem
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return False  # the image reader names the problem (a bomb: from its header, with its own sentence)
 
 
 def _reason(exc: Exception) -> str:

@@ -117,6 +117,19 @@ class WorkFolder:
     def release(self, name: str) -> None:
         (self.path / f"{name}.claim").unlink(missing_ok=True)
 
+    def release_mine(self) -> None:
+        """Every claim of this process: an interrupt (Ctrl-C, SIGTERM) can land between a claim and the
+        ``try`` that releases it."""
+        me = f"{socket.gethostname()} {os.getpid()}"
+        for claim in self.path.glob("*.claim"):
+            try:
+                if claim.read_text().strip() == me:
+                    claim.unlink(missing_ok=True)
+            except OSError:
+                continue  # removed meanwhile
+        for temp in self.path.glob(f".*.{socket.gethostname()}.{os.getpid()}.claiming"):
+            temp.unlink(missing_ok=True)
+
     def clear_dead_claims(self) -> int:
         """Remove the claims of processes on this machine that no longer run (killed mid-segment):
         their segments are redone. Claims of finished segments are removed too."""
