@@ -22,7 +22,11 @@ NEEDS = {
 
 SMOKED_HERE = ["degradation_speed.py", "serve_load.py", "train_speed.py", "upscale_speed.py"]
 # Smoke-run by the tests of their own area (with their optional extra, PyAV).
-SMOKED_ELSEWHERE = {"video_speed.py": "test_video.py", "video_flicker.py": "test_video.py"}
+SMOKED_ELSEWHERE = {
+    "video_speed.py": "test_video.py",
+    "video_flicker.py": "test_video.py",
+    "zoo_speed.py": "test_zoo.py",
+}
 
 
 def test_every_benchmark_script_is_smoke_run_by_the_suite() -> None:
