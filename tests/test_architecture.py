@@ -75,3 +75,46 @@ def test_the_rules_have_no_cycle() -> None:
 
     for unit in table:
         visit(unit, ())
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(SRC.parent).with_suffix("")
+    parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+    return ".".join(parts)
+
+
+def module_imports(path: Path, modules: set[str]) -> set[str]:
+    """The srgan modules a file imports anywhere (module level or inside functions; ``TYPE_CHECKING``
+    blocks too): ``from srgan.a import b`` counts ``srgan.a.b`` when that is a module, else ``srgan.a``."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names: list[str] = []
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node.module.startswith("srgan"):
+            names = [
+                f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module for a in node.names
+            ]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names if a.name.startswith("srgan")]
+        found |= {n for n in names if n in modules}
+    return found
+
+
+def test_no_two_modules_import_each_other() -> None:
+    """The rules above order the packages; inside a package, two modules that import each other (as
+    training's build and trainer once did) are a cycle too."""
+    paths = {module_name(p): p for p in SRC.rglob("*.py")}
+    graph = {name: module_imports(path, set(paths)) - {name} for name, path in paths.items()}
+    # a package's __init__ re-exporting its modules is not a cycle with them
+    packages = {name for name, path in paths.items() if path.name == "__init__.py"}
+    done: set[str] = set()
+
+    def visit(module: str, stack: tuple[str, ...]) -> None:
+        assert module not in stack, f"import cycle: {' -> '.join((*stack[stack.index(module) :], module))}"
+        if module not in done:
+            for dep in sorted(graph[module]):
+                if not (dep in packages and module.startswith(dep + ".")):
+                    visit(dep, (*stack, module))
+            done.add(module)
+
+    for module in sorted(graph):
+        visit(module, ())

@@ -92,6 +92,16 @@ def chroma_loss(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
 # ---- the terms' builders (srgan.losses.registry) ------------------------------------------------
 
 
+def _relativistic(batch: GeneratorBatch) -> torch.Tensor:
+    assert batch.real_logits is not None
+    return relativistic_generator_loss(batch.real_logits, batch.fake_logits)
+
+
+def relativistic_term(_settings: TermSettings, _context: TermContext) -> TermFunction:
+    """ESRGAN's relativistic average adversarial term, in the adversarial term's place (``loss.adversarial: ragan``)."""
+    return _relativistic
+
+
 def _feature_matching(batch: GeneratorBatch) -> torch.Tensor:
     assert batch.fake_features is not None and batch.real_features is not None
     return feature_matching_loss(batch.fake_features, batch.real_features)

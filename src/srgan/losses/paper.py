@@ -74,17 +74,13 @@ def content_term(_settings: TermSettings, context: TermContext) -> TermFunction:
     return PairTerm(context.content) if context.content is not None else _content_mse
 
 
-def _adversarial(kind: str, batch: GeneratorBatch) -> torch.Tensor:
-    if kind == "ragan":
-        from srgan.losses.later import relativistic_generator_loss
-
-        assert batch.real_logits is not None
-        return relativistic_generator_loss(batch.real_logits, batch.fake_logits)
+def _adversarial(batch: GeneratorBatch) -> torch.Tensor:
     return generator_adversarial_loss(batch.fake_logits)
 
 
-def adversarial_term(_settings: TermSettings, context: TermContext) -> TermFunction:
-    return partial(_adversarial, context.adversarial)
+def adversarial_term(_settings: TermSettings, _context: TermContext) -> TermFunction:
+    """The paper's adversarial term (-log D(G(z)))."""
+    return _adversarial
 
 
 def _pixel(kind: str, batch: GeneratorBatch) -> torch.Tensor:

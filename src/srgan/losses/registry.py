@@ -7,12 +7,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from srgan.losses import experimental, later, lattice, paper
-from srgan.losses.compose import TermBuilder, TermContext, WeightedTerm
+from srgan.losses.compose import TermBuilder, TermContext, TermFunction, WeightedTerm
 from srgan.losses.settings import ALWAYS, TERMS, TermSettings
+
+
+def adversarial_term(settings: TermSettings, context: TermContext) -> TermFunction:
+    """The adversarial term of ``loss.adversarial``'s kind: the paper's, or ESRGAN's relativistic one."""
+    builder = later.relativistic_term if context.adversarial == "ragan" else paper.adversarial_term
+    return builder(settings, context)
+
 
 BUILDERS: dict[str, TermBuilder] = {
     "content": paper.content_term,
-    "adversarial": paper.adversarial_term,
+    "adversarial": adversarial_term,
     "pixel": paper.pixel_term,
     "content_shallow": paper.content_shallow_term,
     "feature_matching": later.feature_matching_term,
