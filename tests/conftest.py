@@ -31,9 +31,14 @@ def load_script(name: str) -> Any:
 
 
 # A process's own peak memory in MiB, as a Python expression to print from a child process: VmHWM, the
-# high-water mark of its address space since it started. (getrusage's ru_maxrss is not that: a child
-# started by vfork+exec inherits its parent's peak, here pytest's.) Linux only.
-OWN_PEAK_MIB = "int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) // 1024"
+# high-water mark of its resident pages since it started, less its file-backed pages (RssFile: the shared
+# libraries' code, torch's about 75-135 MiB, depending on what the page cache already holds, so a fresh venv
+# reads higher than a warm one for the same code). getrusage's ru_maxrss is no use here: a child started by
+# vfork+exec inherits its parent's peak, here pytest's. Linux only.
+OWN_PEAK_MIB = (
+    "(lambda s: (s['VmHWM'] - s['RssFile']) // 1024)"
+    "({l.split(':')[0]: int(l.split()[1]) for l in open('/proc/self/status') if l.startswith(('VmHWM', 'RssFile'))})"
+)
 
 
 def shared_path(*parts: str) -> Path:
