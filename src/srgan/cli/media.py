@@ -207,12 +207,18 @@ def _video(
         "tile": args.tile,
         "tile_context": args.tile_context,
     }
-    total = probe_video(job.source).frames
+    info = probe_video(job.source)
     bar = tqdm(
-        total=total, unit="frame", disable=args.quiet or not shard.is_main, file=sys.stderr, desc=job.source.name[:30]
+        total=info.frames,
+        unit="frame",
+        disable=args.quiet or not shard.is_main,
+        file=sys.stderr,
+        desc=job.source.name[:30],
     )
     try:
-        result = upscale_video(upscaler, job.source, job.target, settings, model, progress=lambda n: bar.update(n))
+        result = upscale_video(
+            upscaler, job.source, job.target, settings, model, progress=lambda n: bar.update(n), info=info
+        )
     except FileExistsError:
         if job.target.exists() and shard.enabled:
             return  # another process of this run finished it meanwhile

@@ -61,17 +61,19 @@ def upscale_video(
     settings: VideoSettings = VideoSettings(),
     model: dict[str, Any] | None = None,
     progress: Callable[[int], object] | None = None,
+    info: VideoInfo | None = None,
 ) -> VideoResult:
     """Upscale ``source`` into ``target`` (same container format as its suffix), every other stream copied.
     Resumes a run of the same command left in the work folder; with several processes (torchrun) each
     takes the segments no other has claimed, and the one that finds all segments done writes the file.
     ``model``: what identifies the model in the manifest (file hashes, strength). ``progress(n)``: n more
-    frames are done. VideoError (a sentence) for a video that cannot be upscaled, OSError for the output."""
+    frames are done. ``info``: the source's probe when the caller already has it (probing reads every packet).
+    VideoError (a sentence) for a video that cannot be upscaled, OSError for the output."""
     av = require_av(source)
     if target.exists() and not settings.overwrite:
         raise FileExistsError(f"{target} already exists")
     remove_stale_temps(target)
-    info = probe_video(source)
+    info = info or probe_video(source)
     if info.hdr and not settings.allow_hdr:
         raise VideoError(
             f"{source}: is HDR ({info.hdr}) and the models are trained on SDR pictures; pass --allow-hdr to "
@@ -220,7 +222,8 @@ def _encode_segment(
     codec: Any = av.CodecContext.create(encoder.codec, "w")
     _configure_context(codec, encoder, info, size)
     packets: list[tuple[int, int, int, bool, bytes]] = []
-    durations = dict(zip(info.pts, info.durations, strict=True))
+    start, stop = span  # the segment's frames carry exactly these pts
+    durations = dict(zip(info.pts[start:stop], info.durations[start:stop], strict=True))
     previous: tuple[np.ndarray, np.ndarray] | None = None  # (input, output) of the last frame that ran the network
     ran = 0
     threshold = settings.dedup_threshold * (257 if info.bits > 8 else 1)

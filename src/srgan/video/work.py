@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from srgan.atomic import atomic_path
+from srgan.atomic import atomic_path, process_alive
 from srgan.video import VideoError
 
 MANIFEST_VERSION = 1
@@ -139,23 +139,13 @@ class WorkFolder:
                 owner_host, pid = claim.read_text().split()
             except (OSError, ValueError):
                 continue  # removed meanwhile
-            if owner_host == host and not _alive(int(pid)):
+            if owner_host == host and not process_alive(int(pid)):
                 claim.unlink(missing_ok=True)
                 removed += 1
         return removed
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _difference(old: dict[str, Any], new: dict[str, Any]) -> str:
