@@ -177,6 +177,11 @@ def check_shape(blocks: int, noun: str, widths: Iterable[int], channels: Iterabl
 AnySpec = ArchSpec[Any]
 
 
+def declared_bytes(state: State) -> int:
+    """Bytes the state's tensors declare (a ``.pth`` can declare a huge tensor over a small storage)."""
+    return sum(t.numel() * t.element_size() for t in state.values())
+
+
 def first_non_finite(state: State) -> str | None:
     """The name of the first floating-point tensor holding a NaN or an infinity, or None."""
     for name, tensor in state.items():

@@ -27,7 +27,7 @@ from torch import nn
 
 from srgan import archs
 from srgan.archs import AnySpec, ArchError, NetworkConfig, State
-from srgan.archs.base import Ranges, first_non_finite
+from srgan.archs.base import Ranges, declared_bytes, first_non_finite
 from srgan.archs.srresnet import SRRESNET
 from srgan.archs.srresnet.network import Generator
 from srgan.modelfiles import checkpoint, layouts
@@ -183,7 +183,7 @@ def checked_network(spec: AnySpec, config: NetworkConfig, state: State, path: Pa
 def _check_tensors(state: State, path: Path) -> None:
     """The file's tensors fit in the file's bytes (a ``.pth`` can declare a huge tensor over a small
     storage) and hold no NaN or infinity."""
-    declared = sum(t.numel() * t.element_size() for t in state.values())
+    declared = declared_bytes(state)
     held = path.stat().st_size
     if declared > held:
         raise ModelLoadError(

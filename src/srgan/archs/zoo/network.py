@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from srgan.archs.base import ArchError, State
+from srgan.archs.base import ArchError, State, declared_bytes
 from srgan.archs.zoo import MIN_CONTEXT, ZOO_SCALES, ZooConfig
 from srgan.archs.zoo.spandrel_import import UNAVAILABLE, spandrel_registry
 
@@ -82,10 +82,6 @@ def check_indices(state: State) -> None:
         for part in key.split("."):
             if part.isdigit() and int(part) >= limit:
                 raise ArchError(f"key {key!r} declares more layers than the file's {limit} tensors can hold")
-
-
-def file_bytes(state: State) -> int:
-    return sum(t.numel() * t.element_size() for t in state.values())
 
 
 class ZooNetwork(nn.Module):
@@ -167,7 +163,7 @@ def open_state(state: State) -> tuple[ZooConfig, nn.Module]:
         raise ArchError(f"holds no SR architecture spandrel knows ({' and '.join(UNAVAILABLE)} are unavailable)")
     name = detected.architecture.id
     try:
-        with _AllocationBudget(BUILD_FACTOR * file_bytes(state) + BUILD_SLACK):
+        with _AllocationBudget(BUILD_FACTOR * declared_bytes(state) + BUILD_SLACK):
             descriptor = detected.architecture.load(dict(state))
     except ArchError:
         raise
