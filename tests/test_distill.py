@@ -136,6 +136,25 @@ def test_a_run_killed_mid_item_resumes_to_the_same_cache(
     assert cache_bytes(out) == cache_bytes(reference)  # the temp file is gone too
 
 
+def test_the_teacher_is_opened_once(
+    teacher: Path, photos: Path, reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from srgan.modelfiles import loader
+
+    opened: list[str] = []
+    real = loader.open_blended
+
+    def counted(name_or_path: str | os.PathLike[str], *args: object, **kwargs: object) -> loader.OpenedModel:
+        opened.append(str(name_or_path))
+        return real(name_or_path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(loader, "open_blended", counted)
+    out = tmp_path / "once"
+    assert main(targets_args(teacher, photos, out, "--max-items", "4")) == 0
+    assert opened == [str(teacher)]  # its tile context is read from the Upscaler that makes the targets
+    assert cache_bytes(out)["items/00000003.npz"] == cache_bytes(reference)["items/00000003.npz"]
+
+
 @pytest.mark.parametrize(
     ("change", "phrase"),
     [

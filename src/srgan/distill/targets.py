@@ -163,8 +163,8 @@ def make_item(
     realistic = settings.realistic if settings.degradation == "realistic" else None
     lr, grid = make_lr(region, s, realistic, g)
     ch, cw = min(crop, lr.shape[-2] - cy), min(crop, lr.shape[-1] - cx)
-    with torch.inference_mode():
-        out = teacher.upscale_tensor(lr)
+    with torch.inference_mode():  # one tile over the whole region: a fixed plan, whatever memory is free
+        out = teacher.upscale_tensor(lr, tile=crop + 2 * context)
     keep = (slice(None), slice(cy * s, (cy + ch) * s), slice(cx * s, (cx + cw) * s))
     return CachedItem(
         lr=_u8(lr[:, cy : cy + ch, cx : cx + cw]),
@@ -176,16 +176,6 @@ def make_item(
 
 def _u8(image: torch.Tensor) -> np.ndarray:
     return (image.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
-
-
-def load_teacher(settings: TargetSettings) -> tuple[Upscaler, int]:
-    """The teacher with one tile over the whole region (a fixed plan, so its output does not depend on free
-    memory), and its context."""
-    probe = Upscaler.from_pretrained(settings.teacher, device="cpu", precision=settings.precision)
-    context = probe.margin
-    tile = settings.crop + 2 * context
-    teacher = Upscaler.from_pretrained(settings.teacher, device="cpu", precision=settings.precision, tile=tile)
-    return teacher, context
 
 
 def shard() -> tuple[int, int]:
@@ -211,7 +201,8 @@ def generate(settings: TargetSettings, out: TextIO | None = None) -> Progress:
         raise CacheError(f"--degradation must be one of {', '.join(DEGRADATIONS)}; got {settings.degradation!r}")
     if settings.max_items is None and settings.max_bytes is None:
         raise CacheError("give a bound: --max-items or --max-gb")
-    teacher, context = load_teacher(settings)
+    teacher = Upscaler.from_pretrained(settings.teacher, device="cpu", precision=settings.precision)
+    context = teacher.margin
     s = teacher.scale
     if settings.patch % s or settings.crop * s < settings.patch:
         raise CacheError(

@@ -194,9 +194,11 @@ class Upscaler:
         progress: ProgressFunction | None = None,
         on_retry: Callable[[int, int], None] | None = None,
         bits: int = 8,
+        tile: int | None = None,
     ) -> torch.Tensor:
         """(3, H, W) float32 in [0, 1] -> (3, s*H, s*W) float32 (not clamped). ``bits`` > 8 keeps
-        fp32 when the precision was chosen automatically."""
+        fp32 when the precision was chosen automatically. ``tile``: the tile side for this call instead
+        of ``auto_tile()`` (a plan that depends on the tile's context, known only once the model is open)."""
         if rgb.dim() != 3 or rgb.shape[0] != 3:
             raise ValueError(f"expected a (3, H, W) tensor, got {tuple(rgb.shape)}")
         dtype = self._precision.for_bits(bits)
@@ -204,7 +206,7 @@ class Upscaler:
             rgb.float().cpu(),
             lambda b: self._forward(b, dtype),
             self.scale,
-            self.auto_tile(),
+            tile or self.auto_tile(),
             self.margin,
             batch=budget.batch_size(self.device),
             progress=progress,
