@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -153,6 +156,23 @@ def test_the_teacher_is_opened_once(
     assert main(targets_args(teacher, photos, out, "--max-items", "4")) == 0
     assert opened == [str(teacher)]  # its tile context is read from the Upscaler that makes the targets
     assert cache_bytes(out)["items/00000003.npz"] == cache_bytes(reference)["items/00000003.npz"]
+
+
+def test_a_cache_made_before_is_still_accepted(
+    teacher: Path, photos: Path, reference: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from srgan.video.work import model_fingerprint
+
+    manifest = json.loads((reference / "manifest.json").read_text())
+    # what every srgan wrote: the plain SHA-256 of the teacher file's bytes, as video work folders record it
+    assert manifest["teacher_sha256"] == hashlib.sha256(teacher.read_bytes()).hexdigest()
+    assert model_fingerprint(str(teacher)) == manifest["teacher_sha256"]
+    made_before = tmp_path / "made-before"
+    shutil.copytree(reference, made_before)
+    before = cache_bytes(made_before)
+    assert main(targets_args(teacher, photos, made_before, "--max-items", "20")) == 0
+    assert "0 items made (20 were there)" in capsys.readouterr().out
+    assert cache_bytes(made_before) == before  # the manifest is accepted as it is, not rewritten
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,7 @@ from srgan.data.teacher_cache import (
 )
 from srgan.imageio import ImageReadError, find_images, image_size, read_tensor, to_float, to_rgb
 from srgan.inference.upscaler import Upscaler
+from srgan.modelfiles.fingerprint import file_sha256
 
 DEGRADATIONS = ("bicubic", "realistic")
 DEFAULT_CROP = 96  # LR pixels: a 384x384 target at x4 (the module's docstring has the trade)
@@ -108,14 +109,6 @@ def photo_list(folders: Sequence[Path], scale: int, patch: int) -> Photos:
     if not files:
         raise FileNotFoundError(f"no photo in {', '.join(map(str, folders))} is at least {patch}x{patch} pixels")
     return Photos(files, sizes, digest.hexdigest(), left_out)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def open_cache(out: Path, manifest: CacheManifest) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from srgan.modelfiles.fingerprint import file_sha256
 
 # name -> file in srgan/weights; the card (metrics, sha256) is weights/<name>.json
 BUNDLED = {
@@ -66,7 +67,7 @@ def verify_bundled(name: str) -> str | None:
 
 @functools.lru_cache(maxsize=8)
 def _sha256(path: Path, mtime_ns: int, size: int) -> str:  # mtime/size: re-hash when the file changes
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return file_sha256(path)
 
 
 def default_model() -> str | None:

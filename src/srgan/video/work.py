@@ -47,13 +47,9 @@ def model_fingerprint(model: str | None) -> str | None:
     if model is None:
         return None
     from srgan.modelfiles.bundled import bundled_path
+    from srgan.modelfiles.fingerprint import file_sha256
 
-    path = bundled_path(model) or Path(model)
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_BLOCK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(bundled_path(model) or Path(model))
 
 
 def work_folder(target: Path) -> Path:
