@@ -175,6 +175,25 @@ def test_a_cache_made_before_is_still_accepted(
     assert cache_bytes(made_before) == before  # the manifest is accepted as it is, not rewritten
 
 
+def test_a_run_clears_what_killed_writers_left_in_the_items_folder_once(
+    teacher: Path, photos: Path, reference: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "swept"
+    shutil.copytree(reference, out)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    items = out / "items"
+    # beside an item already there and beside one past --max-items: no item of this run's is made there
+    stale = [items / f".00000003.npz.{dead.pid}.tmp", items / f".00000042.npz.{dead.pid}.tmp"]
+    live = items / f".00000005.npz.{os.getpid()}.tmp"  # a writer still running: not ours to remove
+    for path in [*stale, live]:
+        path.write_bytes(b"part of an item")
+    assert main(targets_args(teacher, photos, out, "--max-items", "20")) == 0
+    assert not any(path.exists() for path in stale) and live.exists()
+    live.unlink()
+    assert cache_bytes(out) == cache_bytes(reference)
+
+
 @pytest.mark.parametrize(
     ("change", "phrase"),
     [

@@ -7,9 +7,12 @@ the complete new one, because rename within a directory is atomic on POSIX and W
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+_TEMP_NAME = re.compile(r"^\..+\.(\d+)\.tmp$")  # what atomic_path writes to: .<target name>.<pid>.tmp
 
 
 def remove_stale_temps(path: str | os.PathLike[str]) -> list[Path]:
@@ -19,10 +22,28 @@ def remove_stale_temps(path: str | os.PathLike[str]) -> list[Path]:
     removed = []
     for tmp in target.parent.glob(f".{target.name}.*.tmp"):
         pid = tmp.name[len(target.name) + 2 : -len(".tmp")]
-        if pid.isdigit() and not process_alive(int(pid)):
-            tmp.unlink(missing_ok=True)
+        if pid.isdigit() and _remove_if_dead(tmp, int(pid)):
             removed.append(tmp)
     return removed
+
+
+def remove_stale_temps_in(folder: str | os.PathLike[str]) -> list[Path]:
+    """``remove_stale_temps`` for every file of a folder at once: one pass over the folder, for a writer
+    of many files there (each file's own pass would read the whole folder again)."""
+    removed = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            m = _TEMP_NAME.match(entry.name)
+            if m and _remove_if_dead(Path(entry.path), int(m.group(1))):
+                removed.append(Path(entry.path))
+    return removed
+
+
+def _remove_if_dead(tmp: Path, pid: int) -> bool:
+    if process_alive(pid):
+        return False
+    tmp.unlink(missing_ok=True)
+    return True
 
 
 def process_alive(pid: int) -> bool:

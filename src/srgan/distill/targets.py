@@ -32,7 +32,7 @@ from typing import TextIO
 import numpy as np
 import torch
 
-from srgan.atomic import atomic_path, remove_stale_temps
+from srgan.atomic import atomic_path, remove_stale_temps, remove_stale_temps_in
 from srgan.data.dataset import NO_GRID, InfiniteSampler, SampleKey, make_lr
 from srgan.data.degradations import RealisticConfig
 from srgan.data.teacher_cache import (
@@ -221,6 +221,7 @@ def generate(settings: TargetSettings, out: TextIO | None = None) -> Progress:
     )
     open_cache(settings.out, manifest)
     (settings.out / ITEMS).mkdir(exist_ok=True)
+    remove_stale_temps_in(settings.out / ITEMS)  # what killed runs left; once, not per item: N files there
     rank, world = shard()
     budget = None if settings.max_bytes is None else settings.max_bytes // world
     progress = Progress()
@@ -237,7 +238,6 @@ def generate(settings: TargetSettings, out: TextIO | None = None) -> Progress:
             continue
         item = make_item(read_tensor(photos.files[key.index]), key, settings, teacher, context)
         data = encode_item(item)
-        remove_stale_temps(path)
         with atomic_path(path) as tmp:
             tmp.write_bytes(data)
         progress.made += 1
