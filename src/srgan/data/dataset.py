@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
@@ -141,13 +142,9 @@ class SRTrainDataset(Dataset[TrainSample]):
         next image stands in, so one bad file cannot stop a long run."""
         if self._cache is not None:
             return self._cache[index]
-        for attempt in range(len(self.files)):
-            candidate = (index + attempt) % len(self.files)
-            try:
-                return self._decode(candidate)
-            except ImageReadError as exc:
-                log.error("skipping %s", exc)
-        raise ImageReadError("no training image could be decoded")
+        return first_readable(
+            index, len(self.files), self._decode, ImageReadError, "no training image could be decoded"
+        )
 
     def __getitem__(self, key: SampleKey | int) -> TrainSample:
         if isinstance(key, int):
@@ -155,24 +152,61 @@ class SRTrainDataset(Dataset[TrainSample]):
         hr, lr = self._load(key.index)
         g = torch.Generator().manual_seed(key.seed)
         s, p = self.scale, self.patch_size
-        lp = p // s
         h, w = hr.shape[-2:]
+        lr_patch = None
         if lr is None:
-            y = int(torch.randint(0, h - p + 1, (1,), generator=g))
-            x = int(torch.randint(0, w - p + 1, (1,), generator=g))
+            crop = draw_crop(g, (h, w), p, self.augment)
+            hr_patch = crop.flip(to_rgb(to_float(crop.take(hr))))
         else:  # on the LR grid, so the paired LR and HR windows stay aligned
-            y = int(torch.randint(0, h // s - lp + 1, (1,), generator=g)) * s
-            x = int(torch.randint(0, w // s - lp + 1, (1,), generator=g)) * s
-        hr_patch = to_rgb(to_float(hr[:, y : y + p, x : x + p]))
-        lr_patch = None if lr is None else to_rgb(to_float(lr[:, y // s : y // s + lp, x // s : x // s + lp]))
-        if self.augment:
-            flips = torch.rand(3, generator=g) < 0.5
-            hr_patch = augment(hr_patch, flips)
-            lr_patch = None if lr_patch is None else augment(lr_patch, flips)
+            crop = draw_crop(g, (h // s, w // s), p // s, self.augment)
+            hr_patch = crop.flip(to_rgb(to_float(crop.take(hr, s))))
+            lr_patch = crop.flip(to_rgb(to_float(crop.take(lr))))
         grid: Grid = None
         if lr_patch is None:
             lr_patch, grid = make_lr(hr_patch, self.scale, self.degradation, g)
         return TrainSample(lr_patch.contiguous(), hr_patch.contiguous(), torch.tensor(grid or NO_GRID))
+
+
+Item = TypeVar("Item")
+Pixels = TypeVar("Pixels", torch.Tensor, np.ndarray)
+
+
+def first_readable(
+    start: int, count: int, read: Callable[[int], Item], unreadable: type[Exception], none_read: str
+) -> Item:
+    """``read(i)`` for the first i of start, start + 1, ... (round ``count``) that does not raise ``unreadable``:
+    each that does is logged by its message and the next stands in, so one bad file cannot stop a long run;
+    ``unreadable(none_read)`` when none can be read."""
+    for attempt in range(count):
+        try:
+            return read((start + attempt) % count)
+        except unreadable as exc:
+            log.error("skipping %s", exc)
+    raise unreadable(none_read)
+
+
+class Crop(NamedTuple):
+    """A training patch's square window on a pixel grid and its flips, as ``draw_crop`` drew them."""
+
+    y: int
+    x: int
+    size: int
+    flips: torch.Tensor | None  # (3,) bool for ``augment``; None without augmentation
+
+    def take(self, image: Pixels, zoom: int = 1) -> Pixels:
+        """The window of (..., H, W) ``image``, on a grid ``zoom`` times finer (the HR of an LR window)."""
+        return image[..., self.y * zoom : (self.y + self.size) * zoom, self.x * zoom : (self.x + self.size) * zoom]
+
+    def flip(self, image: torch.Tensor) -> torch.Tensor:
+        return image if self.flips is None else augment(image, self.flips)
+
+
+def draw_crop(g: torch.Generator, shape: tuple[int, int], size: int, flips: bool) -> Crop:
+    """A ``size`` window placed uniformly on a (height, width) ``shape``, then its flips when ``flips``: the
+    draws every training dataset makes first from a sample's generator, in this order (the streams depend on it)."""
+    y = int(torch.randint(0, shape[0] - size + 1, (1,), generator=g))
+    x = int(torch.randint(0, shape[1] - size + 1, (1,), generator=g))
+    return Crop(y, x, size, torch.rand(3, generator=g) < 0.5 if flips else None)
 
 
 def make_lr(hr: torch.Tensor, scale: int, cfg: RealisticConfig | None, g: torch.Generator) -> tuple[torch.Tensor, Grid]:

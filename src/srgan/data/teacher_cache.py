@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import os
 import re
 import zipfile
@@ -27,10 +26,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from srgan.data.dataset import NO_GRID, SampleKey, TrainSample, augment, mix_seed
+from srgan.data.dataset import NO_GRID, SampleKey, TrainSample, draw_crop, first_readable, mix_seed
 from srgan.data.degradations import JPEG_BLOCK, RealisticConfig
-
-log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1
 MANIFEST = "manifest.json"
@@ -240,12 +237,11 @@ class TeacherCacheDataset(Dataset[TrainSample]):
 
     def _load(self, position: int) -> CachedItem:
         """An item; one that cannot be read is reported by path and the next stands in (as a bad photo is)."""
-        for attempt in range(len(self.indices)):
-            try:
-                return decode_item(item_path(self.cache, self.indices[(position + attempt) % len(self.indices)]))
-            except CacheError as exc:
-                log.error("skipping %s", exc)
-        raise CacheError(f"no item of {self.cache} could be read")
+
+        def read(i: int) -> CachedItem:
+            return decode_item(item_path(self.cache, self.indices[i]))
+
+        return first_readable(position, len(self.indices), read, CacheError, f"no item of {self.cache} could be read")
 
     def __getitem__(self, key: SampleKey | int) -> TrainSample:
         if isinstance(key, int):
@@ -253,18 +249,16 @@ class TeacherCacheDataset(Dataset[TrainSample]):
         item = self._load(key.index)
         g = torch.Generator().manual_seed(key.seed)
         s, lp = self.scale, self.patch_size // self.scale
-        h, w = item.lr.shape[-2:]
-        y = int(torch.randint(0, h - lp + 1, (1,), generator=g))
-        x = int(torch.randint(0, w - lp + 1, (1,), generator=g))
+        crop = draw_crop(g, (item.lr.shape[-2], item.lr.shape[-1]), lp, self.augment)
 
-        def crop(array: np.ndarray, k: int) -> torch.Tensor:
-            return torch.from_numpy(array[:, y * k : (y + lp) * k, x * k : (x + lp) * k].astype(np.float32) / 255)
+        def window(array: np.ndarray, zoom: int) -> torch.Tensor:
+            return torch.from_numpy(crop.take(array, zoom).astype(np.float32) / 255)
 
-        lr, teacher = crop(item.lr, 1), crop(item.teacher, s)
-        target = teacher if self.hr_weight == 0 else (1 - self.hr_weight) * teacher + self.hr_weight * crop(item.hr, s)
-        grid = moved_grid((int(item.grid[0]), int(item.grid[1])), y, x)
-        if self.augment:
-            flips = torch.rand(3, generator=g) < 0.5
-            lr, target = augment(lr, flips), augment(target, flips)
-            grid = augmented_grid(grid, (lp, lp), flips)
-        return TrainSample(lr.contiguous(), target.contiguous(), torch.tensor(grid))
+        lr, teacher = window(item.lr, 1), window(item.teacher, s)
+        target = (
+            teacher if self.hr_weight == 0 else (1 - self.hr_weight) * teacher + self.hr_weight * window(item.hr, s)
+        )
+        grid = moved_grid((int(item.grid[0]), int(item.grid[1])), crop.y, crop.x)
+        if crop.flips is not None:
+            grid = augmented_grid(grid, (lp, lp), crop.flips)
+        return TrainSample(crop.flip(lr).contiguous(), crop.flip(target).contiguous(), torch.tensor(grid))
