@@ -13,14 +13,16 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
-from srgan.data.dataset import InfiniteSampler, SRTrainDataset
+from srgan.data.dataset import InfiniteSampler, SampleKey, SRTrainDataset
 from srgan.data.teacher_cache import (
     ITEMS,
     MANIFEST,
@@ -152,3 +154,27 @@ def test_both_datasets_sample_streams_are_what_they_were(tmp_path: Path, caplog:
         found = {name: tuple(stream(seed) for seed in SEEDS) for name, stream in streams(tmp_path).items()}
     assert found == RECORDED
     assert "img01.png" in caplog.text and "00000001.npz" in caplog.text  # the broken files were met and skipped
+
+
+def test_without_a_weight_on_the_photos_an_items_photo_is_not_decoded(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    intact = teacher_cache(tmp_path / "intact")
+    cache = teacher_cache(tmp_path / "cache")
+    path = item_path(cache, 2)
+    with zipfile.ZipFile(path) as z:
+        members = {name: z.read(name) for name in z.namelist()}
+    members["hr.npy"] = members["hr.npy"][:200]  # the photo's pixels cut short: decoding them fails
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    keys = [SampleKey(2, seed) for seed in range(6)]
+    with caplog.at_level(logging.ERROR):
+        found = [TeacherCacheDataset(cache, 4, 32)[key] for key in keys]
+    assert "skipping" not in caplog.text
+    expected = [TeacherCacheDataset(intact, 4, 32)[key] for key in keys]
+    for a, b in zip(found, expected, strict=True):
+        assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+    with caplog.at_level(logging.ERROR):
+        TeacherCacheDataset(cache, 4, 32, hr_weight=0.25)[keys[0]]
+    assert f"skipping {path}: not a readable cache item" in caplog.text

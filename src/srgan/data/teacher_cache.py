@@ -121,7 +121,7 @@ def read_manifest(cache: Path) -> CacheManifest | None:
 class CachedItem(NamedTuple):
     lr: np.ndarray  # uint8 (3, h, w): the degraded crop the student sees
     teacher: np.ndarray  # uint8 (3, s*h, s*w): the teacher's output for it
-    hr: np.ndarray  # uint8 (3, s*h, s*w): the photo there
+    hr: np.ndarray | None  # uint8 (3, s*h, s*w): the photo there; None when read without it
     grid: np.ndarray  # int64 (2,): where lr's last JPEG grid starts, NO_GRID if none
 
 
@@ -143,6 +143,8 @@ def encode_item(item: CachedItem) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         for name, array in item._asdict().items():
+            if array is None:
+                raise ValueError(f"an item read without its {name} array cannot be written")
             npy = io.BytesIO()
             np.lib.format.write_array(npy, np.ascontiguousarray(array), allow_pickle=False)
             info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_DATE)
@@ -151,10 +153,11 @@ def encode_item(item: CachedItem) -> bytes:
     return buf.getvalue()
 
 
-def decode_item(path: Path) -> CachedItem:
+def decode_item(path: Path, photo: bool = True) -> CachedItem:
+    """An item; without ``photo`` its photo pixels are left compressed in the file (``hr`` is None)."""
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return CachedItem(*(data[name] for name in CachedItem._fields))
+        with np.load(path, allow_pickle=False) as data:  # each array is inflated when it is read
+            return CachedItem(data["lr"], data["teacher"], data["hr"] if photo else None, data["grid"])
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise CacheError(f"{path}: not a readable cache item ({exc})") from exc
 
@@ -239,7 +242,7 @@ class TeacherCacheDataset(Dataset[TrainSample]):
         """An item; one that cannot be read is reported by path and the next stands in (as a bad photo is)."""
 
         def read(i: int) -> CachedItem:
-            return decode_item(item_path(self.cache, self.indices[i]))
+            return decode_item(item_path(self.cache, self.indices[i]), photo=self.hr_weight > 0)
 
         return first_readable(position, len(self.indices), read, CacheError, f"no item of {self.cache} could be read")
 
@@ -255,9 +258,9 @@ class TeacherCacheDataset(Dataset[TrainSample]):
             return torch.from_numpy(crop.take(array, zoom).astype(np.float32) / 255)
 
         lr, teacher = window(item.lr, 1), window(item.teacher, s)
-        target = (
-            teacher if self.hr_weight == 0 else (1 - self.hr_weight) * teacher + self.hr_weight * window(item.hr, s)
-        )
+        target = teacher
+        if item.hr is not None:  # read only when the photos have a weight
+            target = (1 - self.hr_weight) * teacher + self.hr_weight * window(item.hr, s)
         grid = moved_grid((int(item.grid[0]), int(item.grid[1])), crop.y, crop.x)
         if crop.flips is not None:
             grid = augmented_grid(grid, (lp, lp), crop.flips)
