@@ -127,3 +127,45 @@ def test_what_each_architecture_allows() -> None:
     }
     assert SPECS["rrdb"].input_multiple(RRDBConfig(scale=2, unshuffle=2)) == 2
     assert SPECS["srresnet"].tile_context(GeneratorConfig()) == 40
+
+
+def test_the_zoo_checks_its_scale_and_channels_through_the_spec() -> None:
+    """A config spandrel yields is refused by ``ArchSpec.checked``, like every other architecture's."""
+    from srgan.archs.zoo import ZOO, ZooConfig
+
+    gray = ZooConfig(arch="DnCNN", scale=1, hyperparameters="{}", in_channels=1, out_channels=1)
+    with pytest.raises(ArchError, match=r"^a DnCNN network for 1-channel images \(srgan upscales RGB\)$"):
+        ZOO.checked(gray)
+    with pytest.raises(ArchError, match=r"^scale 16 is not one of \(1, 2, 3, 4, 8\)$"):
+        ZOO.checked(ZooConfig(arch="DAT", scale=16, hyperparameters="{}"))
+    rgb = ZooConfig(arch="DAT", scale=4, hyperparameters="{}")
+    assert ZOO.checked(rgb) is rgb
+
+
+def test_spandrels_detection_runs_once_per_zoo_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from srgan.archs.zoo import spandrel_import
+
+    if not spandrel_import.zoo_available():
+        pytest.skip('spandrel is not installed (the zoo extra: make setup, or pip install "srgan[zoo]")')
+    from spandrel.architectures.DnCNN import DnCNN
+
+    real = spandrel_import.spandrel_registry()
+    detected: list[str] = []
+
+    def counted(support: Any) -> Any:
+        def detect(state: Any) -> bool:
+            found = bool(support.detect(state))
+            if found:
+                detected.append(support.architecture.id)
+            return found
+
+        return dataclasses.replace(support, detect=detect)
+
+    registry = type(real)()
+    registry.add(*(counted(a) for a in real.architectures("detection")))
+    monkeypatch.setattr(spandrel_import, "spandrel_registry", lambda: registry)
+    torch.save(DnCNN(in_nc=3, out_nc=3).state_dict(), tmp_path / "dncnn.pth")
+    opened = open_model(tmp_path / "dncnn.pth")
+    assert opened.spec.arch == "zoo" and detected == ["DnCNN"]

@@ -11,6 +11,9 @@ Importing this package loads no torch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
+
 from srgan.archs.base import AnySpec, ArchError, ArchSpec, NetworkConfig, State
 from srgan.archs.compact import COMPACT
 from srgan.archs.realplksr import REALPLKSR
@@ -19,10 +22,23 @@ from srgan.archs.span import SPAN
 from srgan.archs.srresnet import SRRESNET
 from srgan.archs.zoo import ZOO
 
+if TYPE_CHECKING:
+    from torch import nn
+
 # the zoo (spandrel) last: it takes only what no native architecture recognises
 ARCHITECTURES: tuple[AnySpec, ...] = (SRRESNET, RRDB, COMPACT, SPAN, REALPLKSR, ZOO)
 
-__all__ = ["ARCHITECTURES", "AnySpec", "ArchError", "ArchSpec", "NetworkConfig", "by_name", "detect", "spec_for"]
+__all__ = [
+    "ARCHITECTURES",
+    "AnySpec",
+    "ArchError",
+    "ArchSpec",
+    "Detected",
+    "NetworkConfig",
+    "by_name",
+    "detect",
+    "spec_for",
+]
 
 
 def by_name(name: str) -> AnySpec:
@@ -41,13 +57,25 @@ def spec_for(config: NetworkConfig) -> AnySpec:
     raise ArchError(f"{type(config).__name__} is no architecture's config")
 
 
-def detect(state: State) -> tuple[AnySpec, State]:
-    """The first architecture that recognises ``state`` (in its own key layout), and the state in
-    that architecture's module names."""
+class Detected(NamedTuple):
+    """What ``detect`` found: the architecture, the state in its module names, and for a network a
+    third-party loader opens (``ArchSpec.load``) the call that opens it (None otherwise)."""
+
+    spec: AnySpec
+    state: State
+    load: Callable[[], tuple[Any, nn.Module]] | None = None
+
+
+def detect(state: State) -> Detected:
+    """The first architecture that recognises ``state`` (in its own key layout)."""
     for spec in ARCHITECTURES:
         normalised = spec.normalise(state)
-        if spec.recognise(normalised):
-            return spec, normalised
+        if spec.load is not None:
+            load = spec.load(normalised)
+            if load is not None:
+                return Detected(spec, normalised, load)
+        elif spec.recognise(normalised):
+            return Detected(spec, normalised)
     from srgan.archs.zoo.spandrel_import import UNAVAILABLE, ZOO_INSTALL, zoo_available
 
     known = ", ".join(s.title for s in ARCHITECTURES if s is not ZOO)

@@ -125,9 +125,12 @@ class ArchSpec(Generic[ConfigT]):
     half_precision: bool = True
     blendable: bool = True
     # A network a third-party loader builds and fills from a state_dict in one step (the zoo extra):
-    # the loader calls ``load`` instead of infer/build and the name comparison, after the declared-size
-    # and NaN checks; ``load`` must bound what it allocates by what the state holds.
-    load: Callable[[State], tuple[ConfigT, nn.Module]] | None = None
+    # ``load(state)`` is its recognition, the third-party detection run once: None when it finds
+    # nothing, else the call that builds and fills the network (``detect`` asks it instead of
+    # ``recognise``). The model-file loader makes that call instead of infer/build and the name
+    # comparison, after the declared-size and NaN checks, and passes its config through ``checked``;
+    # the call must bound what it allocates by what the state holds.
+    load: Callable[[State], Callable[[], tuple[ConfigT, nn.Module]] | None] | None = None
     exportable: bool = True  # srgan can write it as its own safetensors/ONNX file (integer config)
 
     def owns(self, config: object) -> bool:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -145,9 +146,9 @@ def _open_weights(path: Path) -> OpenedModel:
             spec = archs.by_name(name)
             config = spec.config_from(raw_config)
         else:
-            spec, state = archs.detect(layouts.strip_data_parallel(raw_state))
-            if spec.load is not None:
-                return _loaded(spec, state, kind, path)
+            spec, state, load = archs.detect(layouts.strip_data_parallel(raw_state))
+            if load is not None:
+                return _loaded(spec, load, state, kind, path)
             config = spec.checked(spec.infer(state))
     except (KeyError, IndexError) as exc:
         raise ModelLoadError(f"{path}: tensor {exc} is missing or misshapen for its architecture") from exc
@@ -194,13 +195,15 @@ def _check_tensors(state: State, path: Path) -> None:
         raise ModelLoadError(f"{path}: tensor {bad} holds NaN or infinite values; the model file is damaged")
 
 
-def _loaded(spec: AnySpec, state: State, kind: str, path: Path) -> OpenedModel:
-    """A network a third-party loader builds and fills itself (``ArchSpec.load``), after the checks
-    every file gets."""
+def _loaded(
+    spec: AnySpec, load: Callable[[], tuple[NetworkConfig, nn.Module]], state: State, kind: str, path: Path
+) -> OpenedModel:
+    """A network a third-party loader builds and fills itself (``load``, from ``ArchSpec.load``),
+    after the checks every file gets; its config then passes the spec's range check."""
     _check_tensors(state, path)
-    assert spec.load is not None
     try:
-        config, network = spec.load(state)
+        config, network = load()
+        spec.checked(config)
     except ArchError as exc:
         raise ModelLoadError(f"{path}: {exc}") from exc
     return OpenedModel(path, ModelSpec(spec.name, config.scale, kind, config), network.eval())

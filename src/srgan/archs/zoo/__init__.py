@@ -3,16 +3,20 @@ through spandrel's implementations: the optional ``zoo`` extra, and its ``ArchSp
 detection order: files no native architecture recognises).
 
 srgan reads the file itself and checks it (``weights_only=True`` / safetensors, finite, no more
-declared bytes than the file holds); the state dict then goes to spandrel's detection and
-state-dict loader (``network.open_state``), never to spandrel's file loader. spandrel builds and
-fills the network in one step, so this spec opens files through ``load`` rather than
-``infer``/``build``. Importing spandrel without torchvision: ``spandrel_import``. This module loads
-no torch (and no spandrel until a file is opened).
+declared bytes than the file holds); the state dict goes to spandrel's detection once
+(``loader_for``, the spec's ``load``), then to the detected architecture's state-dict loader
+(``network.open_state``), never to spandrel's file loader. spandrel builds and fills the network in
+one step, so this spec opens files through ``load`` rather than ``infer``/``build``; the model-file
+loader passes the config it yields through the spec's ``checked`` (scale, RGB). Importing spandrel
+without torchvision: ``spandrel_import``. This module loads no torch (and no spandrel until a file
+is opened).
 """
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,21 +50,33 @@ class ZooConfig:
         return {"arch": self.arch, "scale": self.scale, **json.loads(self.hyperparameters)}
 
 
-def recognise(state: State) -> bool:
-    """spandrel detects one of its SR architectures in ``state`` (False without the extra)."""
+def loader_for(state: State) -> Callable[[], tuple[ZooConfig, nn.Module]] | None:
+    """spandrel's detection, run once: None when it finds none of its SR architectures in ``state``
+    (or the extra is not installed), else the call that opens the network it found."""
     from srgan.archs.zoo.spandrel_import import ZooUnavailableError, spandrel_registry
 
     try:
         registry = spandrel_registry()
     except ZooUnavailableError:
-        return False
-    return any(a.detect(state) for a in registry.architectures("detection"))
-
-
-def load(state: State) -> tuple[ZooConfig, nn.Module]:
+        return None
+    found = next((a for a in registry.architectures("detection") if a.detect(state)), None)
+    if found is None:
+        return None
     from srgan.archs.zoo.network import open_state
 
-    return open_state(state)
+    return functools.partial(open_state, found, state)
+
+
+def recognise(state: State) -> bool:
+    """spandrel detects one of its SR architectures in ``state`` (False without the extra)."""
+    return loader_for(state) is not None
+
+
+def check(config: ZooConfig) -> None:
+    """RGB in and out (``ArchSpec.checked`` has refused a scale outside ``ZOO_SCALES``)."""
+    if {config.in_channels, config.out_channels} != {3}:
+        channels = min(config.in_channels, config.out_channels)
+        raise ArchError(f"a {config.arch} network for {channels}-channel images (srgan upscales RGB)")
 
 
 def _opened_by_load(*args: object) -> Any:
@@ -83,11 +99,11 @@ ZOO: ArchSpec[ZooConfig] = ArchSpec(
     scales=ZOO_SCALES,
     recognise=recognise,
     infer=_opened_by_load,
-    check=lambda config: None,
+    check=check,
     build=_opened_by_load,
     tile_context=tile_context,
     tile_exact=False,
     tile_bytes_per_px=tile_bytes_per_px,
-    load=load,
+    load=loader_for,
     exportable=False,
 )

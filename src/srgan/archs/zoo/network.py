@@ -1,6 +1,6 @@
 """The zoo extra's networks: spandrel's module run as spandrel's own call does it, and opening a state
-dict through spandrel's detection and loader inside two guards against files that declare more
-than they hold:
+dict through the loader of the spandrel architecture detected in it, inside two guards against files
+that declare more than they hold:
 - a sequence index in a key (``layers.N.``) must be below the number of tensors (spandrel counts
   blocks from the largest index, so ``layers.99999.x`` alone would declare 100000 blocks);
 - while spandrel builds the network, every tensor factory call counts its bytes, and building stops
@@ -19,8 +19,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from srgan.archs.base import ArchError, State, declared_bytes
-from srgan.archs.zoo import MIN_CONTEXT, ZOO_SCALES, ZooConfig
-from srgan.archs.zoo.spandrel_import import UNAVAILABLE, spandrel_registry
+from srgan.archs.zoo import MIN_CONTEXT, ZooConfig
 
 # what srgan upscales with: spandrel's purposes for single-image SR and 1x restoration
 SR_PURPOSES = ("SR", "Restoration")
@@ -154,13 +153,11 @@ def _ints(value: object) -> int:
     return 0
 
 
-def open_state(state: State) -> tuple[ZooConfig, nn.Module]:
-    """The network spandrel detects in ``state``, wrapped for srgan, or one ``ArchError`` why not."""
+def open_state(detected: Any, state: State) -> tuple[ZooConfig, nn.Module]:
+    """The network of the spandrel architecture ``detected`` (an ``ArchSupport`` whose detection
+    accepted ``state``), wrapped for srgan, or one ``ArchError`` why not. Its scale and channels are
+    the spec's ``check`` (``ArchSpec.checked``)."""
     check_indices(state)
-    registry = spandrel_registry()
-    detected = next((a for a in registry.architectures("detection") if a.detect(state)), None)
-    if detected is None:
-        raise ArchError(f"holds no SR architecture spandrel knows ({' and '.join(UNAVAILABLE)} are unavailable)")
     name = detected.architecture.id
     try:
         with _AllocationBudget(BUILD_FACTOR * declared_bytes(state) + BUILD_SLACK):
@@ -173,10 +170,4 @@ def open_state(state: State) -> tuple[ZooConfig, nn.Module]:
     if getattr(descriptor, "purpose", None) not in SR_PURPOSES:
         raise ArchError(f"is a {name} model for {descriptor.purpose}, not single-image upscaling")
     model, config, call = describe(descriptor)
-    if config.scale not in ZOO_SCALES:
-        raise ArchError(f"scale {config.scale} is not one of {ZOO_SCALES}")
-    if {config.in_channels, config.out_channels} != {3}:
-        raise ArchError(
-            f"a {name} network for {min(config.in_channels, config.out_channels)}-channel images (srgan upscales RGB)"
-        )
     return config, ZooNetwork(model.float().eval(), config, call)
