@@ -51,6 +51,19 @@ def test_the_int8_gate_refuses_a_non_finite_output(monkeypatch: pytest.MonkeyPat
         resolve_precision("int8", CPU, COMPACT, has_int8_calibration=True, bf16_psnr=never, int8_psnr=never)
 
 
+def test_the_int8_gate_asks_the_architectures_int8_form_whether_its_kernels_exist() -> None:
+    """precision.py asks the spec's ``Int8Form.available``, not one architecture's module."""
+    assert SRRESNET.int8 is not None
+    form = SRRESNET.int8
+    without = dataclasses.replace(SRRESNET, int8=dataclasses.replace(form, available=lambda: False))
+    with pytest.raises(RuntimeChoiceError, match=r"^int8 needs oneDNN's int8 kernels, which this torch build lacks"):
+        resolve_precision("int8", CPU, without, has_int8_calibration=True, bf16_psnr=never, int8_psnr=never)
+    # another architecture given an int8 form whose kernels exist passes the gate to the quality check
+    compact = dataclasses.replace(COMPACT, int8=dataclasses.replace(form, available=lambda: True))
+    got = resolve_precision("int8", CPU, compact, has_int8_calibration=True, bf16_psnr=never, int8_psnr=lambda d: 50.0)
+    assert got.name == "int8"
+
+
 def test_the_precision_string_is_validated_once_per_upscaler(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
     rule = precision_module.autocast_dtype

@@ -66,11 +66,13 @@ class Strips:
 
 @dataclass(frozen=True)
 class Int8Form:
-    """``--precision int8``: the fast form with int8 convolutions, and how to calibrate it."""
+    """``--precision int8``: the fast form with int8 convolutions, how to calibrate it, and whether
+    this torch build has the kernels it runs on."""
 
     quantize: Callable[[nn.Module, Ranges], nn.Module]  # (fast form, ranges) -> int8 network
     # (fast form, (1, 3, h, w) images in [0, 1]) -> ranges, measured in fp32
     calibrate: Callable[[nn.Module, Iterable[torch.Tensor]], dict[str, tuple[float, float]]]
+    available: Callable[[], bool]  # the int8 kernels ``quantize``'s network calls exist in this build
 
 
 def _same(state: State) -> State:

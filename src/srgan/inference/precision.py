@@ -7,7 +7,8 @@ fp16 only on CUDA, int8 only on CPUs). Inference refines it here, and nowhere el
 - the bf16 gate: ``auto`` picks bf16 only if the model's bf16 output is within ``BF16_MIN_PSNR`` of
   its fp32 output on a built-in image;
 - the int8 gate: int8 needs the architecture's int8 form, a calibration carried by the model file,
-  oneDNN's int8 kernels, and an int8 output within ``INT8_MIN_PSNR`` of fp32 on that image;
+  the int8 kernels that form runs on (``Int8Form.available``), and an int8 output within
+  ``INT8_MIN_PSNR`` of fp32 on that image;
 - the 16-bit rule: an image of more than 8 bits per channel runs in fp32 when the precision was
   ``auto`` (bf16 keeps about 8 significant bits).
 """
@@ -88,8 +89,6 @@ def resolve_precision(
 
 
 def _check_int8(spec: AnySpec, has_calibration: bool) -> None:
-    from srgan.archs.srresnet.quantized import int8_available
-
     if spec.int8 is None:
         having = " or ".join(s.title for s in ARCHITECTURES if s.int8 is not None)
         raise RuntimeChoiceError(f"int8 is implemented for {having} models only; use bf16 for this {spec.title} model")
@@ -98,7 +97,7 @@ def _check_int8(spec: AnySpec, has_calibration: bool) -> None:
             "this model file carries no int8 calibration; add one with srgan export --model MODEL "
             "--format safetensors --int8-calibration FOLDER_OF_PHOTOS -o FILE, then use FILE"
         )
-    if not int8_available():
+    if not spec.int8.available():
         raise RuntimeChoiceError("int8 needs oneDNN's int8 kernels, which this torch build lacks; use bf16")
 
 

@@ -113,6 +113,12 @@ def _calibrate(fast_form: nn.Module, images: Iterable[torch.Tensor]) -> dict[str
     return calibrate(fast_form, images)
 
 
+def _int8_available() -> bool:
+    from srgan.archs.srresnet import quantized
+
+    return quantized.int8_available()
+
+
 SRRESNET: ArchSpec[GeneratorConfig] = ArchSpec(
     name="srresnet",
     title="srgan SRResNet",
@@ -127,5 +133,5 @@ SRRESNET: ArchSpec[GeneratorConfig] = ArchSpec(
     tile_bytes_per_px=tile_bytes_per_px,
     strips=strips,
     fast=fast,
-    int8=Int8Form(quantize=_quantize, calibrate=_calibrate),
+    int8=Int8Form(quantize=_quantize, calibrate=_calibrate, available=_int8_available),
 )
