@@ -35,6 +35,83 @@ def test_auto_picks_bf16_only_when_it_is_visually_identical(model_file: Path, mo
     assert Upscaler.from_pretrained(model_file, device="cpu").precision == "fp32"
 
 
+# ---- non-finite weights ---------------------------------------------------------------------
+
+
+def _poisoned_copy(source: Path, target: Path) -> str:
+    """``source`` with one weight set to NaN, saved as ``target`` with the same metadata; the tensor's name."""
+    from safetensors.torch import save_file
+
+    from srgan.modelfiles.safetensors import read_safetensors
+
+    state, meta = read_safetensors(source)
+    key = next(k for k, v in state.items() if v.is_floating_point() and k.endswith("weight"))
+    state[key].view(-1)[0] = float("nan")
+    save_file(state, str(target), metadata=meta)
+    return key
+
+
+def test_a_nan_model_file_is_refused_through_every_entry_path(
+    tmp_path: Path, model_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loader's check refuses it, whether named as a file, a blend partner or a bundled model."""
+    import hashlib
+    import json
+    import shutil
+
+    from srgan.modelfiles import bundled
+    from srgan.modelfiles.loader import ModelLoadError
+
+    nan_file = tmp_path / "nan.safetensors"
+    key = _poisoned_copy(model_file, nan_file)
+    refused = rf"nan\.safetensors: tensor {key} holds NaN or infinite values; the model file is damaged"
+    for model, base in ((nan_file, None), (model_file, nan_file), (nan_file, model_file)):
+        with pytest.raises(ModelLoadError, match=refused):
+            Upscaler.from_pretrained(model, precision="fp32", strength=1.0 if base is None else 0.5, blend_with=base)
+    # a bundled base whose file matches its card's sha256 but holds a NaN: refused when srgan-x4 blends with it
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    for name in ("srgan-x4", "srresnet-x4"):
+        shutil.copy(bundled._weights_dir() / f"{name}.json", weights)
+    shutil.copy(bundled.bundled_path("srgan-x4"), weights)  # type: ignore[arg-type]
+    damaged = weights / "srresnet-x4.safetensors"
+    key = _poisoned_copy(bundled.bundled_path("srresnet-x4"), damaged)  # type: ignore[arg-type]
+    card = json.loads((weights / "srresnet-x4.json").read_text())
+    card["sha256"] = hashlib.sha256(damaged.read_bytes()).hexdigest()
+    (weights / "srresnet-x4.json").write_text(json.dumps(card))
+    monkeypatch.setattr(bundled, "_weights_dir", lambda: weights)
+    refused = rf"srresnet-x4\.safetensors: tensor {key} holds NaN or infinite values"
+    with pytest.raises(ModelLoadError, match=refused):
+        Upscaler.from_pretrained("srresnet-x4", precision="fp32")
+    with pytest.raises(ModelLoadError, match=refused):
+        Upscaler.from_pretrained("srgan-x4", precision="fp32", strength=0.5)
+
+
+def test_each_weight_file_is_checked_for_nan_once(model_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loader refuses non-finite tensors; the Upscaler it hands a network to does not read them again."""
+    import srgan.inference.upscaler as upscaler_module
+    import srgan.modelfiles.loader as loader_module
+    from srgan.archs.base import first_non_finite
+    from srgan.archs.compact import CompactConfig
+    from srgan.archs.compact.network import SRVGGNetCompact
+
+    checked: list[int] = []
+
+    def counted(state: object) -> str | None:
+        checked.append(1)
+        return first_non_finite(state)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(loader_module, "first_non_finite", counted)
+    monkeypatch.setattr(upscaler_module, "first_non_finite", counted)
+    Upscaler.from_pretrained(model_file, precision="fp32")
+    assert len(checked) == 1
+    Upscaler.from_pretrained(model_file, precision="fp32", strength=0.5, blend_with=model_file)
+    assert len(checked) == 3, "one check per file of the blend"
+    net = SRVGGNetCompact(CompactConfig(num_conv=1, features=4)).eval()
+    Upscaler(net, net.config, device="cpu", precision="fp32")
+    assert len(checked) == 4, "a network handed in directly is checked by the Upscaler"
+
+
 # ---- Python API ---------------------------------------------------------------------------
 
 

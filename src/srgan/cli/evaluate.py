@@ -234,7 +234,14 @@ def _upscaler_function(opened, device, precision: str):  # type: ignore[no-untyp
     from srgan.runtime import RuntimeChoiceError
 
     try:
-        upscaler = Upscaler(opened.network, opened.spec.config, str(device), precision, int8_ranges=opened.int8_ranges)
+        upscaler = Upscaler(
+            opened.network,
+            opened.spec.config,
+            str(device),
+            precision,
+            int8_ranges=opened.int8_ranges,
+            weights_checked=True,  # opened by the model-file loader, which refuses non-finite tensors
+        )
     except RuntimeChoiceError as exc:
         raise CommandError(str(exc)) from exc
 

@@ -34,7 +34,11 @@ ImageLike = TypeVar("ImageLike")
 
 
 class Upscaler:
-    """Upscale images with a network (PyTorch) or an exported ONNX model (onnxruntime)."""
+    """Upscale images with a network (PyTorch) or an exported ONNX model (onnxruntime).
+
+    A network handed in is refused if a weight is NaN or infinite, unless ``weights_checked`` says
+    the model-file loader made it (``open_model`` refuses non-finite tensors, and a ``--strength``
+    blend of finite files is finite)."""
 
     def __init__(
         self,
@@ -48,6 +52,7 @@ class Upscaler:
         int8_ranges: Ranges | None = None,
         *,
         tile_overlap: int | None = None,  # deprecated name of tile_context
+        weights_checked: bool = False,
     ) -> None:
         tile_context = _renamed_tile_context(tile_context, tile_overlap)
         self.spec = spec_for(config)
@@ -62,7 +67,7 @@ class Upscaler:
         self._model: nn.Module | None = None
         self._strips = self.spec.strips(config)
         if model is not None:
-            bad = first_non_finite(model.state_dict())
+            bad = None if weights_checked else first_non_finite(model.state_dict())
             if bad is not None:
                 raise ValueError(f"the network's tensor {bad} holds NaN or infinite values")
             # the architecture's inference form (srgan's SRResNet: BN folded, strip-wise reconstruction)
@@ -113,7 +118,17 @@ class Upscaler:
             return cls(None, opened.spec.config, "cpu", precision, tile, tile_context, opened.session)
         if opened.network is None:
             raise ModelLoadError(f"{opened.path} holds no network")
-        return cls(opened.network, opened.spec.config, device, precision, tile, tile_context, None, opened.int8_ranges)
+        return cls(
+            opened.network,
+            opened.spec.config,
+            device,
+            precision,
+            tile,
+            tile_context,
+            None,
+            opened.int8_ranges,
+            weights_checked=True,  # open_blended's files were refused if not finite
+        )
 
     def bf16_psnr(self) -> float:
         """PSNR (dB) between this model's bf16 and fp32 outputs on the calibration image."""
