@@ -169,3 +169,25 @@ def test_spandrels_detection_runs_once_per_zoo_file(tmp_path: Path, monkeypatch:
     torch.save(DnCNN(in_nc=3, out_nc=3).state_dict(), tmp_path / "dncnn.pth")
     opened = open_model(tmp_path / "dncnn.pth")
     assert opened.spec.arch == "zoo" and detected == ["DnCNN"]
+
+
+def test_a_model_spec_finds_its_architecture_once_and_pickles(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+    import pickle
+
+    import srgan.modelfiles.spec as spec_module
+    from srgan.archs.srresnet import SRRESNET
+
+    found: list[object] = []
+
+    def counted(config: Any) -> Any:
+        found.append(config)
+        return archs.spec_for(config)
+
+    monkeypatch.setattr(spec_module, "spec_for", counted)
+    model = spec_module.ModelSpec("srresnet", 2, "safetensors", TINY["srresnet"])
+    assert model.architecture is SRRESNET and model.architecture is SRRESNET and len(found) == 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        model.scale = 4  # type: ignore[misc]
+    copy = pickle.loads(pickle.dumps(model))
+    assert copy == model and copy.architecture is SRRESNET and len(found) == 2
