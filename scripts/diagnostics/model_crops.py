@@ -1,5 +1,8 @@
 """The comparison crops in docs/models.md: bicubic | srresnet-x4 | srgan-x4 | HR on benchmark images.
 
+Any model srgan loads can be a panel (bundled names, exports, checkpoints, community files such as a distillation's
+teacher): each runs through ``Upscaler`` in fp32, as ``srgan upscale --precision fp32`` would.
+
     python scripts/diagnostics/model_crops.py ../shared/data/benchmark/Set14/baboon.png@300,40 ... --out docs/img
 
 Each image is a path, optionally with @X,Y: the top-left corner of the window (in HR pixels); without
@@ -22,8 +25,8 @@ from PIL import Image
 
 from srgan.evaluation.protocol import LR_PRESETS, Sample, SRFunction, bicubic, evaluate, make_sample
 from srgan.evaluation.report import comparison_strip, save_png
+from srgan.inference.upscaler import Upscaler
 from srgan.modelfiles.bundled import bundled_path
-from srgan.modelfiles.loader import load_generator
 
 MODELS = ("srresnet-x4", "srgan-x4")
 
@@ -75,11 +78,14 @@ def main() -> int:
     p.add_argument("--stretch", type=float, help="also write a contrast-stretched copy (deviations x this)")
     p.add_argument("--degradation", choices=[*LR_PRESETS, "realistic"], help="damage the LR as srgan eval does")
     args = p.parse_args()
-    generators = {label(model): load_generator(model) for model in args.models}
+    upscalers = {label(model): Upscaler.from_pretrained(model, device="cpu", precision="fp32") for model in args.models}
     for arg in args.images:
         path, corner = parse_image(arg)
         sample = make_sample(path, 4, path.parent, args.degradation)
-        functions = {"bicubic": bicubic(4), **{name: (lambda lr, g=g: g(lr.float())) for name, g in generators.items()}}
+        functions = {
+            "bicubic": bicubic(4),
+            **{name: (lambda lr, u=u: u.upscale_tensor(lr[0].float())[None]) for name, u in upscalers.items()},
+        }
         panels = list(sr_images(sample, functions).items())
         panels.append(("HR", sample.hr))
         if corner is not None:
