@@ -36,6 +36,8 @@ from PIL import Image, ImageOps
 
 # Pillow's own default decompression-bomb limit (about 89.5 megapixels), as the package's default.
 DEFAULT_MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
+# Pillow's formats that hold animations srgan upscales frame by frame (srgan.video.animation) -> their suffix
+ANIMATED_FORMATS = {"GIF": "gif", "WEBP": "webp", "PNG": "png"}
 FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP", "tif": "TIFF", "tiff": "TIFF"}
 # output file suffix -> the format name srgan writes it in
 WRITABLE_SUFFIXES = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp", ".tif": "tif", ".tiff": "tif"}
@@ -50,9 +52,14 @@ class ImageReadError(ValueError):
 
 @dataclass(frozen=True)
 class ReadPolicy:
+    """What a read keeps and accepts. ``max_pixels``: per frame. ``animations``: a header read
+    (``read_header``, ``probe_header``) accepts an animated GIF/WebP/APNG, whose frames the caller then
+    reads itself (``srgan.video.animation``); ``read_image`` and other multi-frame files are refused."""
+
     alpha: Literal["keep", "drop"] = "keep"
     gray: Literal["keep", "replicate"] = "keep"
     max_pixels: int | None = DEFAULT_MAX_PIXELS
+    animations: bool = False
 
 
 # Upscaling keeps everything; training and evaluation look at colour only.
@@ -248,13 +255,20 @@ def find_images(folders: Iterable[str | os.PathLike[str]], recursive: bool = Tru
 @dataclass(frozen=True)
 class Header:
     """What a file's header says, read without decoding a pixel: its stored size, EXIF orientation
-    (1-8), whether it has alpha and its bits per sample."""
+    (1-8), whether it has alpha, its bits per sample, its frame count and Pillow's name of its format."""
 
     width: int
     height: int
     orientation: int
     alpha: bool
     bits: int
+    frames: int = 1
+    format: str = ""
+
+    @property
+    def animated(self) -> bool:
+        """An animation srgan upscales frame by frame (a GIF, WebP or APNG of more than one frame)."""
+        return self.frames > 1 and self.format in ANIMATED_FORMATS
 
     @property
     def size(self) -> tuple[int, int]:
@@ -276,7 +290,10 @@ def _header(path: Path, im: Image.Image) -> Header:
     alpha = im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info
     bits = 16 if im.mode.startswith("I") or (im.format == "PNG" and _is_png16(path)) else 8
     orientation = _exif(path, im).get(0x0112, 1)
-    return Header(im.width, im.height, orientation if orientation in range(1, 9) else 1, alpha, bits)
+    frames = int(getattr(im, "n_frames", 1))
+    return Header(
+        im.width, im.height, orientation if orientation in range(1, 9) else 1, alpha, bits, frames, str(im.format)
+    )
 
 
 def _exif(path: Path, im: Image.Image) -> Image.Exif:
@@ -320,6 +337,7 @@ def read_image(path: str | os.PathLike[str], policy: ReadPolicy = KEEP_ALL) -> I
     header is checked first (``read_header``); only then are pixels decoded."""
     path = Path(path)
     with _checked_open(path, policy) as im:
+        check_single_frame(path, im)  # an animation's frames are read by srgan.video.animation, never cut to one
         header = _header(path, im)
         # the pixels are turned upright before _metadata resets the orientation they were turned by
         if header.bits == 16 and im.format == "PNG" and im.mode not in _GRAY_MODES:
@@ -346,7 +364,7 @@ def _checked_open(path: Path, policy: ReadPolicy) -> Iterator[Image.Image]:
     try:
         with _open_unlimited(path) as im:
             check_pixels(path, im.width, im.height, policy.max_pixels)
-            check_single_frame(path, im)
+            check_single_frame(path, im, policy.animations)
             yield im
     except ImageReadError:
         raise
@@ -355,21 +373,26 @@ def _checked_open(path: Path, policy: ReadPolicy) -> Iterator[Image.Image]:
 
 
 def probe(path: str | os.PathLike[str], policy: ReadPolicy = KEEP_ALL) -> tuple[int, int]:
-    """(width, height) of a file that looks decodable, without decoding its pixels: the header's
-    checks (``read_header``), and the file's structure checked (``Image.verify``: PNG chunk
+    """(width, height) of a file that looks decodable, without decoding its pixels (``probe_header``)."""
+    return probe_header(path, policy).size
+
+
+def probe_header(path: str | os.PathLike[str], policy: ReadPolicy = KEEP_ALL) -> Header:
+    """The header of a file that looks decodable, from one open and without decoding its pixels: the
+    header's checks (``read_header``), and the file's structure checked (``Image.verify``: PNG chunk
     checksums, truncation). Memory stays at the file's own size."""
     path = Path(path)
-    size = read_header(path, policy).size
     with _checked_open(path, policy) as im:
-        im.verify()  # must come straight after opening, and spends the image
-    return size
+        header = _header(path, im)  # reads the header's fields only: verify (PNG's seeks back) still sees the file
+        im.verify()  # spends the image
+    return header
 
 
-def check_single_frame(name: str | os.PathLike[str], im: Image.Image) -> None:
+def check_single_frame(name: str | os.PathLike[str], im: Image.Image, animations: bool = False) -> None:
     """An animation or a multi-page file is refused: upscaling only its first frame would silently
-    drop the rest."""
+    drop the rest. With ``animations``, an animated GIF/WebP/APNG passes (its frames are read elsewhere)."""
     frames = int(getattr(im, "n_frames", 1))
-    if frames > 1:
+    if frames > 1 and not (animations and im.format in ANIMATED_FORMATS):
         kind = "pages" if im.format == "TIFF" else "frames"
         raise ImageReadError(
             f"{name}: has {frames} {kind} (an animation or multi-page file); srgan upscales single images, "

@@ -10,7 +10,6 @@ from typing import Literal
 from srgan.video import VIDEO_SUFFIXES, VideoError, require_av
 
 MediaKind = Literal["video", "animation", "image"]
-ANIMATION_FORMATS = {"GIF": "gif", "WEBP": "webp", "PNG": "png"}
 # FFmpeg's AVColorTransferCharacteristic values of HDR transfers: SMPTE ST 2084 (PQ), ARIB STD-B67 (HLG)
 HDR_TRANSFERS = {16: "PQ (SMPTE ST 2084)", 18: "HLG (ARIB STD-B67)"}
 BITMAP_SUBTITLES = {"hdmv_pgs_subtitle", "dvd_subtitle", "dvb_subtitle", "xsub"}
@@ -53,9 +52,11 @@ def media_kind(path: Path) -> MediaKind:
 def _is_animation(path: Path) -> bool:
     from PIL import Image
 
+    from srgan.imageio import ANIMATED_FORMATS
+
     try:
         with Image.open(path) as im:
-            return im.format in ANIMATION_FORMATS and int(getattr(im, "n_frames", 1)) > 1
+            return im.format in ANIMATED_FORMATS and int(getattr(im, "n_frames", 1)) > 1
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         return False  # the image reader names the problem (a bomb: from its header, with its own sentence)
 

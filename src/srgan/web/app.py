@@ -2,13 +2,17 @@
 
 API (all JSON unless noted):
 - ``GET  /api/models``: the models on offer and the limits.
-- ``POST /api/upscale`` (multipart: ``file``, optional ``model``): 202 with ``{"id", "status_url"}``;
-  413 too large (bytes or pixels, checked before decoding, or an output size over the per-job memory
-  budget), 422 not a readable image, 400 unknown model, 408 body not sent before the upload deadline,
-  411 no Content-Length, 503 queue full (with Retry-After).
-- ``GET  /api/jobs/{id}``: status, progress (tiles done/total), error, and when done the result URLs.
-- ``GET  /api/jobs/{id}/result``: the upscaled PNG; ``GET /api/jobs/{id}/input``: the input
-  as decoded, PNG, at its own size (the page stretches it over the result for the before/after view).
+- ``POST /api/upscale`` (multipart: ``file``, optional ``model``): an image, or an animated GIF/WebP/APNG
+  (every frame upscaled by ``srgan.video.animation``, as ``srgan upscale`` does); 202 with ``{"id",
+  "status_url"}``; 413 too large (bytes or pixels per frame, checked before decoding, or an output, all
+  frames of it, over the per-job memory budget), 415 a video (one sentence naming ``srgan upscale``), 422
+  not a readable image, 400 unknown model, 408 body not sent before the upload deadline, 411 no
+  Content-Length, 503 queue full (with Retry-After).
+- ``GET  /api/jobs/{id}``: status, progress (tiles, or an animation's frames, done/total), error, and when
+  done the result URLs, its format and frame count.
+- ``GET  /api/jobs/{id}/result``: the upscaled PNG (an animation: in its own format); ``GET
+  /api/jobs/{id}/input``: the input as decoded, PNG, at its own size (an animation: the upload itself); the
+  page stretches it over the result for the before/after view.
 """
 
 from __future__ import annotations
@@ -30,9 +34,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from srgan.imageio import Header, ImageReadError, ReadPolicy, probe, read_header, write_image
+from srgan.imageio import ANIMATED_FORMATS, Header, ImageReadError, ReadPolicy, probe_header, write_image
 from srgan.inference.files import OutputSize, image_bytes
-from srgan.web.jobs import Job, JobManager, QueueFull, Reservation
+from srgan.video.animation import animation_bytes
+from srgan.web.jobs import MEDIA_TYPES, Job, JobManager, QueueFull, Reservation
 
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 STRENGTH_STEP = 0.05
@@ -114,6 +119,8 @@ def create_app(config: ServeConfig) -> FastAPI:
 
         up = upscaler_for(job.model, job.strength)
         size = OutputSize(job.outscale, job.width_limit, job.height_limit)
+        if job.frames > 1:
+            return upscale_animation(up, source, job, progress, result, preview)
         try:
             done = upscale_file(
                 up, source, result, "png", policy=ReadPolicy(max_pixels=config.max_pixels), progress=progress, size=size
@@ -127,6 +134,26 @@ def create_app(config: ServeConfig) -> FastAPI:
         with atomic_path(preview) as tmp:
             write_image(tmp, done.input, "png")
         return width, height
+
+    def upscale_animation(
+        up: Upscaler, source: Path, job: Job, progress: Any, result: Path, preview: Path
+    ) -> tuple[int, int]:
+        """The CLI's animation path (``srgan.video.animation``), frame by frame; the "before" view is the
+        upload itself (browsers play it), copied before the worker deletes it."""
+        import shutil
+
+        from srgan.atomic import atomic_path
+        from srgan.video import VideoError
+        from srgan.video.animation import upscale_animation
+
+        size = OutputSize(job.outscale, job.width_limit, job.height_limit)
+        try:
+            done = upscale_animation(up, source, result, size, progress=progress)
+        except VideoError as exc:
+            raise VideoError(str(exc).replace(str(source), "the upload")) from None
+        with atomic_path(preview) as tmp:
+            shutil.copyfile(source, tmp)
+        return done.size
 
     for name in sources:  # every model is checked (and loaded) at start-up, not at the first upload
         upscaler_for(name, 1.0)
@@ -237,7 +264,8 @@ def create_app(config: ServeConfig) -> FastAPI:
             )
         try:
             _check_job_memory(header, scales[name], OutputSize(outscale, width, height), config.max_pixels)
-            job = jobs.submit(upload, name, blend, outscale, width, height, reservation)
+            suffix, frames = (ANIMATED_FORMATS[header.format], header.frames) if header.animated else ("png", 1)
+            job = jobs.submit(upload, name, blend, outscale, width, height, reservation, suffix, frames)
         except HTTPException:
             upload.unlink(missing_ok=True)
             raise
@@ -264,7 +292,10 @@ def create_app(config: ServeConfig) -> FastAPI:
         path = jobs.preview_path(job) if preview else jobs.result_path(job)
         if not path.is_file():
             raise HTTPException(410, "the result was removed to make room; upscale again")
-        return FileResponse(path, media_type="image/png", filename=None if preview else f"upscaled_{job.id[:8]}.png")
+        media_type = MEDIA_TYPES[path.suffix]
+        return FileResponse(
+            path, media_type=media_type, filename=None if preview else f"upscaled_{job.id[:8]}{path.suffix}"
+        )
 
     @app.get("/api/jobs/{job_id}/result")
     async def result(job_id: str) -> FileResponse:
@@ -291,18 +322,24 @@ def public_names(models: list[str]) -> dict[str, str]:
 
 def _check_job_memory(header: Header, scale: int, size: OutputSize, max_pixels: int) -> None:
     """The memory rule (README): a job may use what the largest accepted input (``max_pixels``, of the
-    upload's kind) needs at the model's own scale, output included; a larger output size is refused
-    (413) before the job is queued."""
+    upload's kind: an animation's frames are RGBA canvases) needs at the model's own scale, output included;
+    a larger output size, or an animation whose frames together need more, is refused (413) before the job
+    is queued."""
     width, height = header.size
     final = size.target(width, height)
-    need = image_bytes(scale, width, height, header.alpha, header.bits, final)
-    budget = image_bytes(scale, max_pixels, 1, header.alpha, header.bits, None)  # only w * h counts
+    alpha, bits = (True, 8) if header.animated else (header.alpha, header.bits)
+    budget = image_bytes(scale, max_pixels, 1, alpha, bits, None)  # only w * h counts
+    if header.animated:
+        need = animation_bytes(scale, width, height, header.frames, final)
+    else:
+        need = image_bytes(scale, width, height, alpha, bits, final)
     if need > budget:
         out_w, out_h = size.written(width, height, scale)
+        frames, fewer = (f" of {header.frames} frames", " or fewer frames") if header.animated else ("", "")
         raise HTTPException(
             413,
-            f"a {out_w}x{out_h} result would need about {_size(need)}, more than this server's "
-            f"{_size(budget)} per job (a {max_pixels:,}-pixel input at x{scale}); ask for a smaller size",
+            f"a {out_w}x{out_h} result{frames} would need about {_size(need)}, more than this server's "
+            f"{_size(budget)} per job (a {max_pixels:,}-pixel input at x{scale}); ask for a smaller size{fewer}",
         )
 
 
@@ -324,13 +361,30 @@ def _store_and_probe(source: BinaryIO, max_bytes: int, max_pixels: int, folder: 
                 if written > max_bytes:
                     raise HTTPException(413, f"upload exceeds the {max_bytes / 2**20:.0f} MB limit")
                 f.write(chunk)
-        probe(path, ReadPolicy(max_pixels=max_pixels))
-        header = read_header(path, ReadPolicy(max_pixels=max_pixels))
+        header = probe_header(path, ReadPolicy(max_pixels=max_pixels, animations=True))
     except ImageReadError as exc:
+        video = "not a readable image" in str(exc) and _is_video(path)
         path.unlink(missing_ok=True)
+        if video:
+            raise HTTPException(
+                415,
+                "the upload is a video; this page upscales images and animated GIF/WebP/APNG, so upscale "
+                "videos on the command line with: srgan upscale VIDEO",
+            ) from None
         message = str(exc).replace(str(path), "the upload")
         raise HTTPException(413 if "exceeds the limit" in message else 422, message) from None
     except BaseException:
         path.unlink(missing_ok=True)
         raise
     return path, header
+
+
+def _is_video(path: Path) -> bool:
+    """A file Pillow cannot read that PyAV (when installed) finds a video in: its first packets only."""
+    from srgan.video import VideoError
+    from srgan.video.probe import media_kind
+
+    try:
+        return media_kind(path) == "video"
+    except VideoError:
+        return False

@@ -2,7 +2,8 @@
 size cap and expiry. No web framework here, so it can be tested on its own.
 
 CPU work runs in a ThreadPoolExecutor (torch releases the GIL), never on the event loop. Result
-files are named by the server (``<job id>.png`` in a private temporary folder), never by the client.
+files are named by the server (``<job id>.png``, an animation's ``<job id>.gif``/``.webp``/``.png``, in a
+private temporary folder), never by the client.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# the suffixes of the files the server writes -> their media type
+MEDIA_TYPES = {".png": "image/png", ".gif": "image/gif", ".webp": "image/webp"}
 
 
 class JobCancelled(Exception):
@@ -31,15 +35,16 @@ class Reservation:
     at once than can become jobs. It holds the place until ``expires`` (a ``time.monotonic()``): a
     client that declares a body and never sends it cannot keep the place. ``JobManager.submit`` turns
     it into the job; ``release`` gives an unused place back (it does nothing once the place is used,
-    released or expired)."""
+    released or expired). The manager's set of reservations is the one record of which places are held."""
 
     def __init__(self, manager: JobManager, expires: float) -> None:
         self._manager = manager
         self.expires = expires
-        self.held = True
 
-    def live(self, now: float) -> bool:
-        return self.held and now < self.expires
+    @property
+    def held(self) -> bool:
+        """Whether this still holds its place (not used, released or expired)."""
+        return self._manager.holds(self)
 
     def release(self) -> None:
         self._manager._release(self)
@@ -53,6 +58,8 @@ class Job:
     outscale: float | None = None  # final factor; None = the model's
     width_limit: int | None = None  # fit the result to this width and/or height (aspect kept)
     height_limit: int | None = None
+    suffix: str = "png"  # the result's format: png, or an animation's own (gif, webp, png for APNG)
+    frames: int = 1  # an animation's frame count
     status: str = "queued"  # queued | running | done | failed
     done: int = 0
     total: int = 0
@@ -73,6 +80,8 @@ class Job:
             "status": self.status,
             "progress": {"done": self.done, "total": self.total},
             "error": self.error,
+            "format": self.suffix,
+            "frames": self.frames,
         }
         if self.status == "done":
             result.update(
@@ -120,7 +129,7 @@ class JobManager:
 
     def _pending(self) -> int:  # with the lock held
         now = time.monotonic()
-        self._reservations = {r for r in self._reservations if r.live(now)}  # expired places are free again
+        self._reservations = {r for r in self._reservations if now < r.expires}  # expired places are free again
         return len(self._reservations) + sum(j.status in ("queued", "running") for j in self._jobs.values())
 
     def reserve(self) -> Reservation:
@@ -133,18 +142,20 @@ class JobManager:
             self._reservations.add(reservation)
             return reservation
 
+    def holds(self, reservation: Reservation) -> bool:
+        with self._lock:
+            return reservation in self._reservations and time.monotonic() < reservation.expires
+
     def _release(self, reservation: Reservation) -> None:
         with self._lock:
             self._take(reservation)
 
     def _take(self, reservation: Reservation | None) -> bool:  # with the lock held
         """Give up ``reservation``'s place if it still holds one (not expired); True if it did."""
-        if reservation is None:
+        if reservation is None or reservation not in self._reservations:
             return False
-        live = reservation.live(time.monotonic())
-        reservation.held = False
         self._reservations.discard(reservation)
-        return live
+        return time.monotonic() < reservation.expires
 
     def submit(
         self,
@@ -155,16 +166,19 @@ class JobManager:
         width: int | None = None,
         height: int | None = None,
         reservation: Reservation | None = None,
+        suffix: str = "png",
+        frames: int = 1,
     ) -> Job:
         """Queue the upscaling of ``upload`` (a file this manager then owns and deletes), in the
-        place ``reservation`` holds, or in a free one."""
+        place ``reservation`` holds, or in a free one. ``suffix``, ``frames``: an animation's format and
+        frame count (its result is written in its own format)."""
         self.cleanup()
         with self._lock:
             if self._closing.is_set():
                 raise QueueFull
             if not self._take(reservation) and self._pending() >= self.max_queue:
                 raise QueueFull
-            job = Job(uuid.uuid4().hex, model, strength, outscale, width, height)
+            job = Job(uuid.uuid4().hex, model, strength, outscale, width, height, suffix=suffix, frames=frames)
             self._jobs[job.id] = job
         self._pool.submit(self._run, job, upload)
         return job
@@ -174,10 +188,10 @@ class JobManager:
             return self._jobs.get(job_id)
 
     def result_path(self, job: Job) -> Path:
-        return self.results_dir / f"{job.id}.png"
+        return self.results_dir / f"{job.id}.{job.suffix}"
 
     def preview_path(self, job: Job) -> Path:
-        return self.results_dir / f"{job.id}_input.png"
+        return self.results_dir / f"{job.id}_input.{job.suffix}"
 
     def _run(self, job: Job, upload: Path) -> None:
         job.status = "running"
@@ -211,7 +225,7 @@ class JobManager:
         for job in expired:
             self.result_path(job).unlink(missing_ok=True)
             self.preview_path(job).unlink(missing_ok=True)
-        total = sum(p.stat().st_size for p in self.results_dir.glob("*.png"))
+        total = sum(p.stat().st_size for p in self.results_dir.glob("*") if p.is_file())  # results and previews
         for job in finished:
             if total <= self.max_result_bytes:
                 break

@@ -66,7 +66,8 @@ async function follow(id) {
     const { done, total } = job.progress;
     $("bar").max = Math.max(total, 1);
     $("bar").value = done;
-    $("progress-text").textContent = total ? `${job.status}: tile ${done} of ${total}` : job.status;
+    const unit = job.frames > 1 ? "frame" : "tile";
+    $("progress-text").textContent = total ? `${job.status}: ${unit} ${done} of ${total}` : job.status;
     if (job.status === "failed") throw new Error(job.error);
     if (job.status === "done") return show(job);
     await new Promise((r) => setTimeout(r, 300));
@@ -77,7 +78,9 @@ function show(job) {
   $("after").src = job.result;
   $("before").src = job.input_preview;
   $("download").href = job.result;
-  $("size").textContent = `${job.width} × ${job.height} px`;
+  $("download").textContent = `Download ${job.format.toUpperCase()}`;
+  const frames = job.frames > 1 ? `, ${job.frames} frames` : "";
+  $("size").textContent = `${job.width} × ${job.height} px${frames}`;
   $("result").hidden = false;
   setSlider();
 }
