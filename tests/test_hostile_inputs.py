@@ -244,7 +244,7 @@ NOT_A_MODEL = "/nonexistent/model.pth"  # reaching the model would fail differen
         ),
         (
             ["upscale", "x.mkv", "--preset", "bogus"],
-            "--preset for libx264 takes one of ultrafast, superfast, veryfast, faster, fast, medium, slow",
+            "--preset for the default encoders (libx264 and libx265) takes one of ultrafast, superfast, veryfast, faster, fast, medium, slow",
         ),
         (
             ["upscale", "x.mkv", "--codec", "libsvtav1", "--preset", "99"],

@@ -269,15 +269,58 @@ def test_hdr_is_refused_unless_allowed(model_file: Path, tmp_path: Path) -> None
     assert describe(tmp_path / "pq_x2.mkv")["colour"][1] == 16
 
 
-def test_an_encoder_that_refuses_its_settings_is_one_sentence_before_any_work(model_file: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        # x264 clips a CRF over 51 to 51 without a word (was: accepted); x265 refuses it when it opens (was: exit 1
+        # per file, after the video was probed); the default encoders are x264/x265
+        (["--codec", "libx264", "--crf", "52"], "--crf for libx264 takes a whole number from 0 to 51, got 52"),
+        (["--codec", "libx265", "--crf", "63"], "--crf for libx265 takes a whole number from 0 to 51, got 63"),
+        (["--crf", "60"], "--crf for the default encoders (libx264 and libx265) takes a whole number from 0 to 51"),
+        # FFmpeg's libsvtav1 reads CRF 0 as "not set" and would use SVT-AV1's default, 35
+        (["--codec", "libsvtav1", "--crf", "0"], "--crf for libsvtav1 takes a whole number from 1 to 63, got 0"),
+        (["--codec", "ffv1", "--crf", "10"], "--crf does not apply to ffv1: srgan sets a constant rate factor for"),
+        (["--codec", "mpeg4", "--crf", "10"], "--crf does not apply to mpeg4"),
+        (["--codec", "libx265", "--preset", "turbo"], "--preset for libx265 takes one of ultrafast, superfast"),
+        (["--codec", "libsvtav1", "--preset", "14"], "--preset for libsvtav1 takes a whole number from -1 to 13"),
+        (["--codec", "libvpx-vp9", "--preset", "medium"], "--preset for libvpx-vp9 takes one of best, good, realtime"),
+        (["--codec", "ffv1", "--preset", "slow"], "--preset does not apply to ffv1"),
+    ],
+)
+def test_crf_and_preset_outside_the_encoders_range_are_refused_before_any_work(
+    model_file: Path, tmp_path: Path, options: list[str], message: str
+) -> None:
     clip = tmp_path / "clip.mkv"
     make_clip(clip, extras=False)
-    # x265 takes --crf up to 51 only: FFmpeg says so when the encoder opens (was: a failure mid-run,
-    # after the work folder was made and a frame had run the network)
-    done = srgan(str(clip), "--codec", "libx265", "--crf", "63", *common(model_file))
-    assert done.returncode == 1 and "clip.mkv: the encoder libx265 refuses these settings" in done.stderr
-    assert "Traceback" not in done.stderr and "0 frame(s), of which 0 ran the network" in done.stdout
+    done = srgan(str(clip), *options, *common(model_file))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, "one sentence"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv"], "no output, no work folder"
+
+
+@pytest.mark.parametrize(
+    ("options", "stream_options"),
+    [
+        (["--codec", "libx264", "--crf", "51"], {"crf": "51", "preset": "medium"}),
+        (["--codec", "libsvtav1", "--crf", "63", "--preset", "12"], {"crf": "63", "preset": "12"}),
+        (["--codec", "libvpx-vp9", "--crf", "40", "--preset", "realtime"], {"crf": "40", "deadline": "realtime"}),
+    ],
+)
+def test_crf_and_preset_within_the_encoders_range_reach_the_encoder(
+    model_file: Path, tmp_path: Path, options: list[str], stream_options: dict[str, str]
+) -> None:
+    from srgan.video.encode import EncoderOptions, choose_encoder
+    from srgan.video.probe import probe_video
+
+    clip = tmp_path / "clip.mkv"
+    make_clip(clip, frames=2, extras=False)
+    srgan(str(clip), *options, *common(model_file), check=True)
+    assert describe(tmp_path / "clip_x2.mkv")["frames"] == 2
+    codec, crf = options[1], int(options[3])
+    preset = options[5] if len(options) > 4 else None
+    encoder = choose_encoder(probe_video(clip), EncoderOptions(codec, crf, preset), clip)
+    assert dict(encoder.options).items() >= stream_options.items()
 
 
 def test_without_pyav_a_video_gets_the_install_command(model_file: Path, tmp_path: Path) -> None:

@@ -23,9 +23,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     group = parser.add_argument_group('videos and animated images (needs the video extra: pip install "srgan[video]")')
     group.add_argument("--codec", help="video encoder (default: libx264 for 8-bit sources, libx265 for deeper)")
-    group.add_argument("--crf", type=Number(int, 0, 63), help="encoder quality, 0 to 63, lower is better (default 18)")
     group.add_argument(
-        "--preset", help="encoder speed preset: medium (default), slow, ... for x264/x265; -1 to 13 for libsvtav1"
+        "--crf",
+        type=Number(int, 0, 63),
+        help="encoder quality, lower is better (default 18): 0-51 for libx264/libx265, 0-63 for libvpx-vp9 and "
+        "libaom-av1, 1-63 for libsvtav1",
+    )
+    group.add_argument(
+        "--preset",
+        help="encoder speed preset: medium (default), slow, ... for x264/x265; -1 to 13 for libsvtav1; good, best, "
+        "realtime for libvpx-vp9; 0 to 8 for libaom-av1",
     )
     group.add_argument("--pix-fmt", help="output pixel format (default: the source's, so 10-bit stays 10-bit)")
     group.add_argument(
@@ -43,11 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_options(args: argparse.Namespace) -> None:
-    """--preset against --codec (the numeric options' ranges are checked as they are parsed: cli.options)."""
+    """--crf and --preset against --codec, before any file is read (each encoder's ranges: video.encode)."""
     from srgan.cli import CommandError
-    from srgan.video.encode import preset_problem
+    from srgan.video.encode import rate_problem
 
-    problem = preset_problem(args.codec, args.preset) if args.preset is not None else None
+    problem = rate_problem(args.codec, args.crf, args.preset)
     if problem:
         raise CommandError(problem)
 

@@ -8,14 +8,6 @@ from srgan.video import VideoError
 from srgan.video.probe import VideoInfo
 
 DEFAULT_CRF = 18  # visually lossless for x264/x265 at this scale of detail
-DEFAULT_PRESET = "medium"
-# codec -> the option names its FFmpeg wrapper takes for --crf and --preset
-RATE_OPTIONS = {
-    "libx264": ("crf", "preset"),
-    "libx265": ("crf", "preset"),
-    "libsvtav1": ("crf", "preset"),
-    "libvpx-vp9": ("crf", None),
-}
 X26X_PRESETS = (
     "ultrafast",
     "superfast",
@@ -28,22 +20,63 @@ X26X_PRESETS = (
     "veryslow",
     "placebo",
 )
-SVTAV1_PRESETS = range(-1, 14)  # FFmpeg's libsvtav1 takes -1 (its default) to 13
 
 
-def preset_problem(codec: str | None, preset: str) -> str | None:
-    """Why ``--preset`` does not suit ``--codec`` (None: the default, libx264 or libx265), or None. Checked
-    before any file is read: FFmpeg only says so when the first segment's encoder opens."""
-    codec = codec or "libx264"  # the default's two codecs share x264's preset names
-    if codec in ("libx264", "libx265"):
-        if preset not in X26X_PRESETS:
-            return f"--preset for {codec} takes one of {', '.join(X26X_PRESETS)}, got {preset!r}"
-    elif codec == "libsvtav1":
-        if not (preset.lstrip("-").isdigit() and int(preset) in SVTAV1_PRESETS):
-            low, high = SVTAV1_PRESETS[0], SVTAV1_PRESETS[-1]
-            return f"--preset for libsvtav1 takes a whole number from {low} to {high}, got {preset!r}"
-    elif RATE_OPTIONS.get(codec, (None, None))[1] is None:
-        return f"--preset does not apply to {codec}"  # as choose_encoder says later, but before any work
+@dataclass(frozen=True)
+class RateControl:
+    """How ``--crf`` and ``--preset`` reach one encoder: the FFmpeg option each sets, the CRFs that mean what they
+    say (outside them an encoder refuses only when it opens, or clips or ignores the value without a word), the
+    presets it knows and the one srgan uses when none is asked for (None: the encoder's own)."""
+
+    crf: tuple[int, int]
+    preset_option: str | None
+    presets: tuple[str, ...]
+    default_preset: str | None = None
+    crf_option: str = "crf"
+
+    def presets_text(self) -> str:
+        if all(p.lstrip("-").isdigit() for p in self.presets):
+            return f"a whole number from {self.presets[0]} to {self.presets[-1]}"
+        return f"one of {', '.join(self.presets)}"
+
+
+def _numbers(low: int, high: int) -> tuple[str, ...]:
+    return tuple(str(n) for n in range(low, high + 1))
+
+
+# The one home of the encoders' rate-control rules (checked by srgan upscale before any file is read, and by
+# choose_encoder). The CRF ranges are the same at 8 and 10 bits: x264 and x265 also take CRFs down to -12 for
+# 10-bit sources, which --crf (from 0, already near-lossless) does not offer; x264 clips a CRF over 51 to 51
+# silently, x265 refuses it; FFmpeg's libsvtav1 reads CRF 0 as "not set" (SVT-AV1's default, 35, is used).
+# An encoder not listed here (ffv1, hardware encoders, ...) has no CRF srgan sets.
+RATE_CONTROL = {
+    "libx264": RateControl((0, 51), "preset", X26X_PRESETS, "medium"),
+    "libx265": RateControl((0, 51), "preset", X26X_PRESETS, "medium"),
+    "libsvtav1": RateControl((1, 63), "preset", _numbers(-1, 13), "8"),
+    "libvpx-vp9": RateControl((0, 63), "deadline", ("best", "good", "realtime")),
+    "libaom-av1": RateControl((0, 63), "cpu-used", _numbers(0, 8)),
+}
+DEFAULT_CODECS = ("libx264", "libx265")  # for 8-bit and for deeper sources; their rules are the same
+
+
+def rate_problem(codec: str | None, crf: int | None, preset: str | None) -> str | None:
+    """Why ``--crf`` or ``--preset`` does not suit ``--codec`` (None: the default, libx264 or libx265 by the
+    source's depth), or None."""
+    name = codec or DEFAULT_CODECS[0]
+    rule = RATE_CONTROL.get(name)
+    label = codec or f"the default encoders ({' and '.join(DEFAULT_CODECS)})"
+    if crf is not None:
+        if rule is None:
+            known = ", ".join(RATE_CONTROL)
+            return f"--crf does not apply to {name}: srgan sets a constant rate factor for {known} only"
+        low, high = rule.crf
+        if not low <= crf <= high:
+            return f"--crf for {label} takes a whole number from {low} to {high}, got {crf}"
+    if preset is not None:
+        if rule is None or rule.preset_option is None:
+            return f"--preset does not apply to {name}"
+        if preset not in rule.presets:
+            return f"--preset for {label} takes {rule.presets_text()}, got {preset!r}"
     return None
 
 
@@ -90,15 +123,16 @@ def choose_encoder(info: VideoInfo, wanted: EncoderOptions, name: object) -> Enc
         raise VideoError(
             f"{name}: the source is {info.bits}-bit but {codec} cannot keep that depth; use --codec libx265 or ffv1"
         )
-    names = RATE_OPTIONS.get(codec, (None, None))
+    problem = rate_problem(codec, wanted.crf, wanted.preset)
+    if problem:
+        raise VideoError(f"{name}: {problem}")
     options: dict[str, str] = {}
-    for value, key, flag in ((wanted.crf, names[0], "--crf"), (wanted.preset, names[1], "--preset")):
-        if value is not None and key is None:
-            raise VideoError(f"{name}: {flag} does not apply to {codec}")
-    if names[0]:
-        options[names[0]] = str(wanted.crf if wanted.crf is not None else DEFAULT_CRF)
-    if names[1]:
-        options[names[1]] = wanted.preset or (DEFAULT_PRESET if codec != "libsvtav1" else "8")
+    rule = RATE_CONTROL.get(codec)
+    if rule is not None:
+        options[rule.crf_option] = str(wanted.crf if wanted.crf is not None else DEFAULT_CRF)
+        preset = wanted.preset or rule.default_preset
+        if rule.preset_option and preset is not None:
+            options[rule.preset_option] = preset
     if codec == "libx265":
         options["x265-params"] = "log-level=error"
     if codec == "ffv1":
