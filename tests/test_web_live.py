@@ -139,3 +139,34 @@ def test_bounded_load(server: str) -> None:
         ]
         time.sleep(0.1)
     assert not pending, f"{len(pending)} jobs hung"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (make setup installs Debian's chromium)")
+def test_page_upscales_an_animated_gif(server: str, tmp_path: Path) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    frames = [Image.open(small_png(tmp_path / f"f{i}.png")).rotate(180 * i) for i in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=[50, 90, 130], loop=0)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(accept_downloads=True)
+        page.goto(server)
+        page.wait_for_selector("#model option", state="attached")
+        page.set_input_files("#file", str(tmp_path / "anim.gif"))
+        page.click("#go")
+        page.wait_for_selector("#result:not([hidden])", timeout=60_000)
+        page.wait_for_function("document.getElementById('after').naturalWidth > 0")
+        assert page.eval_on_selector("#after", "e => [e.naturalWidth, e.naturalHeight]") == [80, 60]
+        assert "80 × 60 px, 3 frames" in page.inner_text("#size")
+        assert page.inner_text("#download") == "Download GIF"
+        with page.expect_download() as info:
+            page.click("#download")
+        saved = tmp_path / "download.gif"
+        info.value.save_as(saved)
+        browser.close()
+    with Image.open(saved) as im:
+        assert im.format == "GIF" and im.size == (80, 60) and im.n_frames == 3
+        durations = []
+        for i in range(3):
+            im.seek(i)
+            durations.append(im.info["duration"])
+        assert durations == [50, 90, 130]

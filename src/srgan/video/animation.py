@@ -56,7 +56,8 @@ def upscale_animation(
     progress: Callable[[int, int], None] | None = None,
 ) -> AnimationResult:
     """Upscale every frame of ``source`` into ``target`` (never partially). ``progress(done, total)``
-    after each frame (it may raise to stop the work; nothing is written then)."""
+    counts frames; it is also called at every tile (with the same counts), so raising there stops the work
+    within a tile; nothing is written then."""
     from PIL import Image, ImageSequence
 
     if target.exists() and not overwrite:
@@ -72,9 +73,13 @@ def upscale_animation(
             fmt = str(im.format)
             loop = im.info.get("loop", 0)
             total = int(getattr(im, "n_frames", 1))
-            for frame in ImageSequence.Iterator(im):
+
+            def tiles(_done: int, _total: int) -> None:
                 if progress is not None:
                     progress(len(frames), total)
+
+            for frame in ImageSequence.Iterator(im):
+                tiles(0, 0)
                 canvas = frame.convert("RGBA")  # decodes the frame: WebP sets its duration only then
                 durations.append(int(frame.info.get("duration", 100)))
                 disposals.append(int(getattr(frame, "disposal_method", getattr(frame, "dispose_op", 0)) or 0))
@@ -84,7 +89,7 @@ def upscale_animation(
                 if previous is not None and previous[0] == key:
                     frames.append(previous[1].copy())
                     continue
-                out = _upscale(upscaler, canvas, size)
+                out = _upscale(upscaler, canvas, size, tiles)
                 network += 1
                 previous = (key, out)
                 frames.append(out)
@@ -104,11 +109,11 @@ def upscale_animation(
     return AnimationResult(frames=len(frames), network=network, size=frames[0].size)
 
 
-def _upscale(upscaler: Upscaler, canvas: Any, size: OutputSize | None) -> Any:
+def _upscale(upscaler: Upscaler, canvas: Any, size: OutputSize | None, progress: Callable[[int, int], None]) -> Any:
     data = ImageData.from_pil(canvas)
     if data.alpha is not None and bool((data.alpha >= 1).all()):
         data.alpha = None
-    out = upscaler.upscale_data(data)
+    out = upscaler.upscale_data(data, progress)
     wanted = size.target(*data.size) if size is not None else None
     if wanted is not None:
         out = resample(out, wanted)
