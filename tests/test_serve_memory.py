@@ -91,6 +91,64 @@ def test_concurrent_maximum_size_uploads_keep_memory_bounded(tmp_path: Path) -> 
     assert peak < bound
 
 
+def test_animations_at_the_per_job_budget_keep_memory_bounded(tmp_path: Path) -> None:
+    """Animated uploads as long as the budget allows (every output frame counted), several at once: the
+    server's peak stays within the same per-job bound as a maximum-size still image's."""
+    from srgan.inference.files import estimate_bytes
+    from srgan.inference.upscaler import Upscaler
+    from srgan.video.animation import animation_bytes
+
+    torch.manual_seed(0)
+    g = Generator(scale=2, num_blocks=1, channels=8).eval()
+    model = tmp_path / "tiny-x2.safetensors"
+    save_generator(model, g.state_dict(), g.config)
+    max_pixels, (w, h) = 1_000_000, (500, 400)
+    per_job = estimate_bytes(Upscaler.from_pretrained(model, device="cpu", precision="fp32"), 1000, 1000, True, 8, None)
+    budget = per_job - Upscaler.from_pretrained(model, device="cpu", precision="fp32").working_set_bytes()
+    frames = max(n for n in range(1, 200) if animation_bytes(2, w, h, n, None) <= budget)  # the longest accepted
+
+    def gif(n: int) -> bytes:
+        rng = np.random.default_rng(n)
+        images = [Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)) for _ in range(n)]
+        buf = io.BytesIO()
+        images[0].save(buf, "GIF", save_all=True, append_images=images[1:], duration=40, loop=0)
+        return buf.getvalue()
+
+    longest, too_long = gif(frames), gif(frames + 1)
+    workers, queue = 1, 3
+    server, url = start_serve(
+        "--model", str(model), "--workers", str(workers), "--queue", str(queue), "--max-pixels", str(max_pixels),
+        "--max-upload-mb", "16", "--precision", "fp32",
+    )  # fmt: skip
+    try:
+        base = rss_peak_mib(server.pid)
+        refused = httpx.post(f"{url}/api/upscale", files={"file": ("a.gif", too_long, "image/gif")}, timeout=60)
+        assert refused.status_code == 413 and f"of {frames + 1} frames" in refused.json()["error"], refused.text
+
+        def upload(_: int) -> httpx.Response:
+            return httpx.post(f"{url}/api/upscale", files={"file": ("a.gif", longest, "image/gif")}, timeout=120)
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+            responses = list(pool.map(upload, range(6)))
+        accepted = [r.json()["id"] for r in responses if r.status_code == 202]
+        assert {r.status_code for r in responses} <= {202, 503} and accepted, [r.status_code for r in responses]
+        deadline = time.time() + 240
+        while accepted and time.time() < deadline:
+            assert server.poll() is None, "the server died"
+            states = {i: httpx.get(f"{url}/api/jobs/{i}", timeout=5).json() for i in accepted}
+            assert all(j["status"] != "failed" for j in states.values()), states
+            accepted = [i for i, j in states.items() if j["status"] != "done"]
+            time.sleep(0.5)
+        assert not accepted, "jobs did not finish"
+        peak = rss_peak_mib(server.pid)
+    finally:
+        server.terminate()
+        server.wait(30)
+    bound = base + workers * per_job / 2**20 + 150
+    print(f"serve RSS (animations of {frames} frames): base {base:.0f} MiB, peak {peak:.0f} MiB, bound {bound:.0f} MiB")
+    assert peak < bound
+
+
 def _busy(url: str) -> bool:
     # the probe upload is refused with 503 only while the queue is full; an idle server accepts it,
     # so poll the jobs' state through a tiny upload instead of reaching into the process
