@@ -232,6 +232,36 @@ def test_animations_keep_frames_durations_loop_and_transparency(
         assert got == durations
 
 
+def test_an_animation_over_the_pixel_limit_or_the_free_memory_is_refused_before_any_frame(
+    model_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import srgan.inference.budget as budget_module
+    from srgan.cli import main
+
+    src = tmp_path / "anim.gif"
+    make_animation(src, "GIF")
+    done = srgan(str(src), "--max-pixels", "100", *common(model_file))
+    assert done.returncode == 1 and "16x12 = 192 pixels exceeds the limit of 100" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "anim_x2.gif").exists()
+
+    def gif(path: Path, frames: int) -> Path:
+        images = [Image.new("RGB", (200, 150), (i % 256, 40, 90)) for i in range(frames)]
+        images[0].save(path, save_all=True, append_images=images[1:], duration=40)
+        return path
+
+    monkeypatch.setattr(budget_module, "available_memory", lambda: 1 << 30)  # a small machine: 1 GiB free
+    long = gif(tmp_path / "long.gif", 1200)  # 1200 output frames of 400x300 kept until written: about 1.1 GiB
+    capsys.readouterr()
+    assert main(["upscale", str(long), *common(model_file)]) == 1
+    err = capsys.readouterr().err
+    assert f"{long}: upscaling its 1200 frames of 200x150 to 400x300 needs about" in err, err
+    assert "but only 1.0 GiB is available" in err and "Traceback" not in err
+    assert not (tmp_path / "long_x2.gif").exists()
+    # 3 frames fit; their outputs are equal, which Pillow writes as one frame (was: a TypeError from its writer)
+    assert main(["upscale", str(gif(tmp_path / "short.gif", 3)), *common(model_file)]) == 0
+    assert (tmp_path / "short_x2.gif").exists()
+
+
 def test_bad_videos_and_outputs_get_one_sentence_and_leave_nothing(model_file: Path, tmp_path: Path) -> None:
     good = tmp_path / "good.mp4"
     make_clip(good, extras=False)

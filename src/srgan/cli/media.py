@@ -180,9 +180,11 @@ def _run_one(summary: MediaSummary, job: MediaJob, args: argparse.Namespace, exi
 
 
 def _animation(upscaler: Any, job: MediaJob, args: argparse.Namespace, size: OutputSize, summary: MediaSummary) -> None:
+    from srgan.imageio import ReadPolicy
     from srgan.video.animation import upscale_animation
 
-    result = upscale_animation(upscaler, job.source, job.target, size, args.overwrite, args.quality)
+    policy = ReadPolicy(max_pixels=args.max_pixels)
+    result = upscale_animation(upscaler, job.source, job.target, size, args.overwrite, args.quality, policy=policy)
     summary.animations += 1
     summary.frames += result.frames
     summary.network += result.network

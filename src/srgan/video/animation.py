@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from srgan.atomic import atomic_path, remove_stale_temps
-from srgan.imageio import ANIMATED_FORMATS, ImageData
+from srgan.imageio import ANIMATED_FORMATS, KEEP_ALL, ImageData, ImageReadError, ReadPolicy, read_header
 from srgan.inference.files import OutputSize, image_bytes, resample
 from srgan.inference.upscaler import Upscaler
 from srgan.video import VideoError
@@ -54,14 +54,18 @@ def upscale_animation(
     overwrite: bool = False,
     quality: int = 95,
     progress: Callable[[int, int], None] | None = None,
+    policy: ReadPolicy = KEEP_ALL,
 ) -> AnimationResult:
     """Upscale every frame of ``source`` into ``target`` (never partially). ``progress(done, total)``
     counts frames; it is also called at every tile (with the same counts), so raising there stops the work
-    within a tile; nothing is written then."""
+    within a tile; nothing is written then. As for a still image (``upscale_file``), the header is checked
+    first: each frame's size against ``policy.max_pixels``, and the memory every frame's output needs against
+    what is free; VideoError (one sentence) before any frame is decoded."""
     from PIL import Image, ImageSequence
 
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} already exists")
+    check_memory(upscaler, source, size, policy)
     remove_stale_temps(target)
     frames: list[Image.Image] = []
     durations: list[int] = []
@@ -97,7 +101,10 @@ def upscale_animation(
         raise VideoError(f"{source}: not a readable animation ({exc})") from exc
     params: dict[str, Any] = {"save_all": True, "append_images": frames[1:], "duration": durations, "loop": loop}
     if fmt == "GIF":
-        params.update(disposal=2 if transparent else disposals, optimize=False)
+        # one value when all frames share it: Pillow writes a single frame when every frame turns out equal
+        # after quantisation, and that path takes no list
+        disposal = 2 if transparent else (disposals[0] if len(set(disposals)) == 1 else disposals)
+        params.update(disposal=disposal, optimize=False)
     elif fmt == "PNG":
         params.update(disposal=1 if transparent else [min(d, 2) for d in disposals], blend=0)
     else:
@@ -107,6 +114,28 @@ def upscale_animation(
     with atomic_path(target, overwrite=overwrite) as tmp:
         frames[0].save(tmp, format=fmt, **params)
     return AnimationResult(frames=len(frames), network=network, size=frames[0].size)
+
+
+def check_memory(upscaler: Upscaler, source: Path, size: OutputSize | None, policy: ReadPolicy = KEEP_ALL) -> None:
+    """Refuse, before decoding, an animation over the pixel limit (per frame) or whose frames together need more
+    memory than this machine has free (``animation_bytes`` and the network's working set)."""
+    from srgan.inference.budget import available_memory
+
+    try:
+        header = read_header(source, ReadPolicy(max_pixels=policy.max_pixels, animations=True))
+    except ImageReadError as exc:
+        raise VideoError(str(exc)) from None
+    width, height = header.size
+    final = size.target(width, height) if size is not None else None
+    need = animation_bytes(upscaler.scale, width, height, header.frames, final) + upscaler.working_set_bytes()
+    free = available_memory()
+    if need > free:
+        out_w, out_h = (size or OutputSize()).written(width, height, upscaler.scale)
+        raise VideoError(
+            f"{source}: upscaling its {header.frames} frames of {width}x{height} to {out_w}x{out_h} needs about "
+            f"{need / 2**30:.1f} GiB of memory (every frame is kept until the file is written), but only "
+            f"{free / 2**30:.1f} GiB is available; ask for a smaller size, or cut the animation into parts"
+        )
 
 
 def _upscale(upscaler: Upscaler, canvas: Any, size: OutputSize | None, progress: Callable[[int, int], None]) -> Any:

@@ -148,7 +148,9 @@ def create_app(config: ServeConfig) -> FastAPI:
 
         size = OutputSize(job.outscale, job.width_limit, job.height_limit)
         try:
-            done = upscale_animation(up, source, result, size, progress=progress)
+            done = upscale_animation(
+                up, source, result, size, progress=progress, policy=ReadPolicy(max_pixels=config.max_pixels)
+            )
         except VideoError as exc:
             raise VideoError(str(exc).replace(str(source), "the upload")) from None
         with atomic_path(preview) as tmp:
