@@ -112,6 +112,7 @@ def test_an_animation_comes_back_animated_with_its_timing_and_transparency(
         assert durations == DURATIONS
     before = httpx.get(f"{url}{job['input_preview']}", timeout=5)
     assert before.headers["content-type"] == media_type and before.content == body, "the before view is the upload"
+    assert before.headers["x-content-type-options"] == "nosniff"
 
 
 def test_an_animation_whose_frames_together_exceed_the_budget_is_refused_before_queueing(

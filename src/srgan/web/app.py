@@ -294,9 +294,13 @@ def create_app(config: ServeConfig) -> FastAPI:
         path = jobs.preview_path(job) if preview else jobs.result_path(job)
         if not path.is_file():
             raise HTTPException(410, "the result was removed to make room; upscale again")
-        media_type = MEDIA_TYPES[path.suffix]
+        # an animation's "before" view is the upload's own bytes: browsers must take it as the image type it was
+        # checked to be, never sniff it as something else
         return FileResponse(
-            path, media_type=media_type, filename=None if preview else f"upscaled_{job.id[:8]}{path.suffix}"
+            path,
+            media_type=MEDIA_TYPES[path.suffix],
+            filename=None if preview else f"upscaled_{job.id[:8]}{path.suffix}",
+            headers={"X-Content-Type-Options": "nosniff"},
         )
 
     @app.get("/api/jobs/{job_id}/result")
