@@ -295,3 +295,22 @@ def test_an_expired_result_is_never_served(client: TestClient) -> None:
     time.sleep(0.01)
     assert client.get(str(job["result"])).status_code == 404
     assert client.get(str(job["input_preview"])).status_code == 404
+
+
+def test_an_upload_is_opened_once_before_it_is_queued(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The request reads the upload's header and checks its structure from one open (was three: probe opened it
+    twice, then read_header again); decoding is the worker's."""
+    import srgan.imageio as imageio
+
+    real = imageio._open_unlimited
+    opened: list[str] = []
+
+    def counting(path: Path) -> Image.Image:
+        if not threading.current_thread().name.startswith("srgan-job"):  # not the worker's decode
+            opened.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(imageio, "_open_unlimited", counting)
+    r = client.post("/api/upscale", files={"file": ("a.png", png_bytes(), "image/png")})
+    assert r.status_code == 202 and wait_done(client, r.json()["id"])["status"] == "done"
+    assert len(opened) == 1, opened
