@@ -353,6 +353,17 @@ def test_crf_and_preset_within_the_encoders_range_reach_the_encoder(
     assert dict(encoder.options).items() >= stream_options.items()
 
 
+def test_an_encoder_that_refuses_to_open_is_one_sentence_before_any_work(model_file: Path, tmp_path: Path) -> None:
+    clip = tmp_path / "clip.mkv"
+    make_clip(clip, extras=False)
+    # H.261 takes only 176x144 and 352x288 pictures: FFmpeg says so when the encoder opens, which srgan does
+    # before making the work folder or running the network
+    done = srgan(str(clip), "--codec", "h261", *common(model_file))
+    assert done.returncode == 1 and "clip.mkv: the encoder h261 refuses these settings" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and "0 frame(s), of which 0 ran the network" in done.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv"], "no output, no work folder"
+
+
 def test_without_pyav_a_video_gets_the_install_command(model_file: Path, tmp_path: Path) -> None:
     clip = tmp_path / "clip.mkv"
     make_clip(clip, extras=False)
