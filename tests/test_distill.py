@@ -25,6 +25,7 @@ from srgan.data.teacher_cache import TeacherCacheDataset, augmented_grid, decode
 from srgan.modelfiles import checkpoint as ckpt
 from srgan.modelfiles.safetensors import save_generator
 from srgan.models import Generator
+from srgan.training.config import Config
 
 from .conftest import TORCHRUN_2, trained_like
 
@@ -355,3 +356,145 @@ def test_the_realesrgan_x4plus_recipe_resolves_to_a_warm_started_paper_student()
     first = recipe.read_text().splitlines()[0]
     assert first.startswith("# Cache first: srgan distill targets --teacher realesrgan-x4plus.safetensors")
     assert "--precision bf16 --seed 0 --max-items 20000 --out runs/targets/x4plus-real-s0" in first
+
+
+# ---- students of other architectures (model.arch) -------------------------------------------------------------
+
+# The smallest shape of each student architecture, as config overrides.
+STUDENTS = {
+    "compact": ["model.arch=compact", "model.compact.num_conv=2", "model.compact.features=8"],
+    "span": ["model.arch=span", "model.span.features=8"],
+}
+
+
+def student_run(run: Path, arch: str, *extra: str) -> list[str]:
+    """``srgan train`` arguments for a few iterations of a tiny ``arch`` student (data given in ``extra``)."""
+    return [
+        "train",
+        "--preset",
+        "cpu",
+        "--run-dir",
+        str(run),
+        *STUDENTS[arch],
+        "data.patch_size=32",
+        "data.workers=0",
+        "train.batch_size=2",
+        "train.iterations=4",
+        "train.device=cpu",
+        "train.precision=fp32",
+        "train.ema_decay=0.9",
+        "loss.pixel=l1",
+        "run.tensorboard=false",
+        "run.save_every=2",
+        "run.val_every=2",
+        *extra,
+    ]
+
+
+@pytest.mark.parametrize("arch", STUDENTS)
+def test_a_compact_or_span_student_trains_on_the_cache_and_on_photos_and_its_export_upscales(
+    arch: str, reference: Path, photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from srgan.archs import by_name
+    from srgan.modelfiles.loader import open_model
+
+    run = tmp_path / "run"
+    cache = [f"data.teacher_cache={reference}", "data.teacher_val_items=2", f"data.val_dirs=[{photos}]"]
+    assert main(student_run(run, arch, *cache)) == 0
+    assert f"{by_name(arch).title} x4" in capsys.readouterr().out
+    assert [step for step, _ in logged(run, "val/teacher_psnr_y")] == [2, 4]
+    assert [step for step, _ in logged(run, "val/psnr_y")] == [2, 4]
+    # the export and the checkpoints open as the student's architecture, with its shape
+    export = open_model(run / "generator.safetensors")
+    assert (export.spec.arch, export.spec.config) == (arch, open_model(run / "checkpoints" / "best.pt").spec.config)
+    assert export.spec.config.features == 8
+    out = tmp_path / "out.png"
+    assert main(["upscale", "--model", str(run / "generator.safetensors"), str(photos / "0.png"), "-o", str(out)]) == 0
+    assert Image.open(out).size == (640, 480)
+    assert main(["eval", "--model", str(run / "generator.safetensors"), "--data", str(photos), "--no-niqe"]) == 0
+    assert "PSNR" in capsys.readouterr().out
+
+    assert main(student_run(tmp_path / "photos", arch, f"data.hr_dirs=[{photos}]", "run.val_every=1000")) == 0
+    assert open_model(tmp_path / "photos" / "generator.safetensors").spec.arch == arch
+
+
+@pytest.mark.parametrize(("arch", "stage"), [("compact", "srresnet"), ("span", "srresnet"), ("span", "srgan")])
+def test_a_student_resumes_bit_identically_and_its_export_is_the_trained_network(
+    arch: str, stage: str, reference: Path, tmp_path: Path
+) -> None:
+    from srgan.modelfiles.loader import open_model
+    from srgan.training.config import build_config
+    from srgan.training.trainer import Trainer
+
+    def config(run: str) -> Config:
+        args = student_run(tmp_path / run, arch, f"data.teacher_cache={reference}", f"train.stage={stage}")
+        gan = ["loss.perceptual=mse", "discriminator.channels=8"] if stage == "srgan" else []
+        return build_config("cpu", None, None, [*args[5:], f"run.run_dir={tmp_path / run}", *gan])
+
+    torch.manual_seed(0)
+    straight = Trainer(config("straight"))
+    start = {k: v.clone() for k, v in straight.parts.generator.state_dict().items()}
+    straight.train()
+    resumed = Trainer(config("resumed"), resume=tmp_path / "straight" / "checkpoints" / "ckpt_00000002.pt")
+    assert resumed.iteration == 2
+    resumed.train()
+    assert straight.parts.ema is not None and resumed.parts.ema is not None
+    for a, b in [
+        (straight.parts.generator, resumed.parts.generator),
+        (straight.parts.ema.model, resumed.parts.ema.model),
+    ]:
+        for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+            assert torch.equal(x, y), name
+    # the file holds what was trained (SPAN: the trained branches, folded into its inference convolutions)
+    exported = open_model(tmp_path / "straight" / "generator.safetensors").network
+    assert exported is not None
+    lr = torch.rand(1, 3, 12, 12)
+    ema = straight.parts.ema.model
+    with torch.no_grad():
+        torch.testing.assert_close(exported(lr), ema.eval()(lr), atol=1e-4, rtol=1e-4)
+        assert all(not torch.equal(v, start[k]) for k, v in exported.state_dict().items() if "eval_conv" not in k)
+
+
+def test_init_from_takes_a_file_of_the_students_architecture_and_refuses_another(
+    reference: Path, teacher: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from srgan.archs.compact import COMPACT, CompactConfig
+
+    torch.manual_seed(1)
+    compact = tmp_path / "compact.safetensors"
+    config = CompactConfig(scale=4, num_conv=2, features=8)
+    save_generator(compact, COMPACT.build(config, {}).state_dict(), config)
+    cache = [f"data.teacher_cache={reference}", "train.iterations=1"]
+
+    assert main(student_run(tmp_path / "warm", "compact", *cache, f"train.init_from={compact}")) == 0
+    assert f"generator initialised from {compact}" in capsys.readouterr().out
+    refusals = [
+        (
+            ["model.arch=srresnet", f"train.init_from={compact}"],
+            f"train.init_from {compact} is a Real-ESRGAN "
+            "SRVGGNetCompact model, but model.arch is srresnet (srgan SRResNet); start from a file of that architecture",
+        ),
+        ([*STUDENTS["span"], f"train.init_from={teacher}"], "is a srgan SRResNet model, but model.arch is span (SPAN)"),
+        ([*STUDENTS["compact"], "model.compact.num_conv=3", f"train.init_from={compact}"], "but the config asks for"),
+        (
+            [*STUDENTS["compact"], "model.num_blocks=2"],
+            "model.num_blocks shape another architecture than model.arch compact",
+        ),
+        (
+            [*STUDENTS["span"], "model.compact.features=4"],
+            "model.compact shape another architecture than model.arch span",
+        ),
+        (["model.arch=rrdb"], "model.arch must be one of srresnet, compact, span; got 'rrdb'"),
+        ([*STUDENTS["compact"], "model.compact.features=2000"], "model.compact: 2000 channels is outside 1..1024"),
+        ([*STUDENTS["span"], "model.span.norm=2"], "model.span.norm must be between 0 and 1; got 2"),
+        ([*STUDENTS["span"], "model.scale=8"], None),  # SPAN has x8; the cache is x4: the cache says so
+    ]
+    for extra, sentence in refusals:
+        assert (
+            main([*student_run(tmp_path / "refused", "compact", *cache)[:5], *cache, "data.patch_size=32", *extra]) == 2
+        )
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and (sentence is None or sentence in err), err
+    # a run folder resumes only the architecture it trained
+    assert main(student_run(tmp_path / "warm", "span", *cache, "train.iterations=2")) == 2
+    assert "trained with other networks (model.arch compact -> span" in capsys.readouterr().err

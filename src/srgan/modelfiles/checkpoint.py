@@ -7,7 +7,8 @@ see srgan.data.dataset). It is a plain dict of tensors and Python values, so it 
 
 The schema (the keys the trainer writes, and the only place readers learn them):
 - ``format``: "srgan-checkpoint"; ``iteration``; ``config`` (the training config as a mapping);
-- ``generator_config``: the generator's ``GeneratorConfig`` as a mapping; ``generator``: its weights;
+- ``generator_arch``: the generator's architecture (an ``ArchSpec`` name; absent before there was a choice:
+  "srresnet"); ``generator_config``: its config as a mapping; ``generator``: its weights;
 - ``ema``: None, or ``{"weights": state_dict, "updates": int}`` (the moving average of G);
 - ``discriminator``, ``optimizer_g/d``, ``scheduler_g/d``, ``scaler``, ``rng``, ``data_position``,
   ``best_metric``, ``nonfinite``.
@@ -98,13 +99,13 @@ def upgrade(state: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
-def generator_weights(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], Any]:
-    """The generator weights a checkpoint stands for (the EMA when it kept one) and its raw
-    ``generator_config`` mapping (None in very old files)."""
+def generator_weights(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], str, Any]:
+    """The generator weights a checkpoint stands for (the EMA when it kept one), its architecture and
+    its raw ``generator_config`` mapping (None in very old files)."""
     state = upgrade(state)
     ema = state.get("ema")
     weights = ema["weights"] if ema is not None else state["generator"]
-    return weights, state.get("generator_config")
+    return weights, str(state.get("generator_arch", "srresnet")), state.get("generator_config")
 
 
 class CheckpointManager:

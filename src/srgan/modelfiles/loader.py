@@ -236,8 +236,8 @@ def _read_state(path: Path) -> tuple[dict[str, torch.Tensor], tuple[str, object]
     except Exception as exc:
         raise ModelLoadError(f"{path} is not a PyTorch or safetensors model file ({type(exc).__name__})") from exc
     if checkpoint.is_checkpoint(obj):
-        weights, raw = checkpoint.generator_weights(obj)
-        return weights, ("srresnet", raw) if raw is not None else None, "checkpoint", {}
+        weights, arch, raw = checkpoint.generator_weights(obj)
+        return weights, (arch, raw) if raw is not None else None, "checkpoint", {}
     plain = layouts.unwrap(obj)
     if plain is None:
         raise ModelLoadError(f"{path} holds no model weights (neither a state_dict nor a params/params_ema wrapper)")

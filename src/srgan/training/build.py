@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from srgan.archs.srresnet import GeneratorConfig
+from srgan.archs import spec_for
 from srgan.data.dataset import InfiniteSampler, SRTrainDataset, TrainSample
 from srgan.data.teacher_cache import CacheError, TeacherCacheDataset
 from srgan.evaluation.protocol import Sample
@@ -28,10 +28,9 @@ from srgan.losses.paper import PerceptualLoss
 from srgan.losses.registry import build_terms
 from srgan.losses.settings import ShallowContentSettings
 from srgan.models.discriminator import Discriminator, UNetDiscriminator, build_discriminator
-from srgan.models.generator import Generator
 from srgan.runtime import DistInfo, place
 from srgan.schema import DiscriminatorConfig
-from srgan.training.config import Config, ConfigError, DataConfig, LossConfig, OptimConfig, TrainConfig
+from srgan.training.config import Config, ConfigError, DataConfig, LossConfig, ModelConfig, OptimConfig, TrainConfig
 from srgan.training.ema import EMA
 from srgan.training.steps import AdversarialStep, DiscriminatorPair, PixelStep, Placement, Player, Step
 from srgan.training.validation import load_samples, load_teacher_samples
@@ -65,7 +64,7 @@ class Parts:
     """Everything a run trains with, built before its first step. ``generator`` and ``discriminator``
     are the bare networks (what checkpoints hold); the step holds their wrapped forms."""
 
-    generator: Generator
+    generator: nn.Module  # model.arch's network (srgan.archs)
     discriminator: Discriminator | UNetDiscriminator | None
     ema: EMA | None
     step: Step
@@ -145,20 +144,30 @@ def player(
     return Player(module, wrap(forward, train, dist.enabled, device), optimizer, scheduler)
 
 
-def build_generator(model: GeneratorConfig, train: TrainConfig) -> Generator:
-    """The generator: fresh, or loaded from ``train.init_from``."""
-    g = Generator.from_config(model)
+def build_generator(model: ModelConfig, train: TrainConfig) -> nn.Module:
+    """The generator of ``model.arch`` (built by its ``ArchSpec``): fresh, or loaded from ``train.init_from``
+    (a file of the same architecture and shape)."""
+    config = model.network()
+    spec = spec_for(config)
+    g = spec.build(config, {})
     if train.init_from:
-        from srgan.modelfiles.loader import ModelLoadError, load_generator
+        from srgan.modelfiles.loader import ModelLoadError, open_model
 
         source = train.init_from
         try:
-            loaded = load_generator(source, scale=model.scale)
+            opened = open_model(source, scale=model.scale)
         except ModelLoadError as exc:
             raise ConfigError(f"train.init_from: {exc}") from exc
-        if loaded.config != g.config:
-            raise ConfigError(f"train.init_from {source} is a {loaded.config}, but the config asks for {g.config}")
-        g.load_state_dict(loaded.state_dict())
+        if opened.network is None:
+            raise ConfigError(f"train.init_from {source} is an ONNX model; start from its PyTorch weights")
+        if opened.spec.arch != spec.name:
+            raise ConfigError(
+                f"train.init_from {source} is a {opened.spec.architecture.title} model, but model.arch is "
+                f"{model.arch} ({spec.title}); start from a file of that architecture or set model.arch"
+            )
+        if opened.spec.config != config:
+            raise ConfigError(f"train.init_from {source} is a {opened.spec.config}, but the config asks for {config}")
+        g.load_state_dict(opened.network.state_dict())
     return g
 
 

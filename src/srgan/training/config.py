@@ -16,9 +16,12 @@ from typing import Any
 
 import yaml
 
+from srgan.archs import ArchError, NetworkConfig, by_name
+from srgan.archs.compact import CompactConfig
+from srgan.archs.span import SPANConfig
 from srgan.archs.srresnet import GeneratorConfig
 from srgan.losses.settings import PAPER_FEATURE_SCALE, TermSettings, default_terms
-from srgan.runtime import PRECISIONS, SRGAN_SCALES
+from srgan.runtime import PRECISIONS
 from srgan.schema import D_ARCHS, DiscriminatorConfig, RealisticConfig
 from srgan.training.config_keys import ConfigError as ConfigError
 from srgan.training.config_keys import ConfigWarning as ConfigWarning
@@ -29,6 +32,8 @@ from srgan.training.yaml_files import YamlFileError, load_config_file
 
 STAGES = ("srresnet", "srgan")
 PRESETS = ("paper", "cpu")
+# The generators srgan trains (model.arch): srgan.archs specs whose shape this config can state.
+TRAINABLE_ARCHS = ("srresnet", "compact", "span")
 
 
 ADVERSARIAL_LOSSES = ("vanilla", "ragan")
@@ -37,6 +42,7 @@ DEGRADATIONS = ("bicubic", "realistic")
 RANGES: tuple[tuple[str, float | None, float | None], ...] = (
     ("model.num_blocks", 1, 256),
     ("model.channels", 1, 1024),
+    ("model.span.norm", 0, 1),
     ("discriminator.channels", 1, 1024),
     ("data.patch_size", 8, None),
     ("data.workers", 0, None),
@@ -62,6 +68,71 @@ RANGES: tuple[tuple[str, float | None, float | None], ...] = (
     ("run.val_every", 1, None),
     ("run.log_every", 1, None),
 )
+
+
+@dataclass
+class CompactShape:
+    """``model.compact``: an SRVGGNetCompact student's shape (``CompactConfig``'s fields and defaults;
+    its scale is ``model.scale``, RGB in and out)."""
+
+    num_conv: int = CompactConfig.num_conv
+    features: int = CompactConfig.features
+
+    def network(self, scale: int) -> CompactConfig:
+        return CompactConfig(scale=scale, num_conv=self.num_conv, features=self.features)
+
+
+@dataclass
+class SPANShape:
+    """``model.span``: a SPAN student's shape (``SPANConfig``'s fields and defaults; its scale is
+    ``model.scale``, RGB in and out). ``norm`` 1 centres the input on DIV2K's mean x 255 as the
+    published files do."""
+
+    features: int = SPANConfig.features
+    norm: int = SPANConfig.norm
+
+    def network(self, scale: int) -> SPANConfig:
+        return SPANConfig(scale=scale, features=self.features, norm=self.norm)
+
+
+@dataclass
+class ModelConfig:
+    """The generator a run trains: ``arch`` (one of TRAINABLE_ARCHS) and its shape. SRResNet's shape is
+    this section's own keys, as it always was (``GeneratorConfig``'s); Compact's and SPAN's are the
+    sections ``compact`` and ``span``. ``scale`` is every architecture's."""
+
+    arch: str = "srresnet"
+    scale: int = GeneratorConfig.scale
+    num_blocks: int = GeneratorConfig.num_blocks
+    channels: int = GeneratorConfig.channels
+    in_channels: int = GeneratorConfig.in_channels
+    compact: CompactShape = field(default_factory=CompactShape)
+    span: SPANShape = field(default_factory=SPANShape)
+
+    def network(self) -> NetworkConfig:
+        """The chosen architecture's own config (``srgan.archs``), which builds, checks and exports it."""
+        if self.arch == "compact":
+            return self.compact.network(self.scale)
+        if self.arch == "span":
+            return self.span.network(self.scale)
+        return GeneratorConfig(self.scale, self.num_blocks, self.channels, self.in_channels)
+
+    def foreign_keys(self) -> list[str]:
+        """The keys set away from their defaults that shape an architecture other than ``arch``
+        (they would be ignored, so the config refuses them)."""
+        default = ModelConfig()
+        own = {
+            "srresnet": ("num_blocks", "channels", "in_channels"),
+            "compact": ("compact",),
+            "span": ("span",),
+        }
+        return [
+            f"model.{key}"
+            for arch, keys in own.items()
+            if arch != self.arch
+            for key in keys
+            if getattr(self, key) != getattr(default, key)
+        ]
 
 
 @dataclass
@@ -161,7 +232,7 @@ class RunConfig:
 
 @dataclass
 class Config:
-    model: GeneratorConfig = field(default_factory=GeneratorConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     data: DataConfig = field(default_factory=DataConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -178,6 +249,7 @@ class Config:
             ("train", "precision"): PRECISIONS,
             ("loss", "adversarial"): ADVERSARIAL_LOSSES,
             ("data", "degradation"): DEGRADATIONS,
+            ("model", "arch"): TRAINABLE_ARCHS,
             ("discriminator", "arch"): D_ARCHS,
             ("loss", "pixel"): ("mse", "l1"),
             ("loss", "perceptual"): ("vgg19", "squeezenet", "mse"),
@@ -188,8 +260,7 @@ class Config:
             value = getattr(getattr(self, section), key)
             if value not in allowed:
                 raise ConfigError(f"{section}.{key} must be one of {', '.join(allowed)}; got {value!r}")
-        if self.model.scale not in SRGAN_SCALES:
-            raise ConfigError(f"model.scale must be one of {SRGAN_SCALES}; got {self.model.scale}")
+        self._validate_model()
         if self.data.patch_size % self.model.scale:
             raise ConfigError(
                 f"data.patch_size {self.data.patch_size} is not a multiple of model.scale {self.model.scale}"
@@ -232,14 +303,39 @@ class Config:
             raise ConfigError("no training images: set data.hr_dirs (or pass --hr-dir DIR) or data.teacher_cache")
         return self
 
+    def _validate_model(self) -> None:
+        """``model.arch``'s scales and shape check (its ``ArchSpec``), and no key of another architecture."""
+        model = self.model
+        spec = by_name(model.arch)
+        if model.scale not in spec.scales:
+            raise ConfigError(
+                f"model.scale must be one of {spec.scales} for model.arch {model.arch}; got {model.scale}"
+            )
+        foreign = model.foreign_keys()
+        if foreign:
+            raise ConfigError(
+                f"{', '.join(foreign)} shape another architecture than model.arch {model.arch}; "
+                f"remove {'them' if len(foreign) > 1 else 'it'} or set model.arch"
+            )
+        if model.arch != "srresnet":  # srresnet's ranges are RANGES' (model.num_blocks, model.channels)
+            try:
+                spec.checked(model.network())
+            except ArchError as exc:
+                raise ConfigError(f"model.{model.arch}: {exc}") from None
+
 
 def check_same_networks(saved: dict[str, Any], cfg: Config, path: str | Path) -> None:
     """A checkpoint resumes only into the networks it was trained with; name every differing key."""
     current = cfg.to_dict()
+    # a checkpoint written before model.arch trained the one architecture there was
+    sections = {
+        "model": {"arch": "srresnet", **(saved.get("model") or {})},
+        "discriminator": saved.get("discriminator"),
+    }
     differing = [
         f"{section}.{key} {saved_value} -> {current[section].get(key)}"
         for section in ("model", "discriminator")
-        for key, saved_value in (saved.get(section) or {}).items()
+        for key, saved_value in (sections[section] or {}).items()
         if section != "model" or key != "d_channels"  # an older key, now discriminator.channels
         if current[section].get(key) != saved_value
     ]

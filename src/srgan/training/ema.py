@@ -35,6 +35,9 @@ class EMA:
                 e.lerp_(p.detach(), 1.0 - d)
             else:
                 e.copy_(p)
+        # Eval mode again: a network whose inference weights are derived from its trained ones (SPAN's
+        # folded convolutions) derives them from the new average, not from an average of derived ones.
+        self.model.eval()
 
     def state_dict(self) -> dict[str, object]:
         """The checkpoint's ``ema`` record (srgan.modelfiles.checkpoint)."""

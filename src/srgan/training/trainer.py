@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from srgan.archs import spec_for
 from srgan.modelfiles import checkpoint as ckpt
 from srgan.runtime import RuntimeChoiceError, autocast_dtype, precision_name
 from srgan.training import build
@@ -97,7 +98,8 @@ class Trainer:
         return {
             "iteration": self.iteration,
             "config": self.cfg.to_dict(),
-            "generator_config": parts.generator.config.to_dict(),
+            "generator_arch": spec_for(self.cfg.model.network()).name,
+            "generator_config": self.cfg.model.network().to_dict(),
             "generator": parts.generator.state_dict(),
             "ema": parts.ema.state_dict() if parts.ema is not None else None,
             "discriminator": parts.discriminator.state_dict() if parts.discriminator is not None else None,
@@ -138,7 +140,7 @@ class Trainer:
         save_generator(
             path,
             self._model().state_dict(),
-            self.parts.generator.config,
+            self.cfg.model.network(),
             {"stage": self.stage, "iterations": str(self.iteration)},
         )
         return path
@@ -175,7 +177,8 @@ class Trainer:
         if self.stage == "srgan" and shallow.weight > 0:
             content += f" + {shallow.weight:g} x {getattr(shallow, 'layer', '')}"
         return (
-            f"stage {self.stage} x{cfg.model.scale}: {len(self.parts.dataset)} training images, batch "
+            f"stage {self.stage}, {spec_for(cfg.model.network()).title} x{cfg.model.scale}: "
+            f"{len(self.parts.dataset)} training images, batch "
             f"{cfg.train.batch_size} per process x {self.dist.world_size} = {total}, patch {cfg.data.patch_size}, "
             f"{self.device} {precision_name(self.autocast_dtype)}{layout}{content}"
         )

@@ -6,7 +6,10 @@ Every convolution of SPAN is trained as a *Conv3XC*: a 1x1 skip plus a 1x1 -> 3x
 convolution (``eval_conv``). Published files carry both the trained branches and ``eval_conv``;
 like the reference code, srgan recomputes ``eval_conv`` from the branches (on every
 ``load_state_dict``, so a ``--strength`` blend of two files blends the trained parameters and then
-folds), and the forward pass runs only the folded 3x3 convolutions.
+folds; on every switch to eval mode and every ``state_dict``, so a trained network's files and
+validation see its branches), and in eval mode the forward pass runs only the folded 3x3
+convolutions. In training mode it runs the branches (the 1x1 chain on the zero-padded input, which
+is exactly the folded convolution's zero padding) and ``eval_conv`` takes no gradient.
 
 The trunk: a Conv3XC from RGB to ``features``, six SPABs, a Conv3XC, a 1x1 fusion of four maps
 (the first features, the last block's output after that Conv3XC, the first block's output and the
@@ -41,6 +44,7 @@ class Conv3XC(nn.Module):
             nn.Conv2d(c_in, c_in * gain, 1), nn.Conv2d(c_in * gain, c_out * gain, 3), nn.Conv2d(c_out * gain, c_out, 1)
         )
         self.eval_conv = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.eval_conv.requires_grad_(False)  # derived from the branches (``fold``), never trained itself
 
     @torch.no_grad()
     def fold(self) -> None:
@@ -61,6 +65,8 @@ class Conv3XC(nn.Module):
         self.eval_conv.bias.copy_(b)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            return self.conv(F.pad(x, (1, 1, 1, 1))) + self.sk(x)
         return self.eval_conv(x)
 
 
@@ -101,10 +107,18 @@ class SPAN(nn.Module):
         )
         self.fold()  # a new network is consistent too, not only a loaded one
         self.register_load_state_dict_post_hook(_refold)
+        self.register_state_dict_pre_hook(_fold_before_saving)
 
     @property
     def scale(self) -> int:
         return self.config.scale
+
+    def train(self, mode: bool = True) -> SPAN:
+        """Eval mode runs ``eval_conv``: fold the (possibly just trained) branches into it."""
+        super().train(mode)
+        if not mode:
+            self.fold()
+        return self
 
     def fold(self) -> None:
         for module in self.modules():
@@ -132,5 +146,10 @@ def _bias(conv: nn.Conv2d) -> torch.Tensor:
 
 
 def _refold(module: nn.Module, _incompatible: Any) -> None:
+    assert isinstance(module, SPAN)
+    module.fold()
+
+
+def _fold_before_saving(module: nn.Module, _prefix: str, _keep_vars: bool) -> None:
     assert isinstance(module, SPAN)
     module.fold()
