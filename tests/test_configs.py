@@ -165,3 +165,40 @@ def test_old_and_new_style_recipes_train_to_the_same_numbers(
     old_stats, old_weights = first_iterations(old, tmp_path / "old")
     assert new_stats == old_stats and all(s for s in new_stats)
     assert all(torch.equal(a, b) for a, b in zip(new_weights, old_weights, strict=True))
+
+
+def test_model_arch_srresnet_trains_the_numbers_the_paper_generator_always_did(
+    tiny_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """``model.arch`` (default srresnet) changes nothing for the recipes: written out or left out, the same numbers,
+    from the generator the trainer built before there was a choice (``Generator.from_config`` of the section)."""
+    from srgan.models.generator import Generator, GeneratorConfig
+    from srgan.training.build import build_generator
+
+    hr, _ = tiny_data
+    small = [
+        f"data.hr_dirs=[{hr}]",
+        "data.workers=0",
+        "data.patch_size=32",
+        "train.batch_size=2",
+        "train.precision=fp32",
+        "train.device=cpu",
+        "train.init_from=null",
+        "model.num_blocks=2",
+        "data.val_dirs=[]",
+        "run.tensorboard=false",
+    ]
+    recipe = ROOT / "configs" / "srresnet_x4.yaml"
+    left_out, written = load(recipe, small), load(recipe, [*small, "model.arch=srresnet"])
+    assert left_out.model.arch == "srresnet"
+    torch.manual_seed(0)
+    a = first_iterations(left_out, tmp_path / "a")
+    torch.manual_seed(0)
+    b = first_iterations(written, tmp_path / "b")
+    assert a[0] == b[0] and all(torch.equal(x, y) for x, y in zip(a[1], b[1], strict=True))
+    model = left_out.model
+    torch.manual_seed(0)
+    built = build_generator(model, left_out.train).state_dict()
+    torch.manual_seed(0)
+    before = Generator.from_config(GeneratorConfig(model.scale, model.num_blocks, model.channels, model.in_channels))
+    assert all(torch.equal(x, y) for x, y in zip(built.values(), before.state_dict().values(), strict=True))

@@ -279,6 +279,31 @@ def test_resume_is_bit_identical(images: Path, tmp_path: Path, stage: str, preci
     assert again.iteration == 6
 
 
+def test_a_checkpoint_written_before_model_arch_resumes_bit_identically_and_opens_as_srresnet(
+    images: Path, tmp_path: Path
+) -> None:
+    from srgan.modelfiles.loader import open_model
+
+    common = ["train.iterations=4", "run.save_every=2", "train.precision=fp32", "train.ema_decay=0.9"]
+    straight = Trainer(tiny(images, tmp_path / "a", "srresnet", *common))
+    straight.train()
+    # what the trainer wrote before there was a choice of architecture: no generator_arch, no model.arch
+    state = ckpt.load(tmp_path / "a" / "checkpoints" / "ckpt_00000002.pt")
+    assert state.pop("generator_arch") == "srresnet"
+    state["config"]["model"] = {
+        k: state["config"]["model"][k] for k in ("scale", "num_blocks", "channels", "in_channels")
+    }
+    old = tmp_path / "old.pt"
+    ckpt.save(old, state)
+    assert open_model(old).spec.arch == "srresnet"
+    resumed = Trainer(tiny(images, tmp_path / "b", "srresnet", *common), resume=old)
+    resumed.train()
+    assert_same(straight.parts.generator.state_dict(), resumed.parts.generator.state_dict())
+    with pytest.raises(ConfigError, match=r"trained with other networks \(model.arch srresnet -> compact"):
+        compact = ["model.arch=compact", "model.num_blocks=16", "model.channels=64", "model.compact.features=8"]
+        Trainer(tiny(images, tmp_path / "c", "srresnet", *common, *compact), resume=old)
+
+
 def test_checkpoint_retention_and_best(images: Path, tmp_path: Path) -> None:
     cfg = tiny(
         images,
