@@ -1,5 +1,6 @@
 """The torch-free records of what a training network or a degradation is: ``DiscriminatorConfig`` and
-``RealisticConfig`` (the realistic LR pipeline); the generator's is ``srgan.archs.srresnet.GeneratorConfig``. The networks and
+``RealisticConfig`` (the realistic LR pipeline); the generator's is ``srgan.training.config.ModelConfig`` (``model.arch``
+and its shape, made into that architecture's own config from ``srgan.archs``). The networks and
 the pipeline (``srgan.models``, ``srgan.data.degradations``) are built from them; the training
 configuration (``srgan.training.config``) holds them as its sections, and importing it must not load torch.
 """
