@@ -498,3 +498,15 @@ def test_init_from_takes_a_file_of_the_students_architecture_and_refuses_another
     # a run folder resumes only the architecture it trained
     assert main(student_run(tmp_path / "warm", "span", *cache, "train.iterations=2")) == 2
     assert "trained with other networks (model.arch compact -> span" in capsys.readouterr().err
+
+
+def test_two_torchrun_processes_train_a_span_student_in_either_stage(photos: Path, tmp_path: Path) -> None:
+    """DDP: SPAN's folded convolutions take no gradient, and its one buffer (the input mean) broadcasts."""
+    for stage in ("srresnet", "srgan"):
+        run = tmp_path / stage
+        args = [*student_run(run, "span", f"data.hr_dirs=[{photos}]", f"train.stage={stage}", "train.iterations=2")]
+        gan = ["loss.perceptual=mse", "discriminator.channels=8"] if stage == "srgan" else []
+        cmd = [sys.executable, *TORCHRUN_2, "-m", "srgan", *args, "run.val_every=1000", *gan]
+        done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert (run / "generator.safetensors").is_file()

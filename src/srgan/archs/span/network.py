@@ -96,7 +96,9 @@ class SPAN(nn.Module):
         if not config.norm:
             self.register_buffer("no_norm", torch.zeros(1))  # the published files' marker
         self.mean: torch.Tensor
-        self.register_buffer("mean", torch.tensor(DIV2K_MEAN).view(1, 3, 1, 1), persistent=False)
+        # one value per channel, 1-d: a (1, 3, 1, 1) buffer placed channels_last gets strides DDP's buffer
+        # broadcast cannot copy back into when it is a network's only buffer
+        self.register_buffer("mean", torch.tensor(DIV2K_MEAN), persistent=False)
         self.conv_1 = Conv3XC(config.in_channels, f)
         for i in range(1, SPAN_BLOCKS + 1):
             self.add_module(f"block_{i}", SPAB(f))
@@ -127,7 +129,7 @@ class SPAN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.config.norm:
-            x = (x - self.mean.to(x.dtype)) * 255.0
+            x = (x - self.mean.to(x.dtype).view(1, -1, 1, 1)) * 255.0
         first = self.conv_1(x)
         out = first
         early = last_first = first
