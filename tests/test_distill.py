@@ -408,6 +408,14 @@ def test_a_compact_or_span_student_trains_on_the_cache_and_on_photos_and_its_exp
     export = open_model(run / "generator.safetensors")
     assert (export.spec.arch, export.spec.config) == (arch, open_model(run / "checkpoints" / "best.pt").spec.config)
     assert export.spec.config.features == 8
+    exported = tmp_path / "from_checkpoint.safetensors"
+    assert (
+        main(
+            ["export", "--model", str(run / "checkpoints" / "best.pt"), "--format", "safetensors", "-o", str(exported)]
+        )
+        == 0
+    )
+    assert open_model(exported).spec.arch == arch
     out = tmp_path / "out.png"
     assert main(["upscale", "--model", str(run / "generator.safetensors"), str(photos / "0.png"), "-o", str(out)]) == 0
     assert Image.open(out).size == (640, 480)
