@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from srgan.losses.settings import OLD_KEYS, default_terms
-from srgan.training.config import Config, ConfigWarning, apply_mapping, build_config
+from srgan.training.config import Config, ConfigError, ConfigWarning, apply_mapping, build_config
 from srgan.training.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -205,3 +205,41 @@ def test_model_arch_srresnet_trains_the_numbers_the_paper_generator_always_did(
     torch.manual_seed(0)
     before = Generator.from_config(GeneratorConfig(model.scale, model.num_blocks, model.channels, model.in_channels))
     assert all(torch.equal(x, y) for x, y in zip(built.values(), before.state_dict().values(), strict=True))
+
+
+def test_stage_srresnet_adds_the_terms_that_need_no_discriminator_and_refuses_the_others(
+    tiny_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Stage srresnet's loss is loss.pixel, plus any term of ``settings.WITHOUT_DISCRIMINATOR`` that is on (a
+    distillation's Fourier term, a lattice term); with none on it trains exactly as it did."""
+    hr, _ = tiny_data
+    small = [
+        f"data.hr_dirs=[{hr}]",
+        "data.workers=0",
+        "data.patch_size=32",
+        "train.batch_size=2",
+        "train.precision=fp32",
+        "train.device=cpu",
+        "train.init_from=null",
+        "model.num_blocks=2",
+        "data.val_dirs=[]",
+        "run.tensorboard=false",
+        "loss.pixel=l1",
+    ]
+    recipe = ROOT / "configs" / "srresnet_x4.yaml"
+    torch.manual_seed(0)
+    plain = first_iterations(load(recipe, small), tmp_path / "plain")
+    torch.manual_seed(0)
+    off = first_iterations(load(recipe, [*small, "loss.terms.fourier.weight=0"]), tmp_path / "off")
+    assert plain[0] == off[0] and all(torch.equal(x, y) for x, y in zip(plain[1], off[1], strict=True))
+    assert all(set(s) == {"loss/pixel_l1"} for s in plain[0])
+    torch.manual_seed(0)
+    on = first_iterations(
+        load(recipe, [*small, "loss.terms.fourier.weight=0.5", "loss.terms.lattice.weight=10"]), tmp_path / "on"
+    )
+    assert all(set(s) == {"loss/pixel_l1", "loss/fourier", "loss/lattice"} for s in on[0])
+    assert on[0][0]["loss/pixel_l1"] == plain[0][0]["loss/pixel_l1"], "the same first batch and generator"
+    assert not all(torch.equal(x, y) for x, y in zip(plain[1], on[1], strict=True)), "the terms moved the weights"
+    for term in ("feature_matching", "content_shallow", "artifact", "block_step"):
+        with pytest.raises(ConfigError, match=rf"loss.terms {term} need stage srgan's discriminator"):
+            load(recipe, [*small, f"loss.terms.{term}.weight=0.1"]).validate()

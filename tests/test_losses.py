@@ -16,6 +16,7 @@ from srgan.losses import (
     feature_matching_loss,
     flat_band_loss,
     flat_lattice_error_loss,
+    fourier_amplitude_loss,
     generator_adversarial_loss,
     lattice_energy_loss,
     lattice_error_loss,
@@ -297,6 +298,7 @@ def test_lattice_energy_loss_sees_phase_dependent_detail_that_the_signed_term_mi
             lambda b: feature_matching_loss(b.fake_features, b.real_features),
         ),
         ("artifact_weight", "artifact", lambda b: artifact_loss(b.sr, b.hr)),
+        (None, "fourier", lambda b: fourier_amplitude_loss(b.sr, b.hr)),
     ],
 )
 def test_optional_term_is_weighted_into_the_total_and_reaches_the_generator(option, name, reference) -> None:  # type: ignore[no-untyped-def]
@@ -312,6 +314,31 @@ def test_optional_term_is_weighted_into_the_total_and_reaches_the_generator(opti
     terms[name].backward()
     assert_every_param_has_gradient(g)
     assert name not in criterion()(batch), "the paper's loss has no such term"
+
+
+def high_pass_energy(x: torch.Tensor) -> torch.Tensor:
+    return (x - torch.nn.functional.avg_pool2d(x, 3, 1, 1, count_include_pad=False)).pow(2).mean()
+
+
+def test_fourier_amplitude_loss_sees_lost_detail_and_not_where_it_lies() -> None:
+    torch.manual_seed(0)
+    hr = torch.rand(2, 3, 32, 32)
+    blurred = torch.nn.functional.avg_pool2d(hr, 3, 1, 1, count_include_pad=False)
+    shifted = hr.roll((5, 3), dims=(2, 3))  # the same detail, elsewhere: only the phases differ
+    assert fourier_amplitude_loss(hr, hr) == 0
+    assert fourier_amplitude_loss(shifted, hr) < 1e-5 < 0.3 < (shifted - hr).abs().mean()
+    assert fourier_amplitude_loss(blurred, hr) > 0.1
+    # Descending it from the blur puts detail back: the high-pass energy rises towards HR's.
+    sr = blurred.clone().requires_grad_(True)
+    fourier_amplitude_loss(sr, hr).backward()
+    assert sr.grad is not None and torch.isfinite(sr.grad).all()
+    stepped = (sr - 20 * sr.grad).detach()
+    assert high_pass_energy(blurred) < high_pass_energy(stepped) < high_pass_energy(hr)
+    assert fourier_amplitude_loss(stepped, hr) < fourier_amplitude_loss(blurred, hr)
+    # A flat patch (every amplitude but the mean's zero) still has a finite gradient.
+    flat = torch.full((1, 3, 16, 16), 0.5, requires_grad=True)
+    fourier_amplitude_loss(flat, hr[:1, :, :16, :16]).backward()
+    assert flat.grad is not None and torch.isfinite(flat.grad).all()
 
 
 def test_relativistic_losses_compare_with_the_other_side_average() -> None:

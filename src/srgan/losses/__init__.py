@@ -4,7 +4,7 @@
 - ``compose``: the generator loss as a list of weighted terms (``GeneratorBatch``, ``WeightedTerm``,
   ``GeneratorLoss``).
 - ``paper``: the paper's pixel, content (perceptual) and adversarial losses.
-- ``later``: later papers' terms (relativistic GAN, feature matching, LDL artifact, chroma).
+- ``later``: later papers' terms (relativistic GAN, feature matching, LDL artifact, chroma, Fourier amplitude).
 - ``lattice``: srgan's terms against the sub-pixel lattice pattern.
 - ``experimental``: terms no shipped recipe uses, with what their pilots found.
 - ``registry``: every term by name, and the weighted terms of a configuration.
@@ -26,6 +26,7 @@ _HOMES = {
         "artifact_map",
         "chroma_loss",
         "feature_matching_loss",
+        "fourier_amplitude_loss",
         "relativistic_discriminator_loss",
         "relativistic_generator_loss",
     ),

@@ -20,7 +20,7 @@ class GeneratorBatch:
 
     sr: torch.Tensor
     hr: torch.Tensor
-    fake_logits: torch.Tensor
+    fake_logits: torch.Tensor | None = None  # D on SR; None in stage srresnet (no discriminator)
     real_logits: torch.Tensor | None = None  # D on HR, detached; for the relativistic loss
     fake_features: list[torch.Tensor] | None = None  # D's intermediate features, for feature matching
     real_features: list[torch.Tensor] | None = None

@@ -89,11 +89,26 @@ def chroma_loss(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
     return diff.abs().mean()
 
 
+def fourier_amplitude_loss(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference of SR's and HR's amplitude spectra: the 2-D DFT of each image and channel
+    over the whole patch, orthonormal (a coefficient is of the pixels' order, whatever the patch size).
+
+    Fuoli, Van Gool and Timofte (ICCV 2021) train a small perceptual SR network on Fourier-space losses
+    instead of a GAN. The amplitude alone is blind to where detail lies (a shift changes only the phase).
+    A pixel loss turns detail that a network cannot place exactly (a student copying a larger teacher's
+    invented texture) into its average, a blur, which lowers every high-frequency amplitude; this term
+    asks for those amplitudes back, so the detail keeps its energy while the pixel loss places what it can.
+    """
+    spectrum_sr = torch.fft.rfft2(sr.float(), norm="ortho").abs()
+    spectrum_hr = torch.fft.rfft2(hr.float(), norm="ortho").abs()
+    return (spectrum_sr - spectrum_hr).abs().mean()
+
+
 # ---- the terms' builders (srgan.losses.registry) ------------------------------------------------
 
 
 def _relativistic(batch: GeneratorBatch) -> torch.Tensor:
-    assert batch.real_logits is not None
+    assert batch.real_logits is not None and batch.fake_logits is not None
     return relativistic_generator_loss(batch.real_logits, batch.fake_logits)
 
 
@@ -125,3 +140,11 @@ def artifact_term(_settings: TermSettings, _context: TermContext) -> TermFunctio
 
 def chroma_term(_settings: TermSettings, _context: TermContext) -> TermFunction:
     return _chroma
+
+
+def _fourier(batch: GeneratorBatch) -> torch.Tensor:
+    return fourier_amplitude_loss(batch.sr, batch.hr)
+
+
+def fourier_term(_settings: TermSettings, _context: TermContext) -> TermFunction:
+    return _fourier

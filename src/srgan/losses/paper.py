@@ -75,6 +75,7 @@ def content_term(_settings: TermSettings, context: TermContext) -> TermFunction:
 
 
 def _adversarial(batch: GeneratorBatch) -> torch.Tensor:
+    assert batch.fake_logits is not None  # stage srgan's terms only (settings.WITHOUT_DISCRIMINATOR)
     return generator_adversarial_loss(batch.fake_logits)
 
 

@@ -4,7 +4,7 @@ configuration validates names and parameters without loading torch)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from srgan.losses import experimental, later, lattice, paper
 from srgan.losses.compose import TermBuilder, TermContext, TermFunction, WeightedTerm
@@ -25,6 +25,7 @@ BUILDERS: dict[str, TermBuilder] = {
     "feature_matching": later.feature_matching_term,
     "artifact": later.artifact_term,
     "chroma": later.chroma_term,
+    "fourier": later.fourier_term,
     "lattice": lattice.lattice_term,
     "lattice_error": lattice.lattice_error_term,
     "flat_lattice_error": lattice.flat_lattice_error_term,
@@ -34,12 +35,14 @@ BUILDERS: dict[str, TermBuilder] = {
 }
 
 
-def build_terms(settings: Mapping[str, TermSettings], context: TermContext) -> list[WeightedTerm]:
-    """The weighted terms of ``settings`` (name -> settings) that are on (the paper's two always), in the
-    registry's summing order. Raises ValueError naming a term whose builder cannot work here."""
+def build_terms(
+    settings: Mapping[str, TermSettings], context: TermContext, names: Collection[str] = tuple(TERMS)
+) -> list[WeightedTerm]:
+    """The weighted terms of ``settings`` (name -> settings) among ``names`` that are on (the paper's two
+    always), in the registry's summing order. Raises ValueError naming a term whose builder cannot work here."""
     terms = []
     for name in TERMS:
-        term = settings.get(name)
+        term = settings.get(name) if name in names else None
         if term is None or (term.weight <= 0 and name not in ALWAYS):
             continue
         terms.append(WeightedTerm(name, term.weight, BUILDERS[name](term, context), term.start))

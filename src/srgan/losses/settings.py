@@ -35,8 +35,8 @@ class BlockStepSettings(TermSettings):
 
 
 # Every term by name, in the order the total sums them (the order is part of the numbers a recipe trains to).
-# paper: content, adversarial, pixel; later papers: feature_matching, artifact, chroma (and the relativistic
-# form of adversarial); lattice/JPEG: lattice, lattice_error, flat_lattice_error, lattice_energy;
+# paper: content, adversarial, pixel; later papers: feature_matching, artifact, chroma, fourier (and the
+# relativistic form of adversarial); lattice/JPEG: lattice, lattice_error, flat_lattice_error, lattice_energy;
 # experimental (no shipped recipe): flat_band, block_step.
 TERMS: dict[str, type[TermSettings]] = {
     "content": TermSettings,
@@ -52,10 +52,24 @@ TERMS: dict[str, type[TermSettings]] = {
     "feature_matching": TermSettings,
     "artifact": TermSettings,
     "content_shallow": ShallowContentSettings,
+    "fourier": TermSettings,
 }
 # The paper's two terms are always computed (and logged), whatever their weight; the others only when on.
 ALWAYS = ("content", "adversarial")
 EXPERIMENTAL = ("flat_band", "block_step")
+# The terms that look at SR and HR alone: stage srresnet adds the ones that are on to its pixel loss (its
+# pixel loss is loss.pixel; the content and adversarial terms are stage srgan's). Any other term needs
+# stage srgan's discriminator, its EMA generator or its JPEG grid.
+WITHOUT_DISCRIMINATOR = (
+    "lattice",
+    "lattice_error",
+    "flat_lattice_error",
+    "lattice_energy",
+    "flat_band",
+    "chroma",
+    "fourier",
+)
+STAGE_SRGAN_ONLY = ("feature_matching", "artifact", "content_shallow", "block_step")
 
 
 def default_terms() -> dict[str, TermSettings]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import signal
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from functools import partial
 
@@ -26,7 +26,7 @@ from srgan.evaluation.protocol import Sample
 from srgan.losses.compose import GeneratorLoss, TermContext, WeightedTerm
 from srgan.losses.paper import PerceptualLoss
 from srgan.losses.registry import build_terms
-from srgan.losses.settings import ShallowContentSettings
+from srgan.losses.settings import TERMS, WITHOUT_DISCRIMINATOR, ShallowContentSettings
 from srgan.models.discriminator import Discriminator, UNetDiscriminator, build_discriminator
 from srgan.runtime import DistInfo, place
 from srgan.schema import DiscriminatorConfig
@@ -95,7 +95,9 @@ def build_parts(cfg: Config, dist: DistInfo, placement: Placement) -> Parts:
     ema = EMA(generator, train.ema_decay, train.ema_warm_start) if train.ema_decay > 0 else None
     step: Step
     if discriminator is None:
-        step = PixelStep(g, cfg.loss.pixel, placement)
+        extra = generator_terms(cfg.loss, cfg.model.scale, None, names=WITHOUT_DISCRIMINATOR)
+        criterion = place(GeneratorLoss(extra), device, train.channels_last) if extra else None
+        step = PixelStep(g, cfg.loss.pixel, placement, criterion)
     else:
         terms = generator_terms(cfg.loss, cfg.model.scale, content, shallow)
         criterion = place(GeneratorLoss(terms), device, train.channels_last)
@@ -222,12 +224,13 @@ def generator_terms(
     scale: int,
     content: PerceptualLoss | None,
     shallow: PerceptualLoss | None = None,
+    names: Collection[str] = tuple(TERMS),
 ) -> list[WeightedTerm]:
-    """The stage-srgan generator loss: the terms of ``loss.terms`` that are on (content + 1e-3 x
-    adversarial: the paper), built by ``srgan.losses.registry``."""
+    """The generator loss's terms of ``loss.terms`` among ``names`` that are on (stage srgan: content +
+    1e-3 x adversarial, the paper, and any other), built by ``srgan.losses.registry``."""
     context = TermContext(scale, loss.pixel, loss.adversarial, content, shallow)
     try:
-        return build_terms(loss.terms, context)
+        return build_terms(loss.terms, context, names)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
 

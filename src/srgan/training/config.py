@@ -20,7 +20,13 @@ from srgan.archs import ArchError, NetworkConfig, by_name
 from srgan.archs.compact import CompactConfig
 from srgan.archs.span import SPANConfig
 from srgan.archs.srresnet import GeneratorConfig
-from srgan.losses.settings import PAPER_FEATURE_SCALE, TermSettings, default_terms
+from srgan.losses.settings import (
+    PAPER_FEATURE_SCALE,
+    STAGE_SRGAN_ONLY,
+    WITHOUT_DISCRIMINATOR,
+    TermSettings,
+    default_terms,
+)
 from srgan.runtime import PRECISIONS
 from srgan.schema import D_ARCHS, DiscriminatorConfig, RealisticConfig
 from srgan.training.config_keys import ConfigError as ConfigError
@@ -32,8 +38,14 @@ from srgan.training.yaml_files import YamlFileError, load_config_file
 
 STAGES = ("srresnet", "srgan")
 PRESETS = ("paper", "cpu")
-# The generators srgan trains (model.arch): srgan.archs specs whose shape this config can state.
-TRAINABLE_ARCHS = ("srresnet", "compact", "span")
+# The generators srgan trains (model.arch): srgan.archs specs whose shape this config can state, each with
+# the ModelConfig keys that state it (SRResNet's are the section's own keys, as they always were).
+SHAPE_KEYS: dict[str, tuple[str, ...]] = {
+    "srresnet": ("num_blocks", "channels", "in_channels"),
+    "compact": ("compact",),
+    "span": ("span",),
+}
+TRAINABLE_ARCHS = tuple(SHAPE_KEYS)
 
 
 ADVERSARIAL_LOSSES = ("vanilla", "ragan")
@@ -121,14 +133,9 @@ class ModelConfig:
         """The keys set away from their defaults that shape an architecture other than ``arch``
         (they would be ignored, so the config refuses them)."""
         default = ModelConfig()
-        own = {
-            "srresnet": ("num_blocks", "channels", "in_channels"),
-            "compact": ("compact",),
-            "span": ("span",),
-        }
         return [
             f"model.{key}"
-            for arch, keys in own.items()
+            for arch, keys in SHAPE_KEYS.items()
             if arch != self.arch
             for key in keys
             if getattr(self, key) != getattr(default, key)
@@ -281,6 +288,13 @@ class Config:
             if (low is not None and number < low) or (high is not None and number > high):
                 bounds = f"at least {low}" if high is None else f"between {low} and {high}"
                 raise ConfigError(f"{key} must be {bounds}; got {number}")
+        if self.train.stage == "srresnet":
+            needs_d = [name for name in STAGE_SRGAN_ONLY if self.loss.terms[name].weight > 0]
+            if needs_d:
+                raise ConfigError(
+                    f"loss.terms {', '.join(needs_d)} need stage srgan's discriminator; stage srresnet adds "
+                    f"only {', '.join(WITHOUT_DISCRIMINATOR)} to its pixel loss"
+                )
         if self.data.realistic.clean_prob + self.data.realistic.light_prob > 1:
             raise ConfigError("data.realistic.clean_prob + data.realistic.light_prob must be at most 1")
         if self.train.ema_warm_start and not (self.train.init_from and self.train.ema_decay > 0):

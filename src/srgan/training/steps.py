@@ -119,19 +119,25 @@ class Step:
 
 
 class PixelStep(Step):
-    def __init__(self, g: Player, pixel_kind: str, placement: Placement) -> None:
+    """The pixel loss, plus ``extra``: the terms of ``loss.terms`` that need no discriminator, if any are on."""
+
+    def __init__(self, g: Player, pixel_kind: str, placement: Placement, extra: GeneratorLoss | None = None) -> None:
         super().__init__(placement, {"g": g})
-        self.g, self.pixel_kind = g, pixel_kind
+        self.g, self.pixel_kind, self.extra = g, pixel_kind, extra
 
     def run(self, batch: TrainSample, iteration: int) -> dict[str, float] | None:
         with self.autocast():
             sr = self.g.forward(batch.lr)
-        loss = pixel_loss(sr.float(), batch.hr, self.pixel_kind)
+        pixel = loss = pixel_loss(sr.float(), batch.hr, self.pixel_kind)
+        terms: dict[str, torch.Tensor] = {}
+        if self.extra is not None:
+            terms = self.extra(GeneratorBatch(sr=sr, hr=batch.hr), iteration)
+            loss = pixel + terms.pop("total")
         if not self.finite(loss):
             return None
         self.optimise(loss, self.g.optimizer)
         self.scaler.update()
-        return {f"loss/pixel_{self.pixel_kind}": loss.item()}
+        return {f"loss/pixel_{self.pixel_kind}": pixel.item(), **{f"loss/{n}": v.item() for n, v in terms.items()}}
 
 
 class DiscriminatorPair(nn.Module):
