@@ -518,3 +518,32 @@ def test_two_torchrun_processes_train_a_span_student_in_either_stage(photos: Pat
         done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
         assert done.returncode == 0, done.stderr[-2000:]
         assert (run / "generator.safetensors").is_file()
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"lr": np.zeros((3, 4, 4), np.float32)}, r"lr is float32 \(3, 4, 4\), not uint8"),
+        ({"teacher": np.zeros((16, 16), np.uint8)}, r"teacher is uint8 \(16, 16\), not uint8 \(3, h, w\)"),
+        ({"hr": np.zeros((3, 8, 8), np.uint8)}, r"hr \(3, 8, 8\) and teacher \(3, 16, 16\) differ in size"),
+        ({"grid": np.array([0.5, 1.0])}, r"grid is float64 \(2,\), not two integers"),
+    ],
+)
+def test_an_item_of_the_right_names_but_other_arrays_is_refused_with_a_sentence(
+    tmp_path: Path, change: dict[str, np.ndarray], problem: str
+) -> None:
+    from srgan.data.teacher_cache import CacheError
+
+    arrays = {
+        "lr": np.zeros((3, 4, 4), np.uint8),
+        "teacher": np.zeros((3, 16, 16), np.uint8),
+        "hr": np.zeros((3, 16, 16), np.uint8),
+        "grid": np.array([0, 0]),
+    }
+    good = tmp_path / "good.npz"
+    np.savez(good, **arrays)
+    assert decode_item(good).teacher.shape == (3, 16, 16)
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **{**arrays, **change})
+    with pytest.raises(CacheError, match=rf"bad.npz: not a readable cache item \({problem}"):
+        decode_item(bad)

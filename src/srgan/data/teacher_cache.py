@@ -157,9 +157,26 @@ def decode_item(path: Path, photo: bool = True) -> CachedItem:
     """An item; without ``photo`` its photo pixels are left compressed in the file (``hr`` is None)."""
     try:
         with np.load(path, allow_pickle=False) as data:  # each array is inflated when it is read
-            return CachedItem(data["lr"], data["teacher"], data["hr"] if photo else None, data["grid"])
+            item = CachedItem(data["lr"], data["teacher"], data["hr"] if photo else None, data["grid"])
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise CacheError(f"{path}: not a readable cache item ({exc})") from exc
+    problem = _malformed(item)
+    if problem:
+        raise CacheError(f"{path}: not a readable cache item ({problem})")
+    return item
+
+
+def _malformed(item: CachedItem) -> str | None:
+    """What is wrong with an item's arrays (a file of the right names but other contents), or None."""
+    images = {"lr": item.lr, "teacher": item.teacher, "hr": item.hr}
+    for name, array in images.items():
+        if array is not None and (array.dtype != np.uint8 or array.ndim != 3 or array.shape[0] != 3):
+            return f"{name} is {array.dtype} {array.shape}, not uint8 (3, h, w)"
+    if item.hr is not None and item.hr.shape != item.teacher.shape:
+        return f"hr {item.hr.shape} and teacher {item.teacher.shape} differ in size"
+    if item.grid.shape != (2,) or item.grid.dtype.kind != "i":
+        return f"grid is {item.grid.dtype} {item.grid.shape}, not two integers"
+    return None
 
 
 def is_complete(path: Path) -> bool:

@@ -32,7 +32,7 @@ def load_teacher_samples(dataset: TeacherCacheDataset) -> list[Sample]:
     for index in dataset.held_out_indices:
         path = item_path(dataset.cache, index)
         try:
-            item = decode_item(path)
+            item = decode_item(path, photo=False)
         except CacheError as exc:
             raise ConfigError(f"data.teacher_val_items: {exc}") from exc
         lr = torch.from_numpy(item.lr).double()[None] / 255
