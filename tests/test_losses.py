@@ -18,6 +18,7 @@ from srgan.losses import (
     flat_lattice_error_loss,
     fourier_amplitude_loss,
     generator_adversarial_loss,
+    gradient_variance_loss,
     lattice_energy_loss,
     lattice_error_loss,
     lattice_loss,
@@ -299,6 +300,7 @@ def test_lattice_energy_loss_sees_phase_dependent_detail_that_the_signed_term_mi
         ),
         ("artifact_weight", "artifact", lambda b: artifact_loss(b.sr, b.hr)),
         (None, "fourier", lambda b: fourier_amplitude_loss(b.sr, b.hr)),
+        (None, "gradient_variance", lambda b: gradient_variance_loss(b.sr, b.hr)),
     ],
 )
 def test_optional_term_is_weighted_into_the_total_and_reaches_the_generator(option, name, reference) -> None:  # type: ignore[no-untyped-def]
@@ -339,6 +341,32 @@ def test_fourier_amplitude_loss_sees_lost_detail_and_not_where_it_lies() -> None
     flat = torch.full((1, 3, 16, 16), 0.5, requires_grad=True)
     fourier_amplitude_loss(flat, hr[:1, :, :16, :16]).backward()
     assert flat.grad is not None and torch.isfinite(flat.grad).all()
+
+
+def test_gradient_variance_loss_sees_how_strong_detail_is_in_each_window_not_where_it_lies() -> None:
+    torch.manual_seed(0)
+    flat = torch.full((2, 3, 34, 34), 0.5)
+    hr, redrawn, elsewhere = flat.clone(), flat.clone(), flat.clone()
+    hr[..., 1:33, 1:17] += 0.2 * torch.randn(2, 1, 32, 16)  # grain in the left windows, the right ones flat
+    redrawn[..., 1:33, 1:17] += 0.2 * torch.randn(2, 1, 32, 16)  # other grain of the same strength
+    elsewhere[..., 1:33, 17:33] += 0.2 * torch.randn(2, 1, 32, 16)  # grain in the right windows
+    assert gradient_variance_loss(hr, hr) == 0
+    assert (redrawn - hr).abs().mean() > 0.05, "a pixel loss sees every grain as wrong"
+    assert gradient_variance_loss(redrawn, hr) < 0.2 * gradient_variance_loss(flat, hr)
+    assert gradient_variance_loss(elsewhere, hr) > 1.5 * gradient_variance_loss(flat, hr)  # wrong twice over
+    colour = flat.clone()
+    colour[:, 0, :, :17] += 0.1  # colour alone, no luma detail inside a window: nothing to see but the edge
+    assert gradient_variance_loss(colour, flat) < 0.1 * gradient_variance_loss(flat, hr)
+    # A step of its gradient from a blur puts strength back where HR has detail, and none in the flat windows.
+    blurred = torch.nn.functional.avg_pool2d(hr, 5, 1, 2, count_include_pad=False)
+    sr = blurred.clone().requires_grad_(True)
+    gradient_variance_loss(sr, hr).backward()
+    assert sr.grad is not None and torch.isfinite(sr.grad).all()
+    stepped = (sr - 0.5 * sr.grad).detach()
+    grain, smooth = (slice(4, 30), slice(4, 14)), (slice(4, 30), slice(27, 34))  # windows 8 px from the grain
+    assert high_pass_energy(stepped[..., grain[0], grain[1]]) > high_pass_energy(blurred[..., grain[0], grain[1]])
+    assert torch.equal(stepped[..., smooth[0], smooth[1]], blurred[..., smooth[0], smooth[1]])
+    assert gradient_variance_loss(stepped, hr) < gradient_variance_loss(blurred, hr)
 
 
 def test_relativistic_losses_compare_with_the_other_side_average() -> None:

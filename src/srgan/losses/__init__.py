@@ -4,7 +4,7 @@
 - ``compose``: the generator loss as a list of weighted terms (``GeneratorBatch``, ``WeightedTerm``,
   ``GeneratorLoss``).
 - ``paper``: the paper's pixel, content (perceptual) and adversarial losses.
-- ``later``: later papers' terms (relativistic GAN, feature matching, LDL artifact, chroma, Fourier amplitude).
+- ``later``: later papers' terms (relativistic GAN, feature matching, LDL artifact, chroma, Fourier amplitude, gradient variance).
 - ``lattice``: srgan's terms against the sub-pixel lattice pattern.
 - ``experimental``: terms no shipped recipe uses, with what their pilots found.
 - ``registry``: every term by name, and the weighted terms of a configuration.
@@ -27,6 +27,7 @@ _HOMES = {
         "chroma_loss",
         "feature_matching_loss",
         "fourier_amplitude_loss",
+        "gradient_variance_loss",
         "relativistic_discriminator_loss",
         "relativistic_generator_loss",
     ),

@@ -1,6 +1,7 @@
 """Terms from later papers: the relativistic average GAN (ESRGAN, Wang et al. 2018), feature matching on
-D's features (pix2pixHD, Wang et al. 2018), the LDL artifact term (Liang et al., CVPR 2022) and a chroma
-term against false colour."""
+D's features (pix2pixHD, Wang et al. 2018), the LDL artifact term (Liang et al., CVPR 2022), a chroma
+term against false colour, and two terms that ask for detail's strength without its exact place: the
+Fourier amplitude term (Fuoli et al., ICCV 2021) and the gradient variance term (Abrahamyan et al., ICASSP 2022)."""
 
 from __future__ import annotations
 
@@ -104,6 +105,34 @@ def fourier_amplitude_loss(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
     return (spectrum_sr - spectrum_hr).abs().mean()
 
 
+# BT.601 luma row for RGB in [0, 1]; Sobel's horizontal derivative (its transpose is the vertical one).
+_LUMA = torch.tensor([0.299, 0.587, 0.114])
+_SOBEL = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+GRADIENT_VARIANCE_WINDOW = 8  # HR pixels a side: the paper's patch
+
+
+def gradient_variance_loss(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between SR's and HR's standard deviations of the luma's Sobel gradients
+    (horizontal and vertical) in each ``GRADIENT_VARIANCE_WINDOW``-pixel square window.
+
+    Abrahamyan et al. (ICASSP 2022) compare these variances with a squared error; the standard deviation
+    here is in grey levels per pixel, so the term is of a pixel loss's order and a weight of about 1 is
+    comparable. Within a window it does not matter where an edge or a grain lies, only how strong the
+    window's detail is: a student that blurs what it cannot place exactly (a pixel loss towards a teacher's
+    invented texture) loses most of that strength (to about a third of the teacher's, measured on the
+    distillation cache), which this term asks back where the teacher has it and nowhere else.
+    """
+    kernel = torch.stack([_SOBEL, _SOBEL.T])[:, None].to(sr.device)  # (2, 1, 3, 3)
+    luma = _LUMA.to(sr.device)[None, :, None, None]
+    deviations = []
+    for image in (sr, hr):
+        gradients = F.conv2d((image.float() * luma).sum(1, keepdim=True), kernel)  # valid: no border
+        mean = F.avg_pool2d(gradients, GRADIENT_VARIANCE_WINDOW)
+        variance = (F.avg_pool2d(gradients.pow(2), GRADIENT_VARIANCE_WINDOW) - mean.pow(2)).clamp_min(0)
+        deviations.append((variance + 1e-6).sqrt())  # finite gradient in a flat window
+    return (deviations[0] - deviations[1]).abs().mean()
+
+
 # ---- the terms' builders (srgan.losses.registry) ------------------------------------------------
 
 
@@ -148,3 +177,11 @@ def _fourier(batch: GeneratorBatch) -> torch.Tensor:
 
 def fourier_term(_settings: TermSettings, _context: TermContext) -> TermFunction:
     return _fourier
+
+
+def _gradient_variance(batch: GeneratorBatch) -> torch.Tensor:
+    return gradient_variance_loss(batch.sr, batch.hr)
+
+
+def gradient_variance_term(_settings: TermSettings, _context: TermContext) -> TermFunction:
+    return _gradient_variance

@@ -26,6 +26,7 @@ BUILDERS: dict[str, TermBuilder] = {
     "artifact": later.artifact_term,
     "chroma": later.chroma_term,
     "fourier": later.fourier_term,
+    "gradient_variance": later.gradient_variance_term,
     "lattice": lattice.lattice_term,
     "lattice_error": lattice.lattice_error_term,
     "flat_lattice_error": lattice.flat_lattice_error_term,

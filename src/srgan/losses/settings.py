@@ -35,7 +35,7 @@ class BlockStepSettings(TermSettings):
 
 
 # Every term by name, in the order the total sums them (the order is part of the numbers a recipe trains to).
-# paper: content, adversarial, pixel; later papers: feature_matching, artifact, chroma, fourier (and the
+# paper: content, adversarial, pixel; later papers: feature_matching, artifact, chroma, fourier, gradient_variance (and the
 # relativistic form of adversarial); lattice/JPEG: lattice, lattice_error, flat_lattice_error, lattice_energy;
 # experimental (no shipped recipe): flat_band, block_step.
 TERMS: dict[str, type[TermSettings]] = {
@@ -53,6 +53,7 @@ TERMS: dict[str, type[TermSettings]] = {
     "artifact": TermSettings,
     "content_shallow": ShallowContentSettings,
     "fourier": TermSettings,
+    "gradient_variance": TermSettings,
 }
 # The paper's two terms are always computed (and logged), whatever their weight; the others only when on.
 ALWAYS = ("content", "adversarial")
@@ -68,6 +69,7 @@ WITHOUT_DISCRIMINATOR = (
     "flat_band",
     "chroma",
     "fourier",
+    "gradient_variance",
 )
 STAGE_SRGAN_ONLY = ("feature_matching", "artifact", "content_shallow", "block_step")
 
