@@ -473,3 +473,18 @@ def test_block_step_loss_with_smooth_levels_counts_only_steps_in_hrs_smooth_area
     assert sr.grad is not None
     reached = sr.grad.abs().sum(dim=(0, 1, 3)) > 0
     assert not reached[:48].any() and reached[48:].any()
+
+
+def test_every_term_is_placed_in_the_stages_it_works_in() -> None:
+    """A new term must say whether stage srresnet can add it (it looks at SR and HR alone) or it needs stage
+    srgan's discriminator, EMA generator or JPEG grid; content, adversarial and pixel are the stages' own."""
+    from srgan.losses.registry import BUILDERS
+    from srgan.losses.settings import STAGE_SRGAN_ONLY, TERMS, WITHOUT_DISCRIMINATOR
+
+    own = {"content", "adversarial", "pixel"}
+    assert not set(WITHOUT_DISCRIMINATOR) & set(STAGE_SRGAN_ONLY)
+    assert set(TERMS) == set(BUILDERS) == own | set(WITHOUT_DISCRIMINATOR) | set(STAGE_SRGAN_ONLY)
+    sr, hr = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    for name in WITHOUT_DISCRIMINATOR:  # each really works from SR and HR alone
+        term = next(t for t in criterion({name: 1.0}).terms if t.name == name)
+        assert torch.isfinite(term.function(GeneratorBatch(sr, hr))), name
