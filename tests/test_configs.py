@@ -170,16 +170,9 @@ def test_old_and_new_style_recipes_train_to_the_same_numbers(
     assert all(torch.equal(a, b) for a, b in zip(new_weights, old_weights, strict=True))
 
 
-def test_model_arch_srresnet_trains_the_numbers_the_paper_generator_always_did(
-    tiny_data: tuple[Path, Path], tmp_path: Path
-) -> None:
-    """``model.arch`` (default srresnet) changes nothing for the recipes: written out or left out, the same numbers,
-    from the generator the trainer built before there was a choice (``Generator.from_config`` of the section)."""
-    from srgan.models.generator import Generator, GeneratorConfig
-    from srgan.training.build import build_generator
-
-    hr, _ = tiny_data
-    small = [
+def small_srresnet_run(hr: Path) -> list[str]:
+    """Overrides that make configs/srresnet_x4.yaml a few-second run on ``hr``."""
+    return [
         f"data.hr_dirs=[{hr}]",
         "data.workers=0",
         "data.patch_size=32",
@@ -191,6 +184,18 @@ def test_model_arch_srresnet_trains_the_numbers_the_paper_generator_always_did(
         "data.val_dirs=[]",
         "run.tensorboard=false",
     ]
+
+
+def test_model_arch_srresnet_trains_the_numbers_the_paper_generator_always_did(
+    tiny_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """``model.arch`` (default srresnet) changes nothing for the recipes: written out or left out, the same numbers,
+    from the generator the trainer built before there was a choice (``Generator.from_config`` of the section)."""
+    from srgan.models.generator import Generator, GeneratorConfig
+    from srgan.training.build import build_generator
+
+    hr, _ = tiny_data
+    small = small_srresnet_run(hr)
     recipe = ROOT / "configs" / "srresnet_x4.yaml"
     left_out, written = load(recipe, small), load(recipe, [*small, "model.arch=srresnet"])
     assert left_out.model.arch == "srresnet"
@@ -213,19 +218,7 @@ def test_stage_srresnet_adds_the_terms_that_need_no_discriminator_and_refuses_th
     """Stage srresnet's loss is loss.pixel, plus any term of ``settings.WITHOUT_DISCRIMINATOR`` that is on (a
     distillation's Fourier term, a lattice term); with none on it trains exactly as it did."""
     hr, _ = tiny_data
-    small = [
-        f"data.hr_dirs=[{hr}]",
-        "data.workers=0",
-        "data.patch_size=32",
-        "train.batch_size=2",
-        "train.precision=fp32",
-        "train.device=cpu",
-        "train.init_from=null",
-        "model.num_blocks=2",
-        "data.val_dirs=[]",
-        "run.tensorboard=false",
-        "loss.pixel=l1",
-    ]
+    small = [*small_srresnet_run(hr), "loss.pixel=l1"]
     recipe = ROOT / "configs" / "srresnet_x4.yaml"
     torch.manual_seed(0)
     plain = first_iterations(load(recipe, small), tmp_path / "plain")
