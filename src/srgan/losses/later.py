@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from srgan.losses.compose import GeneratorBatch, TermContext, TermFunction
 from srgan.losses.paper import bce
 from srgan.losses.settings import TermSettings
+from srgan.metrics.full_reference import LUMA_WEIGHTS
 
 
 def relativistic_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -105,8 +106,7 @@ def fourier_amplitude_loss(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
     return (spectrum_sr - spectrum_hr).abs().mean()
 
 
-# BT.601 luma row for RGB in [0, 1]; Sobel's horizontal derivative (its transpose is the vertical one).
-_LUMA = torch.tensor([0.299, 0.587, 0.114])
+# Sobel's horizontal derivative (its transpose is the vertical one).
 _SOBEL = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
 GRADIENT_VARIANCE_WINDOW = 8  # HR pixels a side: the paper's patch
 
@@ -123,7 +123,7 @@ def gradient_variance_loss(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
     distillation cache), which this term asks back where the teacher has it and nowhere else.
     """
     kernel = torch.stack([_SOBEL, _SOBEL.T])[:, None].to(sr.device)  # (2, 1, 3, 3)
-    luma = _LUMA.to(sr.device)[None, :, None, None]
+    luma = torch.tensor(LUMA_WEIGHTS, device=sr.device)[None, :, None, None]
     deviations = []
     for image in (sr, hr):
         gradients = F.conv2d((image.float() * luma).sum(1, keepdim=True), kernel)  # valid: no border

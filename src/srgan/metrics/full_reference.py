@@ -16,7 +16,7 @@ import torch
 ArrayLike = np.ndarray | torch.Tensor
 
 _Y_WEIGHTS = (65.481, 128.553, 24.966)  # per unit of [0, 1] RGB; offset 16
-_LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # BT.601 luma without range scaling
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # BT.601 luma without range scaling
 
 
 def _as_float64(image: ArrayLike) -> torch.Tensor:
@@ -35,7 +35,7 @@ def rgb_to_y(image: ArrayLike, round_y: bool = True) -> torch.Tensor:
 
 def rgb_to_luma(image: ArrayLike) -> torch.Tensor:
     """BT.601 luma 0.299 R + 0.587 G + 0.114 B of a uint8 (H, W, 3) image, in [0, 255]."""
-    return _as_float64(image) @ torch.tensor(_LUMA_WEIGHTS, dtype=torch.float64)
+    return _as_float64(image) @ torch.tensor(LUMA_WEIGHTS, dtype=torch.float64)
 
 
 def measured_channel(sr: ArrayLike, hr: ArrayLike, round_y: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
