@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from srgan.losses.settings import OLD_KEYS, default_terms
+from srgan.losses.settings import OLD_KEYS, STAGE_SRGAN_ONLY, default_terms
 from srgan.training.config import Config, ConfigError, ConfigWarning, apply_mapping, build_config
 from srgan.training.trainer import Trainer
 
@@ -217,7 +217,7 @@ def test_stage_srresnet_adds_the_terms_that_need_no_discriminator_and_refuses_th
 ) -> None:
     """Stage srresnet's loss is loss.pixel, plus any term of ``settings.WITHOUT_DISCRIMINATOR`` that is on (a
     distillation's Fourier term, a lattice term); with none on it trains exactly as it did."""
-    hr, _ = tiny_data
+    hr, squeezenet = tiny_data
     small = [*small_srresnet_run(hr), "loss.pixel=l1"]
     recipe = ROOT / "configs" / "srresnet_x4.yaml"
     torch.manual_seed(0)
@@ -233,6 +233,17 @@ def test_stage_srresnet_adds_the_terms_that_need_no_discriminator_and_refuses_th
     assert all(set(s) == {"loss/pixel_l1", "loss/fourier", "loss/lattice"} for s in on[0])
     assert on[0][0]["loss/pixel_l1"] == plain[0][0]["loss/pixel_l1"], "the same first batch and generator"
     assert not all(torch.equal(x, y) for x, y in zip(plain[1], on[1], strict=True)), "the terms moved the weights"
-    for term in ("feature_matching", "content_shallow", "artifact", "block_step"):
+    perceptual = ["loss.perceptual=squeezenet", f"loss.weights={squeezenet}", "loss.terms.content_shallow.weight=1"]
+    torch.manual_seed(0)
+    felt = first_iterations(
+        load(recipe, [*small, *perceptual, "loss.terms.content_shallow.layer=fire9"]), tmp_path / "p"
+    )
+    assert all(set(s) == {"loss/pixel_l1", "loss/content_shallow"} for s in felt[0])
+    assert not all(torch.equal(x, y) for x, y in zip(plain[1], felt[1], strict=True))
+    with pytest.raises(ConfigError, match="content_shallow needs a perceptual network"):
+        first_iterations(
+            load(recipe, [*small, "loss.perceptual=mse", "loss.terms.content_shallow.weight=1"]), tmp_path / "m"
+        )
+    for term in STAGE_SRGAN_ONLY:
         with pytest.raises(ConfigError, match=rf"loss.terms {term} need stage srgan's discriminator"):
             load(recipe, [*small, f"loss.terms.{term}.weight=0.1"]).validate()

@@ -77,9 +77,11 @@ def test_adversarial_loss_reaches_generator_through_discriminator() -> None:
     assert_every_param_has_gradient(g)
 
 
-def criterion(weights: dict[str, float] | None = None, **loss_options: object) -> GeneratorLoss:
+def criterion(
+    weights: dict[str, float] | None = None, shallow: PerceptualLoss | None = None, **loss_options: object
+) -> GeneratorLoss:
     """The trainer's generator loss for a config with these term weights and ``loss.*`` settings (content:
-    pixel MSE)."""
+    pixel MSE; ``content_shallow``: ``shallow``)."""
     cfg = Config()
     cfg.model.scale = 2
     cfg.loss.perceptual = "mse"
@@ -87,7 +89,7 @@ def criterion(weights: dict[str, float] | None = None, **loss_options: object) -
         setattr(cfg.loss, key, value)
     for name, weight in (weights or {}).items():
         cfg.loss.terms[name].weight = weight
-    return GeneratorLoss(generator_terms(cfg.loss, cfg.model.scale, None))
+    return GeneratorLoss(generator_terms(cfg.loss, cfg.model.scale, None, shallow))
 
 
 def test_total_generator_loss_combines_terms_with_paper_weight() -> None:
@@ -485,6 +487,7 @@ def test_every_term_is_placed_in_the_stages_it_works_in() -> None:
     assert not set(WITHOUT_DISCRIMINATOR) & set(STAGE_SRGAN_ONLY)
     assert set(TERMS) == set(BUILDERS) == own | set(WITHOUT_DISCRIMINATOR) | set(STAGE_SRGAN_ONLY)
     sr, hr = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    shallow = PerceptualLoss(VGG19Features("VGG22", weights=None))
     for name in WITHOUT_DISCRIMINATOR:  # each really works from SR and HR alone
-        term = next(t for t in criterion({name: 1.0}).terms if t.name == name)
+        term = next(t for t in criterion({name: 1.0}, shallow).terms if t.name == name)
         assert torch.isfinite(term.function(GeneratorBatch(sr, hr))), name

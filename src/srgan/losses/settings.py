@@ -22,7 +22,8 @@ class TermSettings:
 
 @dataclass
 class ShallowContentSettings(TermSettings):
-    """The content loss again at a shallower layer of the same perceptual network (ESRGAN sums several)."""
+    """The content loss at another layer of the same perceptual network: in stage srgan beside the content
+    term (ESRGAN sums several layers), in stage srresnet the perceptual term added to the pixel loss."""
 
     layer: str = "fire5"
 
@@ -70,8 +71,9 @@ WITHOUT_DISCRIMINATOR = (
     "chroma",
     "fourier",
     "gradient_variance",
+    "content_shallow",
 )
-STAGE_SRGAN_ONLY = ("feature_matching", "artifact", "content_shallow", "block_step")
+STAGE_SRGAN_ONLY = ("feature_matching", "artifact", "block_step")
 
 
 def default_terms() -> dict[str, TermSettings]:

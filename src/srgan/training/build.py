@@ -77,13 +77,12 @@ class Parts:
 def build_parts(cfg: Config, dist: DistInfo, placement: Placement) -> Parts:
     """The parts of a run of ``cfg`` (validated) on this process."""
     device, stage = placement.device, cfg.train.stage
-    content = shallow = None
-    if stage == "srgan":
-        content = build_content_loss(cfg.loss)
-        shallow_term = cfg.loss.terms["content_shallow"]
-        if shallow_term.weight > 0:
-            assert isinstance(shallow_term, ShallowContentSettings)
-            shallow = build_content_loss(cfg.loss, shallow_term.layer)
+    content = build_content_loss(cfg.loss) if stage == "srgan" else None
+    shallow = None
+    shallow_term = cfg.loss.terms["content_shallow"]
+    if shallow_term.weight > 0:  # either stage: it looks at SR and the target alone
+        assert isinstance(shallow_term, ShallowContentSettings)
+        shallow = build_content_loss(cfg.loss, shallow_term.layer)
     dataset = build_dataset(cfg.data, cfg.model.scale)
     val_samples = load_samples(cfg.data.val_dirs, cfg.model.scale, cfg.data.val_max_images)
     teacher_val = load_teacher_samples(dataset) if isinstance(dataset, TeacherCacheDataset) else []
@@ -95,7 +94,7 @@ def build_parts(cfg: Config, dist: DistInfo, placement: Placement) -> Parts:
     ema = EMA(generator, train.ema_decay, train.ema_warm_start) if train.ema_decay > 0 else None
     step: Step
     if discriminator is None:
-        extra = generator_terms(cfg.loss, cfg.model.scale, None, names=WITHOUT_DISCRIMINATOR)
+        extra = generator_terms(cfg.loss, cfg.model.scale, None, shallow, names=WITHOUT_DISCRIMINATOR)
         criterion = place(GeneratorLoss(extra), device, train.channels_last) if extra else None
         step = PixelStep(g, cfg.loss.pixel, placement, criterion)
     else:

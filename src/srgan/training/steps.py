@@ -131,7 +131,8 @@ class PixelStep(Step):
         pixel = loss = pixel_loss(sr.float(), batch.hr, self.pixel_kind)
         terms: dict[str, torch.Tensor] = {}
         if self.extra is not None:
-            terms = self.extra(GeneratorBatch(sr=sr, hr=batch.hr), iteration)
+            with self.autocast():  # as stage srgan's terms: a perceptual network runs at the training precision
+                terms = self.extra(GeneratorBatch(sr=sr, hr=batch.hr), iteration)
             loss = pixel + terms.pop("total")
         if not self.finite(loss):
             return None

@@ -174,8 +174,8 @@ class Trainer:
         layout = " channels_last" if cfg.train.channels_last else ""
         content = "" if self.stage == "srresnet" else f", content {cfg.loss.perceptual}/{cfg.loss.layer}"
         shallow = cfg.loss.terms["content_shallow"]
-        if self.stage == "srgan" and shallow.weight > 0:
-            content += f" + {shallow.weight:g} x {getattr(shallow, 'layer', '')}"
+        if shallow.weight > 0:
+            content += f"{' +' if content else ', content'} {shallow.weight:g} x {cfg.loss.perceptual}/{getattr(shallow, 'layer', '')}"
         return (
             f"stage {self.stage}, {spec_for(cfg.model.network()).title} x{cfg.model.scale}: "
             f"{len(self.parts.dataset)} training images, batch "
