@@ -8,6 +8,10 @@ from pathlib import Path
 from types import ModuleType
 
 import numpy as np
+import pytest
+from PIL import Image
+
+from .conftest import shared_path
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts" / "diagnostics"
 
@@ -40,3 +44,26 @@ def test_window_spectrum_tells_a_lattice_pattern_from_a_hatching_the_lattice_can
     assert field(hatching, "lattice") < 0.01 * field(hatching, "high-pass")
     assert "(+0.250, +0.125) " in hatching or "(-0.250, -0.125) " in hatching
     assert field(flat, "high-pass") == 0.0
+
+
+def test_niqe_vs_copy_calibrates_blur_against_the_teacher_and_scores_students_by_name(tmp_path: Path) -> None:
+    """A student identical to the teacher is an infinite-PSNR copy with the teacher's NIQE; blurring the teacher
+    lowers its PSNR-Y to itself step by step and, on a photo, raises NIQE; a student folder missing an image
+    is refused with a sentence."""
+    calibrate = _script("niqe_vs_copy")
+    photo = Image.open(shared_path("data", "benchmark", "Set5", "baby.png")).convert("RGB").crop((0, 0, 256, 256))
+    teacher, student, partial = tmp_path / "t", tmp_path / "s", tmp_path / "p"
+    for folder in (teacher, student, partial):
+        folder.mkdir()
+    photo.save(teacher / "baby_sr.png")
+    photo.save(student / "baby_sr.png")
+    photo.rotate(90).save(teacher / "turned_sr.png")
+    photo.rotate(90).save(student / "turned_sr.png")
+    photo.save(partial / "baby_sr.png")
+
+    table = calibrate.rows(teacher, [student], sigmas=(0.0, 0.6, 1.3))
+    psnrs = [row[1] for row in table]
+    assert psnrs[0] == psnrs[3] == float("inf") and psnrs[1] > psnrs[2]
+    assert table[3][2] == table[0][2] < table[2][2]
+    with pytest.raises(SystemExit, match=r"turned_sr\.png"):
+        calibrate.rows(teacher, [partial], sigmas=(0.0,))
