@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
-from srgan.metrics.full_reference import crop_border, psnr, rgb_to_y
+from srgan.imageio import read_image, to_rgb
+from srgan.metrics.full_reference import crop_border, gaussian_1d, psnr_y, rgb_to_y
 from srgan.metrics.niqe import niqe
 
 SIGMAS = (0.0, 0.5, 0.6, 0.8, 1.0, 1.3)
@@ -29,8 +29,8 @@ BORDER = 4  # x4's border, as the evaluation protocol crops it
 
 
 def load(path: Path) -> torch.Tensor:
-    """An RGB image as float (3, H, W) in grey levels."""
-    return torch.from_numpy(np.array(Image.open(path).convert("RGB"))).permute(2, 0, 1).float()
+    """An 8-bit image (srgan eval's output) as float RGB (3, H, W) in grey levels."""
+    return to_rgb(read_image(path).pixels).float()
 
 
 def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -38,23 +38,22 @@ def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
     if sigma == 0:
         return image
     radius = int(3 * sigma + 0.5)
-    t = torch.arange(-radius, radius + 1, dtype=torch.float32)
-    kernel = torch.exp(-(t**2) / (2 * sigma**2))
-    kernel = (kernel / kernel.sum()).repeat(3, 1, 1, 1)
+    kernel = gaussian_1d(2 * radius + 1, sigma).float().repeat(3, 1, 1, 1)
     x = F.pad(image[None], (radius,) * 4, mode="reflect")
     x = F.conv2d(x, kernel.view(3, 1, 1, -1), groups=3)
     x = F.conv2d(x, kernel.view(3, 1, -1, 1), groups=3)
     return x[0].round().clamp(0, 255)
 
 
-def luma(image: torch.Tensor) -> torch.Tensor:
-    return crop_border(rgb_to_y(image.permute(1, 2, 0).numpy().astype(np.uint8)), BORDER)
+def hwc(image: torch.Tensor) -> np.ndarray:
+    return image.permute(1, 2, 0).numpy().astype(np.uint8)
 
 
 def score(outputs: list[torch.Tensor], teachers: list[torch.Tensor]) -> tuple[float, float]:
-    """Mean PSNR-Y to the teachers' outputs and mean NIQE of ``outputs``."""
-    pairs = [(luma(o), luma(t)) for o, t in zip(outputs, teachers, strict=True)]
-    return float(np.mean([psnr(o, t) for o, t in pairs])), float(np.mean([niqe(o.numpy()) for o, _ in pairs]))
+    """Mean PSNR-Y to the teachers' outputs and mean NIQE of ``outputs``, as srgan eval's protocol scores them."""
+    pairs = [(hwc(o), hwc(t)) for o, t in zip(outputs, teachers, strict=True)]
+    psnrs = [psnr_y(o, t, BORDER) for o, t in pairs]
+    return float(np.mean(psnrs)), float(np.mean([niqe(crop_border(rgb_to_y(o), BORDER)) for o, _ in pairs]))
 
 
 def rows(
